@@ -1,0 +1,1 @@
+"""regapp's built-in adapters; each module is a pluggy plugin like any third-party one."""

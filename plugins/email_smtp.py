@@ -1,0 +1,136 @@
+"""E-mail sender ``smtp``: a real SMTP conversation, one connection per batch.
+
+Settings: ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_TLS`` (``none``, ``starttls``
+or ``ssl``), ``SMTP_USER`` and ``SMTP_PASSWORD`` (login only when a user is
+set), ``MAIL_FROM``, ``SMTP_TIMEOUT``, and ``SMTP_CA_FILE`` to trust a
+private certificate authority.
+"""
+
+import contextlib
+import datetime as dt
+import smtplib
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from regapp import hookimpl
+from regapp.adapters import ContractEnvironment, DeliveryError, EmailSender, Received
+from regapp.normalize import ascii_address
+
+#: connection-level failures: the rest of the batch cannot go either
+_CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, ssl.SSLError)
+
+
+class SmtpEmailSender(EmailSender):
+    """Sends multipart (text + HTML) UTF-8 e-mails through an SMTP server."""
+
+    name = "smtp"
+
+    def send_batch(self, emails):
+        if not emails:
+            return []
+        try:
+            connection = self._connect()
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"SMTP server unreachable: {exc}") from None
+        results = []
+        with contextlib.closing(connection):
+            for email in emails:
+                try:
+                    connection.send_message(self.compose(email),
+                                            from_addr=self._envelope_from(),
+                                            to_addrs=[ascii_address(email.to)])
+                    results.append(None)
+                except _CONNECTION_ERRORS as exc:
+                    lost = DeliveryError(f"SMTP connection lost: {exc}")
+                    results.extend([lost] * (len(emails) - len(results)))
+                    break
+                except smtplib.SMTPRecipientsRefused as exc:
+                    code, text = next(iter(exc.recipients.values()))
+                    results.append(_refusal(code, text))
+                except smtplib.SMTPResponseException as exc:
+                    results.append(_refusal(exc.smtp_code, exc.smtp_error))
+        return results
+
+    def compose(self, email):
+        """Build the MIME message: text, optional HTML, RFC 2047 subject, ids and date."""
+        message = EmailMessage()
+        message["From"] = self.settings["MAIL_FROM"]
+        message["To"] = _header_address(email.to)
+        message["Subject"] = email.subject
+        message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+        message["Message-ID"] = make_msgid(idstring=email.message_id, domain=self._domain())
+        message.set_content(email.text, charset="utf-8")
+        if email.html:
+            message.add_alternative(email.html, subtype="html", charset="utf-8")
+        return message
+
+    def _connect(self):
+        host = self.settings["SMTP_HOST"]
+        port = int(self.settings.get("SMTP_PORT") or 25)
+        timeout = self.settings.get("SMTP_TIMEOUT", 30)
+        mode = (self.settings.get("SMTP_TLS") or "none").lower()
+        if mode == "ssl":
+            connection = smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._tls())
+        else:
+            connection = smtplib.SMTP(host, port, timeout=timeout)
+            if mode == "starttls":
+                connection.starttls(context=self._tls())
+        if self.settings.get("SMTP_USER"):
+            connection.login(self.settings["SMTP_USER"], self.settings.get("SMTP_PASSWORD") or "")
+        return connection
+
+    def _tls(self):
+        return ssl.create_default_context(cafile=self.settings.get("SMTP_CA_FILE"))
+
+    def _envelope_from(self):
+        return ascii_address(Address(addr_spec=_addr_spec(self.settings["MAIL_FROM"])).addr_spec)
+
+    def _domain(self):
+        return _addr_spec(self.settings["MAIL_FROM"]).rpartition("@")[2]
+
+
+def _addr_spec(header_value):
+    """``Name <a@b>`` or ``a@b`` → ``a@b``."""
+    value = header_value.strip()
+    return value[value.rfind("<") + 1:value.rfind(">")] if value.endswith(">") else value
+
+
+def _header_address(address):
+    local, _, domain = address.rpartition("@")
+    return Address(username=local, domain=domain)
+
+
+def _refusal(code, text):
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    # 4xx: try again later; 5xx: the server will not take it
+    return DeliveryError(f"SMTP {code}: {text}", temporary=code < 500)
+
+
+@hookimpl
+def regapp_email_senders():
+    return [SmtpEmailSender]
+
+
+@hookimpl
+def regapp_contract_environment(kind, name, behaviour, workdir):
+    if kind == "email" and name == SmtpEmailSender.name:
+        return _environment(behaviour)
+    return None
+
+
+@contextlib.contextmanager
+def _environment(behaviour):
+    # aiosmtpd is a test dependency: imported only when the kit asks
+    from plugins.smtp_testing import RecordingSmtpServer
+
+    with RecordingSmtpServer(refuse=behaviour == "fail") as server:
+        def received():
+            return [Received(to=m["to"][0], text=m["text"], subject=m["subject"])
+                    for m in server.messages]
+
+        settings = {"SMTP_HOST": server.host, "SMTP_PORT": server.port, "SMTP_TLS": "none",
+                    "MAIL_FROM": "Регапп <noreply@example.com>", "SMTP_TIMEOUT": 5}
+        yield ContractEnvironment(settings=settings, received=received, extra={"server": server})

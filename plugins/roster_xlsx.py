@@ -1,0 +1,69 @@
+"""Roster source ``xlsx``: the first sheet of an Excel workbook, header in row 1.
+
+Read with openpyxl in read-only mode, which streams rows instead of loading
+the sheet. Cells arrive typed: dates as dates, numbers as numbers; the
+normalizers read a phone or policy stored as a number back as text.
+"""
+
+import contextlib
+import zipfile
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from regapp import hookimpl
+from regapp.adapters import ContractEnvironment, RosterSource, RosterUnreadable
+
+
+class XlsxRosterSource(RosterSource):
+    """Reads an XLSX roster."""
+
+    name = "xlsx"
+    suffixes = (".xlsx", ".xlsm")
+
+    def read(self, location):
+        try:
+            workbook = load_workbook(location, read_only=True, data_only=True)
+        except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
+            raise RosterUnreadable(f"файл не читается как XLSX: {exc}") from None
+        try:
+            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            header = next(rows, None)
+            if not header or not any(header):
+                raise RosterUnreadable("на первом листе нет строки заголовка")
+            header = [str(h).strip() if h is not None else "" for h in header]
+            for line, cells in enumerate(rows, start=2):
+                if not any(c is not None and str(c).strip() for c in cells):
+                    continue
+                yield line, dict(zip(header, cells))
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise RosterUnreadable(f"файл повреждён: {exc}") from None
+        finally:
+            workbook.close()
+
+
+@hookimpl
+def regapp_roster_sources():
+    return [XlsxRosterSource]
+
+
+@hookimpl
+def regapp_contract_environment(kind, name, behaviour, workdir):
+    if kind == "roster" and name == XlsxRosterSource.name:
+        return _environment(workdir)
+    return None
+
+
+@contextlib.contextmanager
+def _environment(workdir):
+    def write(rows):
+        path = workdir / "roster.xlsx"
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.append(list(rows[0]))
+        for row in rows:
+            sheet.append(list(row.values()))
+        workbook.save(path)
+        return str(path)
+
+    yield ContractEnvironment(settings={}, write=write)

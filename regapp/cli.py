@@ -1,0 +1,166 @@
+"""The ``regapp`` console command (INTERFACES.md, «Install and run»)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from importlib.resources import files
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from werkzeug.serving import run_simple
+
+from regapp import create_app, db, invitations, roster
+from regapp.adapters import RosterUnreadable
+from regapp.pluginmanager import UnknownAdapter
+
+DEMO_ROSTER = files("regapp") / "demo_roster.csv"
+
+
+def _make_app():
+    try:
+        return create_app()
+    except (UnknownAdapter, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+main = FlaskGroup(name="regapp", create_app=_make_app, add_default_commands=False,
+                  help="Self-service registration portal: operators' and QA's commands.")
+
+
+def _serve(app, host, port):
+    """Serve ``app``; with the embedded queue, deliver messages in this process."""
+    consumer = None
+    if app.config["QUEUE"] == "sqlite":
+        consumer = app.extensions["regapp.queue"].consumer()
+        consumer.start()
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if consumer:
+            consumer.stop()
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run_command(host, port):
+    """Serve the portal with the configured settings."""
+    app = current_app._get_current_object()
+    db.upgrade()
+    click.echo(f"regapp: http://{host}:{port}/")
+    _serve(app, host, port)
+
+
+@main.command("demo", with_appcontext=False)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo_command(port):
+    """Create instance/, load a demo roster, turn QA mode on and serve the portal."""
+    os.environ["REGAPP_QA_MODE"] = "true"
+    os.environ.setdefault("REGAPP_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    app = _make_app()
+    with app.app_context():
+        db.upgrade()
+        report = roster.import_roster(
+            app.extensions["regapp.adapters"].roster_source("csv"), str(DEMO_ROSTER))
+        sent = invitations.send_invitations()
+    base = f"http://127.0.0.1:{port}"
+    click.echo(f"regapp demo: {base}/  (instance: {app.instance_path})")
+    click.echo(f"QA outbox (invitations, codes): {base}/qa/outbox")
+    click.echo(f"Demo roster: {report.added} added, {report.updated} updated, "
+               f"{report.unchanged} unchanged; invitations sent: {sent.sent}")
+    click.echo("Try these people (policy, name, birth date, phone, e-mail):")
+    for line in DEMO_ROSTER.read_text(encoding="utf-8").splitlines()[1:]:
+        cells = line.split(";")
+        click.echo(f"  {cells[0]}  {' '.join(c for c in cells[1:4] if c != '-')}  {cells[4]}  "
+                   f"{cells[5] or '—'}  {cells[6]}")
+    _serve(app, "127.0.0.1", port)
+
+
+@main.command("worker")
+@click.option("--workers", default=2, show_default=True, type=int)
+def worker_command(workers):
+    """Deliver queued messages (for deployments whose QUEUE is Redis)."""
+    from huey.consumer import Consumer
+
+    huey = current_app.extensions["regapp.queue"].huey
+    Consumer(huey, workers=workers, worker_type="thread").run()
+
+
+@main.command("init-db")
+def init_db_command():
+    """Create or upgrade the database schema (safe to repeat)."""
+    version = db.upgrade()
+    click.echo(f"Schema is at version {version}: {current_app.config['DATABASE']}")
+
+
+@main.group("roster")
+def roster_group():
+    """Employers' rosters of insured people."""
+
+
+@roster_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--source", help="Roster source plugin (by default chosen by the file ending).")
+@click.option("--dry-run", is_flag=True, help="Check and count, change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def roster_import_command(path, source, dry_run, as_json):
+    """Load a roster file: add and update records by policy number (R1–R3)."""
+    db.upgrade()
+    adapters = current_app.extensions["regapp.adapters"]
+    try:
+        reader = adapters.roster_source(source, path)
+        report = roster.import_roster(reader, path, dry_run=dry_run)
+    except (RosterUnreadable, UnknownAdapter) as exc:
+        if as_json:
+            click.echo(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        click.echo(f"Файл не загружен, ничего не изменено: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    verb = "Проверка (ничего не изменено)" if dry_run else "Загружено"
+    click.echo(f"{verb}: добавлено {report.added}, обновлено {report.updated}, "
+               f"без изменений {report.unchanged}, отклонено строк {len(report.rejected)}.")
+    for item in report.rejected:
+        click.echo(f"  строка {item['line']}: {item['reason']}")
+    for item in report.warnings:
+        click.echo(f"  строка {item['line']} (предупреждение): {item['reason']}")
+
+
+@main.group("invitations")
+def invitations_group():
+    """Invitation e-mails with individual registration links."""
+
+
+@invitations_group.command("send")
+@click.option("--dry-run", is_flag=True, help="Count who would be invited, send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--resend", "policy", metavar="POLICY",
+              help="Send this policy's holder a new link; the old one stops working.")
+def invitations_send_command(dry_run, as_json, policy):
+    """Invite everyone who can register and has not been invited (R4–R6)."""
+    db.upgrade()
+    if policy:
+        report = invitations.resend_invitation(policy, dry_run=dry_run)
+    else:
+        report = invitations.send_invitations(dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        _print_dispatch(report, dry_run)
+    if report.refused:
+        click.echo(f"Приглашение не отправлено: {report.refused}", err=True)
+        sys.exit(1)
+
+
+def _print_dispatch(report, dry_run):
+    verb = "Будет отправлено" if dry_run else "Отправлено"
+    click.echo(f"{verb} приглашений: {report.sent}.")
+    click.echo(f"  без e-mail: {report.no_email}; уже зарегистрированы: {report.registered}; "
+               f"уже приглашены (ссылка действует): {report.already_invited}")
+    if report.duplicate_email:
+        click.echo("  e-mail указан у нескольких застрахованных, приглашение не отправлено "
+                   "(исправьте список): " + ", ".join(report.duplicate_email))

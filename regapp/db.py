@@ -1,0 +1,58 @@
+"""The database: one peewee proxy bound in the factory, connected per request.
+
+SQLite in WAL mode by default (R32); any URL playhouse.db_url understands
+(``postgresql://…``) otherwise. The schema is created and upgraded by
+:func:`upgrade`, which ``regapp init-db``, ``run`` and ``demo`` call.
+"""
+
+from __future__ import annotations
+
+from peewee import DatabaseProxy, SqliteDatabase
+from playhouse.db_url import connect as connect_url
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "synchronous": "normal",
+    "cache_size": -16000,
+}
+
+
+def open_database(url):
+    """Open the database a ``DATABASE`` setting names, without connecting."""
+    if url.startswith("sqlite:///"):
+        return SqliteDatabase(url[len("sqlite:///"):], pragmas=SQLITE_PRAGMAS)
+    return connect_url(url)
+
+
+def bind(url):
+    """Point the models at the database ``url`` names; return it."""
+    db = open_database(url)
+    database.initialize(db)
+    return db
+
+
+def upgrade():
+    """Create or upgrade the schema; safe to run any number of times."""
+    from regapp import migrations
+
+    with database.connection_context():
+        return migrations.apply(database)
+
+
+def init_app(app):
+    """Bind the database and connect around each request."""
+    app.extensions["regapp.db"] = bind(app.config["DATABASE"])
+
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not database.is_closed():
+            database.close()
+

@@ -1,0 +1,178 @@
+"""Invitations (R4–R6): who gets a link, the link's token, sending and re-sending.
+
+A link carries a random 256-bit token; only its SHA-256 is stored, so the
+database cannot be used to forge links and a changed character finds
+nothing. A link is live until it expires (``INVITATION_TTL_DAYS``), its
+registration completes (spent), or a re-send replaces it (revoked).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+
+from flask import current_app, render_template
+from peewee import SQL, fn
+
+from regapp import messaging, normalize
+from regapp.db import database
+from regapp.models import Account, Invitation, RosterRecord, utcnow
+
+LINK_PATH = "/invite/"
+
+
+@dataclass
+class DispatchReport:
+    """What a dispatch did; ``as_json()`` is the ``--json`` output."""
+
+    sent: int = 0
+    duplicate_email: list = field(default_factory=list)
+    no_email: int = 0
+    registered: int = 0
+    already_invited: int = 0
+    refused: str | None = None  # why a --resend sent nothing
+
+    def as_json(self):
+        data = {"sent": self.sent, "skipped": {
+            "duplicate_email": self.duplicate_email, "no_email": self.no_email,
+            "registered": self.registered, "already_invited": self.already_invited}}
+        if self.refused:
+            data["refused"] = self.refused
+        return data
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def link_for(token: str) -> str:
+    return current_app.config["PUBLIC_URL"] + LINK_PATH + token
+
+
+def duplicate_email_keys(today=None) -> set:
+    """E-mail keys that stand on more than one active record (R5)."""
+    query = (RosterRecord.select(RosterRecord.email_key)
+             .where(RosterRecord.active_on(today) & RosterRecord.email_key.is_null(False))
+             .group_by(RosterRecord.email_key)
+             .having(fn.COUNT(RosterRecord.id) > 1))
+    return {r.email_key for r in query}
+
+
+def _candidates(today, now):
+    """Active records with flags: has an account, has a live invitation."""
+    registered = fn.EXISTS(Account.select(SQL("1")).where(Account.record == RosterRecord.id))
+    invited = fn.EXISTS(Invitation.select(SQL("1")).where(
+        (Invitation.record == RosterRecord.id) & Invitation.live(now)))
+    return (RosterRecord
+            .select(RosterRecord, registered.alias("registered"), invited.alias("invited"))
+            .where(RosterRecord.active_on(today))
+            .order_by(RosterRecord.id))
+
+
+def send_invitations(dry_run=False, now=None) -> DispatchReport:
+    """Invite every active record that has an e-mail, no account and no live link (R4, R5)."""
+    now = now or utcnow()
+    today = now.date()
+    report = DispatchReport()
+    duplicates = duplicate_email_keys(today)
+    chosen = []
+    for record in _candidates(today, now).iterator():
+        if not record.email_key:
+            report.no_email += 1
+        elif record.registered:
+            report.registered += 1
+        elif record.email_key in duplicates:
+            report.duplicate_email.append(record.policy_number)
+        elif record.invited:
+            report.already_invited += 1
+        else:
+            chosen.append(record.id)
+    report.sent = len(chosen)
+    if not dry_run:
+        _invite_in_batches(chosen, now)
+    return report
+
+
+def resend_invitation(policy, dry_run=False, now=None) -> DispatchReport:
+    """Send ``policy``'s holder a fresh link; the old one stops working (R6)."""
+    now = now or utcnow()
+    report = DispatchReport()
+    try:
+        key = normalize.policy_key(policy)
+    except normalize.Invalid as exc:
+        report.refused = str(exc)
+        return report
+    record = RosterRecord.get_or_none(RosterRecord.policy_key == key)
+    report.refused = _resend_refusal(record, now.date())
+    if report.refused:
+        if record is not None and record.email_key in duplicate_email_keys(now.date()):
+            report.duplicate_email.append(record.policy_number)
+        return report
+    report.sent = 1
+    if not dry_run:
+        with database.atomic():
+            Invitation.update(revoked_at=now).where(
+                (Invitation.record == record.id) & Invitation.live(now)).execute()
+        _invite_in_batches([record.id], now)
+    return report
+
+
+def _resend_refusal(record, today):
+    if record is None:
+        return "нет такого полиса в списке застрахованных"
+    if not record.is_active(today):
+        return "полис не действует сегодня"
+    if not record.email_key:
+        return "в списке нет e-mail этого застрахованного"
+    if Account.select().where(Account.record == record.id).exists():
+        return "застрахованный уже зарегистрирован"
+    if record.email_key in duplicate_email_keys(today):
+        return "этот e-mail указан у нескольких застрахованных: исправьте список (R5)"
+    return None
+
+
+def _invite_in_batches(record_ids, now):
+    size = current_app.config["DELIVERY_BATCH_SIZE"]
+    for start in range(0, len(record_ids), size):
+        with database.atomic():
+            records = RosterRecord.select().where(
+                RosterRecord.id.in_(record_ids[start:start + size]))
+            message_ids = [_invite(record, now).message_id for record in records]
+        messaging.dispatch(message_ids)
+
+
+def _invite(record, now):
+    """Store one invitation and its e-mail, in the caller's transaction."""
+    token = new_token()
+    expires = now + dt.timedelta(days=current_app.config["INVITATION_TTL_DAYS"])
+    context = {"record": record, "link": link_for(token), "expires": expires,
+               "first_name": normalize.display_name(record.first_name),
+               "patronymic": normalize.display_name(record.patronymic)}
+    message = messaging.queue_email(
+        to=record.email, kind="invitation",
+        subject=f"Приглашение в {current_app.config['SERVICE_NAME'].lower()}",
+        text=render_template("email/invitation.txt", **context),
+        html=render_template("email/invitation.html", **context))
+    return Invitation.create(record=record, token_hash=hash_token(token), email=record.email,
+                             created_at=now, expires_at=expires, message=message)
+
+
+def find_invitation(token: str, now=None):
+    """Return ``(invitation or None, state)``: ok, expired, spent, revoked or unknown."""
+    now = now or utcnow()
+    invitation = Invitation.get_or_none(Invitation.token_hash == hash_token(token or ""))
+    if invitation is None:
+        return None, "unknown"
+    if invitation.spent_at:
+        return invitation, "spent"
+    if invitation.revoked_at:
+        return invitation, "revoked"
+    if invitation.expires_at <= now:
+        return invitation, "expired"
+    return invitation, "ok"

@@ -1,0 +1,191 @@
+"""Durable outgoing SMS and e-mail (R26), and the one place mail leaves (R18).
+
+A step that needs a message calls :func:`queue_sms` or :func:`queue_email`
+inside its own transaction, so the message is stored if and only if the step
+is; after the commit it calls :func:`dispatch`, which hands the ids to the
+task queue. :func:`deliver` claims each message, sends it through the chosen
+adapter and records the outcome: sent, retried later with a doubling delay,
+or failed with its last error. :func:`deliver_due` is the safety net that
+picks up whatever a crash or a lost task left behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from regapp.adapters import DeliveryError, Email, Sms
+from regapp.db import database
+from regapp.models import Account, Message, utcnow
+from regapp.normalize import email_key
+
+log = logging.getLogger("regapp.delivery")
+
+#: how long a worker may hold a message before another may take it again
+LEASE = dt.timedelta(minutes=5)
+#: the only kind of mail an unconfirmed address may receive (R18)
+CONFIRMATION_KINDS = {"email_confirmation", "email_code"}
+
+
+def queue_sms(to, text, kind):
+    """Store an SMS for delivery; call inside the step's transaction."""
+    return Message.create(channel="sms", kind=kind, to=to, text=text)
+
+
+def queue_email(to, subject, text, kind, html=None):
+    """Store an e-mail for delivery; call inside the step's transaction."""
+    return Message.create(channel="email", kind=kind, to=to, subject=subject, text=text, html=html)
+
+
+def dispatch(message_ids):
+    """Hand stored messages to the task queue, once their transaction committed."""
+    queue = current_app.extensions["regapp.queue"]
+    for channel_ids in _batches(list(message_ids), current_app.config["DELIVERY_BATCH_SIZE"]):
+        queue.enqueue(channel_ids)
+
+
+def _batches(items, size):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@dataclass
+class Outcome:
+    """What one delivery round did, by message id."""
+
+    sent: list = field(default_factory=list)
+    retry: dict = field(default_factory=dict)  # id → seconds until the next try
+    failed: list = field(default_factory=list)
+    refused: list = field(default_factory=list)
+
+
+def deliver(message_ids, adapters, settings, now=None):
+    """Send the given messages that are due and not held by another worker."""
+    now = now or utcnow()
+    outcome = Outcome()
+    messages = _claim(message_ids, now)
+    sms = [m for m in messages if m.channel == "sms"]
+    emails = [m for m in messages if m.channel == "email"]
+    for message in sms:
+        _record(message, _send_sms(adapters.sms, message), settings, now, outcome)
+    emails = _refuse_unconfirmed(emails, now, outcome)
+    for message, error in zip(emails, _send_emails(adapters.email, emails)):
+        _record(message, error, settings, now, outcome)
+    return outcome
+
+
+def deliver_due(adapters, settings, now=None, limit=1000):
+    """Deliver every message whose time has come, including ones a crash left behind."""
+    now = now or utcnow()
+    Message.update(status="pending", claim=None).where(
+        (Message.status == "sending") & (Message.lease_until < now)
+    ).execute()
+    due = (
+        Message.select(Message.id)
+        .where((Message.status == "pending") & (Message.next_attempt_at <= now))
+        .order_by(Message.next_attempt_at)
+        .limit(limit)
+    )
+    ids = [m.id for m in due]
+    outcome = Outcome()
+    for batch in _batches(ids, settings["DELIVERY_BATCH_SIZE"]):
+        part = deliver(batch, adapters, settings, now)
+        for name in ("sent", "failed", "refused"):
+            getattr(outcome, name).extend(getattr(part, name))
+        outcome.retry.update(part.retry)
+    return outcome
+
+
+def _claim(message_ids, now):
+    """Mark the due ones as ours, atomically, so no two workers send one message."""
+    claim = uuid.uuid4().hex
+    with database.atomic():
+        Message.update(status="sending", claim=claim, lease_until=now + LEASE).where(
+            Message.id.in_(list(message_ids))
+            & (Message.status == "pending")
+            & (Message.next_attempt_at <= now)
+        ).execute()
+    return list(Message.select().where(Message.claim == claim).order_by(Message.created_at))
+
+
+def _send_sms(gateway, message):
+    try:
+        gateway.send(Sms(message_id=message.id, to=message.to, text=message.text))
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:  # a plugin's bug must not lose the message
+        log.exception("SMS gateway %s failed unexpectedly", gateway.name)
+        return DeliveryError(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def _send_emails(sender, messages):
+    if not messages:
+        return []
+    emails = [
+        Email(message_id=m.id, to=m.to, subject=m.subject or "", text=m.text, html=m.html)
+        for m in messages
+    ]
+    try:
+        results = sender.send_batch(emails)
+    except DeliveryError as exc:
+        return [exc] * len(messages)
+    except Exception as exc:
+        log.exception("e-mail sender %s failed unexpectedly", sender.name)
+        return [DeliveryError(f"{type(exc).__name__}: {exc}")] * len(messages)
+    if len(results) != len(messages):
+        return [DeliveryError(f"{sender.name} answered {len(results)} of {len(messages)}")] * len(
+            messages
+        )
+    return results
+
+
+def _refuse_unconfirmed(messages, now, outcome):
+    """R18: to an account's unconfirmed address, only its confirmation may go."""
+    keys = {email_key(m.to) for m in messages if m.kind not in CONFIRMATION_KINDS}
+    if not keys:
+        return messages
+    unconfirmed = {
+        a.email_key
+        for a in Account.select(Account.email_key).where(
+            Account.email_key.in_(list(keys)) & (Account.email_confirmed == False)  # noqa: E712
+        )
+    }
+    allowed = []
+    for message in messages:
+        if message.kind not in CONFIRMATION_KINDS and email_key(message.to) in unconfirmed:
+            log.warning("R18: not sending %s mail %s to unconfirmed %s", message.kind, message.id,
+                        message.to)
+            Message.update(status="refused", claim=None,
+                           last_error="адрес не подтверждён (R18)").where(
+                Message.id == message.id).execute()
+            outcome.refused.append(message.id)
+        else:
+            allowed.append(message)
+    return allowed
+
+
+def _record(message, error, settings, now, outcome):
+    """Store what happened to one message."""
+    attempts = message.attempts + 1
+    changes = {"attempts": attempts, "claim": None, "lease_until": None}
+    if error is None:
+        changes.update(status="sent", sent_at=now)
+        outcome.sent.append(message.id)
+    elif error.temporary and attempts < settings["DELIVERY_MAX_ATTEMPTS"]:
+        delay = settings["DELIVERY_RETRY_DELAY"] * 2 ** (attempts - 1)
+        changes.update(status="pending", last_error=error.reason,
+                       next_attempt_at=now + dt.timedelta(seconds=delay))
+        outcome.retry[message.id] = delay
+        log.warning("message %s (%s) to %s: attempt %d failed, next in %ss: %s",
+                    message.id, message.kind, message.to, attempts, delay, error.reason)
+    else:
+        changes.update(status="failed", last_error=error.reason)
+        outcome.failed.append(message.id)
+        log.error("message %s (%s) to %s failed for good after %d attempts: %s",
+                  message.id, message.kind, message.to, attempts, error.reason)
+    Message.update(**changes).where(Message.id == message.id).execute()

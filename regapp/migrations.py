@@ -1,0 +1,28 @@
+"""Ordered schema steps; each runs once, in a transaction, in order."""
+
+from regapp import models
+
+
+def _initial(db):
+    db.create_tables(models.ALL_MODELS, safe=True)
+
+
+#: (version, step): append, never reorder or edit a released step
+STEPS = [
+    (1, _initial),
+]
+
+
+def apply(db):
+    """Run the steps the database has not had yet; return the version reached."""
+    with db.atomic():
+        db.create_tables([models.SchemaVersion], safe=True)
+        row = models.SchemaVersion.select().first()
+        if row is None:
+            row = models.SchemaVersion.create(version=0)
+        for version, step in STEPS:
+            if version > row.version:
+                step(db)
+                row.version = version
+        row.save()
+    return row.version

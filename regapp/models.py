@@ -1,0 +1,131 @@
+"""The stored things: roster records, accounts, invitations, outgoing messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from regapp.db import database
+
+
+def utcnow():
+    """Now, in UTC, without tzinfo (what the database stores)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class RosterRecord(BaseModel):
+    """One insured person as the employer's roster lists them (R1)."""
+
+    policy_number = CharField()  # as the roster writes it, for display
+    policy_key = CharField(unique=True)  # normalized (R8): the upsert key (R3)
+    last_name = CharField()
+    first_name = CharField()
+    patronymic = CharField(default="")
+    name_key = CharField(index=True)  # the normalized word sequence (R14)
+    birth_date = DateField()
+    phone = CharField(null=True, index=True)  # E.164
+    email = CharField(null=True)  # as given, for sending
+    email_key = CharField(null=True, index=True)  # case-folded, for comparing (R5)
+    employer = CharField(default="")
+    valid_from = DateField(null=True)
+    valid_to = DateField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    #: the fields an import compares to tell "updated" from "unchanged"
+    DATA_FIELDS = (
+        "policy_number", "last_name", "first_name", "patronymic", "name_key",
+        "birth_date", "phone", "email", "email_key", "employer", "valid_from", "valid_to",
+    )
+
+    def is_active(self, today=None):
+        """Whether the policy is in force on ``today`` (R1)."""
+        today = today or dt.date.today()
+        started = self.valid_from is None or self.valid_from <= today
+        return started and (self.valid_to is None or self.valid_to >= today)
+
+    @classmethod
+    def active_on(cls, today=None):
+        """A condition matching records whose policy is in force on ``today``."""
+        today = today or dt.date.today()
+        return ((cls.valid_from.is_null()) | (cls.valid_from <= today)) & (
+            (cls.valid_to.is_null()) | (cls.valid_to >= today)
+        )
+
+
+class Account(BaseModel):
+    """A registered person's personal account; uniqueness lives here (R29)."""
+
+    record = ForeignKeyField(RosterRecord, unique=True, backref="accounts")
+    phone = CharField(unique=True)  # E.164
+    email = CharField()
+    email_key = CharField(unique=True)
+    email_confirmed = BooleanField(default=False)
+    password_hash = CharField()
+    esia_id = CharField(null=True, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Message(BaseModel):
+    """An outgoing SMS or e-mail, stored with the step that asked for it (R26)."""
+
+    id = CharField(primary_key=True, default=lambda: uuid.uuid4().hex)
+    channel = CharField()  # "sms" | "email"
+    kind = CharField()  # "invitation", "code", "email_confirmation", …
+    to = CharField()
+    subject = CharField(null=True)
+    text = TextField()
+    html = TextField(null=True)
+    status = CharField(default="pending", index=True)  # pending, sending, sent, failed, refused
+    attempts = IntegerField(default=0)
+    last_error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    next_attempt_at = DateTimeField(default=utcnow)
+    claim = CharField(null=True, index=True)  # the worker round holding it
+    lease_until = DateTimeField(null=True)
+    sent_at = DateTimeField(null=True)
+
+
+class Invitation(BaseModel):
+    """An individual registration link sent to a roster record's e-mail (R4–R6)."""
+
+    record = ForeignKeyField(RosterRecord, backref="invitations")
+    token_hash = CharField(unique=True)  # SHA-256 of the token in the link
+    email = CharField()
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    spent_at = DateTimeField(null=True)  # registration completed through it
+    revoked_at = DateTimeField(null=True)  # replaced by a re-sent one
+    message = ForeignKeyField(Message, null=True)
+
+    @classmethod
+    def live(cls, now=None):
+        """A condition matching invitations that can still be used."""
+        now = now or utcnow()
+        return cls.spent_at.is_null() & cls.revoked_at.is_null() & (cls.expires_at > now)
+
+
+class SchemaVersion(BaseModel):
+    """The schema's version, one row."""
+
+    version = IntegerField()
+
+
+ALL_MODELS = (RosterRecord, Account, Message, Invitation)

@@ -1,0 +1,84 @@
+"""The task queue that delivers messages (R26): huey, on SQLite by default.
+
+``QUEUE`` is ``sqlite`` (a file in the instance folder; ``run`` and ``demo``
+consume it in-process, so no second process is needed), ``redis://…`` (run
+``regapp worker`` beside the app processes), or ``immediate`` (tasks run at
+once in the calling thread; for tests and one-off scripts).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import current_app
+from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+from regapp import messaging
+
+log = logging.getLogger("regapp.queue")
+
+
+class DeliveryQueue:
+    """The app's huey instance with its two tasks: deliver ids, sweep what is due."""
+
+    def __init__(self, app):
+        self.app = app
+        self.huey = make_huey(app.config["QUEUE"], app.instance_path)
+        self._deliver = self.huey.task(name="regapp.deliver")(self._deliver_task)
+        self._sweep = self.huey.periodic_task(crontab(minute="*"), name="regapp.sweep")(
+            self._sweep_task
+        )
+
+    def enqueue(self, message_ids):
+        """Deliver these messages as soon as a worker is free."""
+        self._deliver(list(message_ids))
+
+    def _deliver_task(self, message_ids):
+        with self.app.app_context():
+            outcome = messaging.deliver(message_ids, *self._adapters())
+            self._schedule_retries(outcome)
+
+    def _sweep_task(self):
+        with self.app.app_context():
+            outcome = messaging.deliver_due(*self._adapters())
+            self._schedule_retries(outcome)
+
+    def _adapters(self):
+        return current_app.extensions["regapp.adapters"], current_app.config
+
+    def _schedule_retries(self, outcome):
+        by_delay = {}
+        for message_id, delay in outcome.retry.items():
+            by_delay.setdefault(delay, []).append(message_id)
+        for delay, ids in by_delay.items():
+            self._deliver.schedule(args=(ids,), delay=delay)
+
+    def consumer(self, workers=2):
+        """A consumer that runs inside this process, in threads."""
+        return InProcessConsumer(self.huey, workers=workers, worker_type="thread",
+                                 max_delay=1.0, check_worker_health=False)
+
+
+class InProcessConsumer(Consumer):
+    """A huey consumer that leaves the process's signal handling to its host."""
+
+    def _set_signal_handlers(self):
+        pass
+
+
+def make_huey(setting, instance_path):
+    """Build the huey storage that the ``QUEUE`` setting names."""
+    if setting == "sqlite":
+        return SqliteHuey("regapp", filename=os.path.join(instance_path, "queue.db"))
+    if setting == "immediate":
+        return MemoryHuey("regapp", immediate=True)
+    if setting.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey("regapp", url=setting)
+    raise ValueError(f"QUEUE = {setting!r}: expected 'sqlite', 'redis://…' or 'immediate'")
+
+
+def init_app(app):
+    """Build the queue and keep it on the app."""
+    app.extensions["regapp.queue"] = DeliveryQueue(app)

@@ -1,0 +1,23 @@
+"""The one place that decides between a full page and an htmx fragment (R30)."""
+
+from flask import make_response, render_template, request
+from htmx_flask import Htmx
+
+
+def init_app(app):
+    """Give every request ``request.htmx``."""
+    Htmx(app)
+
+
+def is_fragment_request():
+    """An htmx request that swaps part of a page (a boosted one wants the page)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(page, partial, status=200, **context):
+    """Render ``partial`` alone for an htmx swap, else ``page``, which includes it."""
+    template = partial if is_fragment_request() else page
+    response = make_response(render_template(template, partial=partial, **context), status)
+    response.vary.add("HX-Request")  # caches must keep the two answers apart
+    return response

@@ -1,0 +1,109 @@
+"""Settings: built-in defaults, then ``instance/config.py``, then ``REGAPP_*``.
+
+The names are the outward contract listed in INTERFACES.md.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULTS = {
+    "DATABASE": None,  # SQLite in the instance folder
+    "QUEUE": "sqlite",
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "QA_MODE": False,
+    "SMS_GATEWAY": "fake",
+    "SMS_HTTP_URL": None,
+    "SMS_HTTP_TOKEN": None,
+    "SMS_HTTP_TIMEOUT": 10,
+    "EMAIL_SENDER": "fake",
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_TLS": "none",
+    "SMTP_TIMEOUT": 30,
+    "MAIL_FROM": None,
+    "ESIA_PROVIDER": None,
+    "ESIA_BASE_URL": None,
+    "ESIA_CLIENT_ID": None,
+    "ESIA_SCOPE": "openid fullname",
+    "ESIA_SIGNER": "gost",
+    "ESIA_KEY_PATH": None,
+    "ESIA_CERT_PATH": None,
+    "ESIA_TOKEN_CERT_PATH": None,
+    "ESIA_ISSUER": None,
+    "HELP_PHONE": "8-800-100-88-00",
+    "RATELIMIT_ENABLED": True,
+    "SERVICE_NAME": "Личный кабинет застрахованного",
+    # invitations (R6)
+    "INVITATION_TTL_DAYS": 30,
+    # phones (R9): regions whose mobiles are accepted
+    "PHONE_REGIONS": ("RU",),
+    # durable delivery (R26): attempts and the first back-off, doubled each time
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_RETRY_DELAY": 30,
+    "DELIVERY_BATCH_SIZE": 100,
+    # the fake providers: where they keep messages (R27), and a switch to fail
+    "OUTBOX_PATH": None,
+    "FAKE_SMS_FAIL": False,
+    "FAKE_EMAIL_FAIL": False,
+    # cookies (R28)
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+SECRET_FILE = "secret_key"
+
+
+def load(app, test_config=None):
+    """Fill ``app.config`` from defaults, the instance file and the environment."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("REGAPP")
+    else:
+        app.config.from_mapping(test_config)
+    _derive(app)
+
+
+def _derive(app):
+    """Fill the settings whose defaults depend on other settings."""
+    config = app.config
+    instance = Path(app.instance_path)
+    if not config.get("DATABASE"):
+        config["DATABASE"] = f"sqlite:///{instance / 'regapp.db'}"
+    if not config.get("OUTBOX_PATH"):
+        config["OUTBOX_PATH"] = str(instance / "outbox.jsonl")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(instance)
+    if config.get("QA_MODE") and not config.get("ESIA_PROVIDER"):
+        config["ESIA_PROVIDER"] = "fake"
+    if config.get("ESIA_BASE_URL") and not config.get("ESIA_ISSUER"):
+        host = urlsplit(config["ESIA_BASE_URL"]).netloc
+        config["ESIA_ISSUER"] = f"http://{host}/"
+    config["PUBLIC_URL"] = config["PUBLIC_URL"].rstrip("/")
+    if "SESSION_COOKIE_SECURE" not in config or config["SESSION_COOKIE_SECURE"] is None:
+        config["SESSION_COOKIE_SECURE"] = config["PUBLIC_URL"].startswith("https://")
+    if isinstance(config["PHONE_REGIONS"], str):
+        config["PHONE_REGIONS"] = tuple(r.strip().upper() for r in config["PHONE_REGIONS"].split(","))
+
+
+def _instance_secret(instance):
+    """Read the signing key kept in the instance folder, generating it once."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: two processes starting together must agree on one key
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
