@@ -1,0 +1,49 @@
+"""Fixtures: an app on a temporary instance folder, its client and CLI runner."""
+
+import pytest
+
+from regapp import create_app, db
+from regapp.db import database
+
+BASE_SETTINGS = {
+    "TESTING": True,
+    "QUEUE": "immediate",  # delivery runs in the calling thread
+    "QA_MODE": True,
+    "PUBLIC_URL": "https://regapp.example.com",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "settings(**kw): settings for the app fixture")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch, request):
+    """An app with its own instance folder, schema created, app context pushed."""
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
+    marker = request.node.get_closest_marker("settings")
+    settings = {**BASE_SETTINGS, **(marker.kwargs if marker else {})}
+    app = create_app(settings, plugins=getattr(request, "param", ()))
+    with app.app_context():
+        db.upgrade()
+        yield app
+    if not database.is_closed():
+        database.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def outbox(app):
+    """The QA outbox entries, oldest first."""
+    from regapp import outbox as outbox_file
+
+    return lambda: outbox_file.read(app.config["OUTBOX_PATH"], newest_first=False)
