@@ -28,7 +28,10 @@ class CsvRosterSource(RosterSource):
         except OSError as exc:
             raise RosterUnreadable(f"файл не открывается: {exc.strerror}") from None
         with raw:
-            encoding = detect_encoding(raw.read(SAMPLE))
+            sample = raw.read(SAMPLE)
+            if b"\x00" in sample:
+                raise RosterUnreadable("файл не текстовый: сохраните список как CSV или XLSX")
+            encoding = detect_encoding(sample)
             raw.seek(0)
             text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
             try:
@@ -57,8 +60,6 @@ def _rows(text):
     header_line = text.readline()
     if not header_line.strip():
         raise RosterUnreadable("файл пуст: нет строки заголовка")
-    if "\x00" in header_line:
-        raise RosterUnreadable("файл не текстовый")
     separator = max(SEPARATORS, key=header_line.count)
     header = next(csv.reader([header_line], delimiter=separator))
     reader = csv.reader(text, delimiter=separator)

@@ -177,8 +177,9 @@ class _Batcher:
         if not self.rows:
             return
         self._drop_seen_earlier()
-        self._remember()
-        self._write()
+        if self.rows:
+            self._remember()
+            self._write()
         self.rows = {}
 
     def close(self):

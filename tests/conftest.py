@@ -37,8 +37,20 @@ def client(app):
 
 
 @pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
+def cli(app):
+    """Run a ``regapp`` command against the test app: ``cli("roster", "import", path)``."""
+    from regapp.cli import main
+
+    runner = app.test_cli_runner(mix_stderr=False) if _has_mix_stderr() else app.test_cli_runner()
+    return lambda *args: runner.invoke(main, args=list(args))
+
+
+def _has_mix_stderr():
+    import inspect
+
+    from click.testing import CliRunner
+
+    return "mix_stderr" in inspect.signature(CliRunner.__init__).parameters
 
 
 @pytest.fixture

@@ -1,0 +1,225 @@
+"""Roster import (R1–R3): formats, encodings, bad rows, unreadable files, idempotence."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from regapp.adapters import RosterUnreadable
+from regapp.models import RosterRecord
+from regapp.roster import import_roster
+from tests.rosters import (
+    EN_HEADER,
+    PEOPLE,
+    RU_HEADER,
+    person,
+    typed_xlsx_people,
+    write_csv,
+    write_xlsx,
+)
+
+
+def load(app, path, source=None, **kw):
+    reader = app.extensions["regapp.adapters"].roster_source(source, path)
+    return import_roster(reader, path, **kw)
+
+
+def stored():
+    return {r.policy_key: r for r in RosterRecord.select()}
+
+
+def assert_people_loaded():
+    assert sorted(r.policy_number for r in stored().values()) == ["ДМС-101", "ДМС-102", "ДМС-103"]
+    petrov = RosterRecord.get(RosterRecord.policy_number == "ДМС-101")
+    assert (petrov.last_name, petrov.first_name, petrov.patronymic) == ("Петров", "Александр", "Иванович")
+    assert petrov.birth_date == dt.date(1985, 3, 14)
+    assert petrov.phone == "+79161234567"
+    assert petrov.valid_from == dt.date(2025, 1, 1) and petrov.valid_to is None
+    semenova = RosterRecord.get(RosterRecord.policy_number == "ДМС-102")
+    assert semenova.name_key == "семенова алена петровна"
+    assert semenova.phone == "+79037654321"
+    mamedov = RosterRecord.get(RosterRecord.policy_number == "ДМС-103")
+    assert mamedov.birth_date == dt.date(1988, 11, 21) and mamedov.phone is None
+    assert mamedov.patronymic == "Гасан оглы"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1251"])
+@pytest.mark.parametrize("delimiter", [";", ",", "\t"])
+def test_csv_in_every_encoding_and_separator(app, tmp_path, encoding, delimiter):  # R2
+    path = write_csv(tmp_path / "roster.csv", PEOPLE, encoding=encoding, delimiter=delimiter)
+    report = load(app, path)
+    assert (report.added, report.rejected) == (3, [])
+    assert_people_loaded()
+
+
+def test_english_headers(app, tmp_path):
+    report = load(app, write_csv(tmp_path / "r.csv", PEOPLE, header=EN_HEADER))
+    assert report.added == 3
+    assert_people_loaded()
+
+
+def test_headers_in_any_order_and_case_with_unknown_columns(app, tmp_path):
+    header = ["Табельный номер"] + [h.upper() for h in reversed(RU_HEADER)]
+    rows = [["77"] + list(reversed(row)) for row in PEOPLE]
+    assert load(app, write_csv(tmp_path / "r.csv", rows, header=header)).added == 3
+    assert_people_loaded()
+
+
+def test_xlsx_with_text_cells(app, tmp_path):
+    report = load(app, write_xlsx(tmp_path / "roster.xlsx", PEOPLE))
+    assert (report.added, report.rejected) == (3, [])
+    assert_people_loaded()
+
+
+def test_xlsx_with_number_and_date_cells(app, tmp_path):  # case 35, 48
+    report = load(app, write_xlsx(tmp_path / "roster.xlsx", typed_xlsx_people()))
+    assert (report.added, report.rejected) == (3, [])
+    assert_people_loaded()
+
+
+BAD_ROWS = [
+    (person("", born="01.02.1985"), "нет номера полиса"),
+    (person("P2", last=""), "фамилия"),
+    (person("P3", born="31.04.1990"), "Такой даты нет"),
+    (person("P4", born="01.02.85"), "ДД.ММ.ГГГГ"),
+    (person("P5", phone="+7 495 123-45-67"), "не мобильный"),
+    (person("P6", email="ivan@@example.com"), "несколько"),
+    (person("P7", email="ivan.example.com"), "e-mail"),
+    (person("P8", email="a@x.ru; b@y.ru"), "несколько адресов"),
+    (person("P9", start="01.01.2026", end="01.01.2025"), "окончания раньше"),
+    (person("P10", last="Иванов2"), "цифры"),
+    (person("P11", end="32.12.2025"), "дата окончания"),
+]
+
+
+def test_bad_rows_are_reported_with_line_and_reason_while_good_rows_load(app, tmp_path):
+    rows = [PEOPLE[0]] + [row for row, _ in BAD_ROWS] + [PEOPLE[1]]
+    report = load(app, write_csv(tmp_path / "r.csv", rows))
+    assert report.added == 2
+    assert [r["line"] for r in report.rejected] == list(range(3, 3 + len(BAD_ROWS)))
+    for rejected, (_, reason) in zip(report.rejected, BAD_ROWS):
+        assert reason.lower() in rejected["reason"].lower(), rejected
+    assert set(stored()) == {r.policy_key for r in RosterRecord.select()} and len(stored()) == 2
+
+
+def test_a_policy_number_repeated_in_the_file_is_refused_not_overwritten(app, tmp_path):
+    rows = [PEOPLE[0], person("дмс 101", last="Другой"), PEOPLE[1]]
+    report = load(app, write_csv(tmp_path / "r.csv", rows), batch_size=1)
+    assert report.added == 2
+    assert report.rejected == [{"line": 3, "reason": "номер полиса повторяется: он уже есть в строке 2"}]
+    assert RosterRecord.get(RosterRecord.policy_number == "ДМС-101").last_name == "Петров"
+
+
+def test_extra_cells_from_a_separator_in_a_value_reject_the_row(app, tmp_path):
+    path = tmp_path / "r.csv"
+    write_csv(path, [PEOPLE[0]])
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("P2;Иванов;Иван;;01.02.1985;;a@x.ru; b@y.ru;;;\n")
+    report = load(app, str(path))
+    assert report.added == 1
+    assert report.rejected[0]["line"] == 3 and "разделители" in report.rejected[0]["reason"]
+
+
+def test_placeholder_patronymic_and_multiline_quoted_cell_keep_line_numbers(app, tmp_path):
+    path = tmp_path / "r.csv"
+    rows = [person("P1", patronymic="-", employer="ООО «Ромашка»\nфилиал"),
+            person("P2", born="nonsense")]
+    write_csv(path, rows)
+    report = load(app, str(path))
+    assert report.added == 1 and report.rejected[0]["line"] == 4
+    assert RosterRecord.get(RosterRecord.policy_number == "P1").patronymic == ""
+
+
+def test_reimport_is_idempotent_and_updates_only_what_changed(app, tmp_path):  # R3
+    path = write_csv(tmp_path / "r.csv", PEOPLE)
+    first = load(app, path)
+    before = {k: r.updated_at for k, r in stored().items()}
+    again = load(app, path)
+    assert (first.added, again.added, again.updated, again.unchanged) == (3, 0, 0, 3)
+    assert {k: r.updated_at for k, r in stored().items()} == before
+    changed = [row[:] for row in PEOPLE]
+    changed[1][6] = "alena.new@example.com"
+    changed[2][9] = "31.12.2025"  # people leave through an end date (R3)
+    third = load(app, write_csv(tmp_path / "r2.csv", changed))
+    assert (third.added, third.updated, third.unchanged) == (0, 2, 1)
+    assert RosterRecord.get(RosterRecord.policy_number == "ДМС-102").email == "alena.new@example.com"
+
+
+def test_import_never_deletes(app, tmp_path):  # R3
+    load(app, write_csv(tmp_path / "r.csv", PEOPLE))
+    report = load(app, write_csv(tmp_path / "r2.csv", PEOPLE[:1]))
+    assert (report.unchanged, len(stored())) == (1, 3)
+
+
+def test_dry_run_counts_and_changes_nothing(app, tmp_path):
+    path = write_csv(tmp_path / "r.csv", PEOPLE + [person("P9", born="31.04.1990")])
+    report = load(app, path, dry_run=True)
+    assert (report.added, len(report.rejected)) == (3, 1)
+    assert stored() == {}
+    assert load(app, path).added == 3
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "пуст"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "не текстовый"),
+    ("Фамилия;Имя\nИванов;Иван\n".encode(), "Номер полиса"),
+])
+def test_unreadable_csv_changes_nothing(app, tmp_path, content, reason):
+    load(app, write_csv(tmp_path / "ok.csv", PEOPLE[:1]))
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(RosterUnreadable, match=reason):
+        load(app, str(path))
+    assert len(stored()) == 1
+
+
+def test_a_decoding_error_half_way_rolls_back_what_was_loaded(app, tmp_path):
+    path = tmp_path / "r.csv"
+    good = [person(f"P{n}") for n in range(3000)]
+    write_csv(path, good)
+    with open(path, "ab") as f:
+        f.write("P-bad;Иванов;Иван;;01.02.1985;;;;;\n".encode("cp1251"))
+    with pytest.raises(RosterUnreadable, match="кодировке"):
+        load(app, str(path), batch_size=100)
+    assert stored() == {}
+
+
+def test_a_broken_xlsx_is_unreadable(app, tmp_path):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(RosterUnreadable):
+        load(app, str(path))
+
+
+def test_cli_json_output_and_exit_codes(app, cli, tmp_path):
+    path = write_csv(tmp_path / "r.csv", PEOPLE + [person("P9", phone="8 800 100-88-00")])
+    result = cli(*["roster", "import", path, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["added"], data["updated"], data["unchanged"]) == (3, 0, 0)
+    assert data["rejected"] == [{"line": 5, "reason": "телефон «8 800 100-88-00»: Это не мобильный номер: на него не придёт СМС"}]
+    again = json.loads(cli(*["roster", "import", path, "--json"]).output)
+    assert (again["added"], again["unchanged"]) == (0, 3)
+    missing = cli(*["roster", "import", str(tmp_path / "none.csv"), "--json"])
+    assert missing.exit_code == 2 and "error" in json.loads(missing.output.splitlines()[0])
+
+
+def test_cli_human_output_and_dry_run(app, cli, tmp_path):
+    path = write_csv(tmp_path / "r.csv", PEOPLE + [person("P9", born="31.04.1990")])
+    result = cli(*["roster", "import", path, "--dry-run"])
+    assert result.exit_code == 0
+    assert "добавлено 3" in result.output and "строка 5:" in result.output
+    assert stored() == {}
+
+
+def test_cli_unknown_format_lists_sources(app, cli, tmp_path):
+    path = tmp_path / "r.ods"
+    path.write_bytes(b"x")
+    result = cli(*["roster", "import", str(path)])
+    assert result.exit_code == 2 and "csv, xlsx" in result.output
+
+
+def test_mixed_script_names_load_with_a_warning(app, tmp_path):
+    report = load(app, write_csv(tmp_path / "r.csv", [person("P1", first="Cергей")]))
+    assert report.added == 1
+    assert report.warnings and report.warnings[0]["line"] == 2
