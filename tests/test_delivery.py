@@ -1,0 +1,284 @@
+"""Durable delivery (R26): SMTP for real, the HTTP gateway, retries, failure, the queue."""
+
+import datetime as dt
+import time
+
+import pytest
+
+from plugins.email_smtp import SmtpEmailSender
+from plugins.smtp_testing import RecordingSmtpServer
+from plugins.sms_http import RecordingGateway
+from regapp import create_app, db, messaging
+from regapp.adapters import Email
+from regapp.db import database
+from regapp.models import Account, Message, RosterRecord, utcnow
+
+LATER = dt.timedelta(days=1)
+
+
+def queue(*messages):
+    """Store messages as a step would, then dispatch them after the commit."""
+    with database.atomic():
+        ids = [m().id for m in messages]
+    messaging.dispatch(ids)
+    return ids
+
+
+def sms(to="+79161234567", text="Код: 123456"):
+    return lambda: messaging.queue_sms(to, text, kind="code")
+
+
+def mail(to="ivan@example.com", subject="Приглашение в личный кабинет", kind="invitation"):
+    return lambda: messaging.queue_email(to, subject, "Здравствуйте!\nСсылка: https://x/1",
+                                         kind=kind, html="<p>Здравствуйте!</p>")
+
+
+def status(message_id):
+    return Message.get_by_id(message_id)
+
+
+def deliver_due(app, now):
+    return messaging.deliver_due(app.extensions["regapp.adapters"], app.config, now=now)
+
+
+# -- SMTP, against a real SMTP server on loopback ---------------------------------------
+
+@pytest.fixture
+def smtp_server():
+    with RecordingSmtpServer(credentials=("regapp", "s3cret")) as server:
+        yield server
+
+
+def smtp_app(tmp_path, monkeypatch, server, **extra):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
+    settings = {"TESTING": True, "QUEUE": "immediate", "EMAIL_SENDER": "smtp",
+                "SMTP_HOST": server.host, "SMTP_PORT": server.port, "SMTP_USER": "regapp",
+                "SMTP_PASSWORD": "s3cret", "MAIL_FROM": "Личный кабинет <noreply@example.com>",
+                "SMTP_TIMEOUT": 3,
+                **extra}
+    return create_app(settings)
+
+
+def test_smtp_delivers_a_batch_over_one_connection(tmp_path, monkeypatch, smtp_server):
+    app = smtp_app(tmp_path, monkeypatch, smtp_server)
+    with app.app_context():
+        db.upgrade()
+        ids = queue(*(mail(to=f"user{n}@example.com") for n in range(5)))
+        assert [status(i).status for i in ids] == ["sent"] * 5
+    assert len(smtp_server.messages) == 5
+    assert len(smtp_server.sessions) == 1, "one SMTP connection for the whole batch"
+    received = smtp_server.messages[0]
+    message = received["message"]
+    assert received["from"] == "noreply@example.com" and received["to"] == ["user0@example.com"]
+    assert str(message["Subject"]) == "Приглашение в личный кабинет"
+    assert b"=?utf-8?" in received["raw"].split(b"\r\n\r\n")[0].lower()  # RFC 2047 subject
+    assert message["Message-ID"].endswith("@example.com>") and message["Date"]
+    assert message.get_content_type() == "multipart/alternative"
+    assert received["text"].replace("\r\n", "\n").strip() == "Здравствуйте!\nСсылка: https://x/1"
+    assert received["html"].strip() == "<p>Здравствуйте!</p>"
+
+
+def test_smtp_to_a_cyrillic_domain_uses_its_ascii_form(tmp_path, monkeypatch, smtp_server):
+    app = smtp_app(tmp_path, monkeypatch, smtp_server)
+    with app.app_context():
+        db.upgrade()
+        queue(mail(to="ivan@почта.рф"))
+    assert smtp_server.messages[0]["to"] == ["ivan@xn--80a1acny.xn--p1ai"]
+
+
+def test_smtp_wrong_password_is_retried_not_lost(tmp_path, monkeypatch, smtp_server):
+    app = smtp_app(tmp_path, monkeypatch, smtp_server, SMTP_PASSWORD="wrong")
+    with app.app_context():
+        db.upgrade()
+        [message_id] = queue(mail())
+        assert status(message_id).status == "pending"
+        assert "SMTP" in status(message_id).last_error
+    assert smtp_server.messages == []
+
+
+def test_smtp_starttls(tmp_path, monkeypatch):
+    ssl_context, ca_file = _self_signed(tmp_path)
+    with RecordingSmtpServer(tls_context=ssl_context, require_starttls=True) as server:
+        app = smtp_app(tmp_path, monkeypatch, server, SMTP_TLS="starttls", SMTP_CA_FILE=ca_file,
+                       SMTP_USER=None, SMTP_HOST="localhost")
+        with app.app_context():
+            db.upgrade()
+            [message_id] = queue(mail())
+            assert status(message_id).status == "sent", status(message_id).last_error
+    assert len(server.messages) == 1
+
+
+def test_smtp_server_down_is_a_temporary_error():
+    sender = SmtpEmailSender({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": 1, "MAIL_FROM": "a@example.com",
+                              "SMTP_TIMEOUT": 2})
+    with pytest.raises(Exception) as caught:
+        sender.send_batch([Email(message_id="1", to="b@example.com", subject="s", text="t")])
+    assert caught.value.temporary
+
+
+def _self_signed(tmp_path):
+    """A throwaway certificate for localhost, and an SSL context serving it."""
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context, str(cert_path)
+
+
+# -- the http SMS gateway: fails first, then accepts ------------------------------------
+
+def test_http_gateway_failing_first_is_retried_until_accepted(app, monkeypatch):
+    with RecordingGateway(statuses=[503, 500], token="tok") as gateway:
+        app.config.update(SMS_HTTP_URL=gateway.url, SMS_HTTP_TOKEN="tok")
+        app.extensions["regapp.adapters"].sms = _gateway(app, "http")
+        [message_id] = queue(sms())
+        first = status(message_id)
+        assert (first.status, first.attempts) == ("pending", 1)
+        assert "503" in first.last_error
+        assert first.next_attempt_at > utcnow() + dt.timedelta(seconds=25)  # back-off
+        deliver_due(app, now=first.next_attempt_at)
+        second = status(message_id)
+        assert (second.status, second.attempts) == ("pending", 2)
+        assert second.next_attempt_at - first.next_attempt_at >= dt.timedelta(seconds=59)  # doubled
+        deliver_due(app, now=second.next_attempt_at)
+        assert status(message_id).status == "sent"
+    assert [r["status"] for r in gateway.requests] == [503, 500, 200]
+    body = gateway.requests[-1]["body"]
+    assert body == {"to": "+79161234567", "text": "Код: 123456", "message_id": message_id}
+    assert gateway.requests[-1]["headers"]["Authorization"] == "Bearer tok"
+
+
+@pytest.mark.settings(DELIVERY_MAX_ATTEMPTS=4)
+def test_a_gateway_failing_forever_ends_failed_with_its_last_error(app):
+    with RecordingGateway(default_status=502) as gateway:
+        app.config.update(SMS_HTTP_URL=gateway.url)
+        app.extensions["regapp.adapters"].sms = _gateway(app, "http")
+        [message_id] = queue(sms())
+        now = utcnow()
+        for _ in range(10):
+            now += LATER
+            deliver_due(app, now=now)
+    final = status(message_id)
+    assert (final.status, final.attempts) == ("failed", 4)
+    assert "502" in final.last_error
+    assert len(gateway.requests) == 4
+
+
+def test_a_gateway_that_does_not_answer_in_time_is_retried(app):
+    import socket
+
+    with socket.socket() as silent:  # accepts the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        app.config.update(SMS_HTTP_URL=f"http://127.0.0.1:{silent.getsockname()[1]}/",
+                          SMS_HTTP_TIMEOUT=0.5)
+        app.extensions["regapp.adapters"].sms = _gateway(app, "http")
+        [message_id] = queue(sms())
+    assert status(message_id).status == "pending"
+    assert "timed out" in status(message_id).last_error
+
+
+def _gateway(app, name):
+    from regapp.pluginmanager import available
+
+    return available(app.extensions["regapp.adapters"].pm, "sms")[name](app.config)
+
+
+# -- the fakes, crashes and R18 ----------------------------------------------------------
+
+def test_fake_providers_write_the_outbox(app, outbox):  # R27
+    queue(sms(), mail())
+    entries = outbox()
+    assert [(e["channel"], e["to"]) for e in entries] == [
+        ("sms", "+79161234567"), ("email", "ivan@example.com")]
+    assert entries[1]["subject"] == "Приглашение в личный кабинет" and entries[0]["subject"] is None
+    assert all(e["sent_at"] for e in entries)
+
+
+@pytest.mark.settings(FAKE_SMS_FAIL=True)
+def test_a_failing_fake_keeps_the_message_pending(app, outbox):
+    [message_id] = queue(sms())
+    assert status(message_id).status == "pending" and outbox() == []
+    app.extensions["regapp.adapters"].sms.settings = {**app.config, "FAKE_SMS_FAIL": False}
+    deliver_due(app, now=utcnow() + LATER)
+    assert status(message_id).status == "sent" and len(outbox()) == 1
+
+
+def test_a_message_held_by_a_crashed_worker_is_sent_by_the_sweep(app, outbox):
+    with database.atomic():
+        message = sms()()
+    Message.update(status="sending", claim="dead-worker", lease_until=utcnow()).execute()
+    assert deliver_due(app, now=utcnow() - dt.timedelta(minutes=1)).sent == []  # lease still held
+    assert deliver_due(app, now=utcnow() + dt.timedelta(minutes=1)).sent == [message.id]
+    assert len(outbox()) == 1
+
+
+def test_a_message_is_never_sent_twice(app, outbox):
+    [message_id] = queue(sms())
+    messaging.deliver([message_id], app.extensions["regapp.adapters"], app.config)
+    deliver_due(app, now=utcnow() + LATER)
+    assert len(outbox()) == 1
+
+
+def test_a_step_that_rolls_back_leaves_no_message(app, outbox):
+    with pytest.raises(RuntimeError):
+        with database.atomic():
+            sms()()
+            raise RuntimeError("the step failed")
+    assert Message.select().count() == 0
+
+
+def test_nothing_but_the_confirmation_goes_to_an_unconfirmed_address(app, outbox):  # R18
+    record = RosterRecord.create(policy_number="P1", policy_key="p1", last_name="Иванов",
+                                 first_name="Иван", name_key="иванов иван",
+                                 birth_date=dt.date(1985, 2, 1))
+    Account.create(record=record, phone="+79161234567", email="Ivan@Example.com",
+                   email_key="ivan@example.com", email_confirmed=False, password_hash="x")
+    service, confirmation = queue(mail(to="IVAN@example.com", kind="notice"),
+                                  mail(to="Ivan@Example.com", kind="email_confirmation"))
+    assert status(service).status == "refused" and "R18" in status(service).last_error
+    assert status(confirmation).status == "sent"
+    assert [e["to"] for e in outbox()] == ["Ivan@Example.com"]
+
+
+# -- the real queue: huey on SQLite with an in-process consumer -------------------------
+
+def test_sqlite_queue_delivers_in_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({"TESTING": True, "QUEUE": "sqlite"})
+    consumer = app.extensions["regapp.queue"].consumer()
+    consumer.start()
+    try:
+        with app.app_context():
+            db.upgrade()
+            [message_id] = queue(sms())
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with app.app_context(), database.connection_context():
+                if status(message_id).status == "sent":
+                    break
+            time.sleep(0.1)
+    finally:
+        consumer.stop(graceful=True)
+    with app.app_context(), database.connection_context():
+        assert status(message_id).status == "sent"
+    assert (tmp_path / "instance" / "queue.db").exists()
