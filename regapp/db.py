@@ -44,12 +44,8 @@ def upgrade():
 
 
 def init_app(app):
-    """Bind the database and connect around each request."""
+    """Bind the database; a request connects on first use and closes at its end."""
     app.extensions["regapp.db"] = bind(app.config["DATABASE"])
-
-    @app.before_request
-    def _connect():
-        database.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close(exc):

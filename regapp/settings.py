@@ -51,6 +51,7 @@ DEFAULTS = {
     "FAKE_EMAIL_FAIL": False,
     # cookies (R28)
     "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": None,  # None: on when PUBLIC_URL is https
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
 }
@@ -85,7 +86,7 @@ def _derive(app):
         host = urlsplit(config["ESIA_BASE_URL"]).netloc
         config["ESIA_ISSUER"] = f"http://{host}/"
     config["PUBLIC_URL"] = config["PUBLIC_URL"].rstrip("/")
-    if "SESSION_COOKIE_SECURE" not in config or config["SESSION_COOKIE_SECURE"] is None:
+    if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = config["PUBLIC_URL"].startswith("https://")
     if isinstance(config["PHONE_REGIONS"], str):
         config["PHONE_REGIONS"] = tuple(r.strip().upper() for r in config["PHONE_REGIONS"].split(","))

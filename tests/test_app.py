@@ -1,0 +1,201 @@
+"""The factory, settings, pages, security baseline and QA mode (R25, R27, R28, R30)."""
+
+import json
+
+import pytest
+from flask import render_template_string
+
+from regapp import create_app, hookimpl
+from regapp.adapters import SmsGateway
+from regapp.pluginmanager import UnknownAdapter
+from regapp.rendering import render
+
+
+def test_settings_order_defaults_then_instance_file_then_environment(tmp_path, monkeypatch):
+    instance = tmp_path / "inst"
+    instance.mkdir()
+    (instance / "config.py").write_text('HELP_PHONE = "8-800-000-00-01"\nPUBLIC_URL = "https://a.example/"\n')
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("REGAPP_PUBLIC_URL", "https://b.example")
+    app = create_app()
+    assert app.config["HELP_PHONE"] == "8-800-000-00-01"  # instance file over default
+    assert app.config["PUBLIC_URL"] == "https://b.example"  # environment over instance file
+    assert app.config["SMS_GATEWAY"] == "fake" and app.config["QUEUE"] == "sqlite"
+    assert app.config["DATABASE"] == f"sqlite:///{instance / 'regapp.db'}"
+    assert app.config["SESSION_COOKIE_SECURE"] is True  # https public URL
+    assert not app.config["QA_MODE"] and app.config["ESIA_PROVIDER"] is None
+
+
+def test_secret_key_is_generated_once_into_the_instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    first = create_app()
+    second = create_app()
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) >= 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_an_unknown_plugin_name_stops_start_up_listing_the_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(UnknownAdapter) as caught:
+        create_app({"SMS_GATEWAY": "smsc"})
+    assert str(caught.value) == "SMS_GATEWAY = 'smsc': no SMS gateway is called 'smsc'; available: fake, http"
+    with pytest.raises(UnknownAdapter, match="available: fake, smtp"):
+        create_app({"EMAIL_SENDER": "sendmail"})
+
+
+def test_cli_reports_an_unknown_plugin_without_a_traceback(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from regapp.cli import main
+
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("REGAPP_SMS_GATEWAY", "smsc")
+    result = CliRunner().invoke(main, ["init-db"])
+    assert result.exit_code == 1
+    assert "available: fake, http" in result.output and "Traceback" not in result.output
+
+
+class PartnerGateway(SmsGateway):
+    """A partner's gateway, registered like an installed plugin would be."""
+
+    name = "partner"
+
+    def send(self, sms):
+        pass
+
+
+class PartnerPlugin:
+    @hookimpl
+    def regapp_sms_gateways(self):
+        return [PartnerGateway]
+
+
+def test_a_third_party_plugin_is_chosen_by_name(tmp_path, monkeypatch):  # R25
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"SMS_GATEWAY": "partner"}, plugins=[PartnerPlugin()])
+    assert isinstance(app.extensions["regapp.adapters"].sms, PartnerGateway)
+
+
+def test_cli_init_db_is_idempotent(cli):
+    first, second = cli("init-db"), cli("init-db")
+    assert first.exit_code == second.exit_code == 0
+    assert "version 1" in second.output
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_a_database_that_does_not_answer(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"DATABASE": f"sqlite:///{tmp_path}/missing-dir/x.db", "QUEUE": "immediate"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.json["status"] == "error"
+
+
+def test_start_page_links_to_sign_in_and_register(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'lang="ru"' in page and 'href="/login"' in page and 'href="/register"' in page
+    assert "8-800-100-88-00" in page
+
+
+def test_security_headers_and_a_csp_without_inline_script(client):  # R28
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    page = response.get_data(as_text=True)
+    assert "<script>" not in page and "onclick" not in page and "style=" not in page
+
+
+def test_session_cookie_flags(app):
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_htmx_is_served_from_our_own_origin(client):  # R30
+    page = client.get("/").get_data(as_text=True)
+    assert '<script src="/static/vendor/htmx.min.js" defer></script>' in page
+    script = client.get("/static/vendor/htmx.min.js")
+    assert script.status_code == 200 and b"htmx" in script.data[:200]
+    assert script.mimetype in ("text/javascript", "application/javascript")
+
+
+def test_csrf_is_on_for_every_form(app):  # R28
+    app.config["WTF_CSRF_ENABLED"] = True
+
+    @app.post("/probe")
+    def probe():
+        return "ok"
+
+    response = app.test_client().post("/probe", data={"x": "1"})
+    assert response.status_code == 400
+
+
+def test_qa_outbox_page_and_banner(client, app, outbox):  # R27
+    from regapp import outbox as outbox_file
+
+    outbox_file.append(app.config["OUTBOX_PATH"], "sms", "+79161234567", "Код: 123456")
+    outbox_file.append(app.config["OUTBOX_PATH"], "email", "ivan@example.com", "Ссылка",
+                       subject="Приглашение")
+    page = client.get("/qa/outbox").get_data(as_text=True)
+    assert "Режим тестирования" in page
+    assert page.index("ivan@example.com") < page.index("+79161234567")  # newest first
+    lines = client.get("/qa/outbox.jsonl").get_data(as_text=True).splitlines()
+    assert [json.loads(line)["channel"] for line in lines] == ["sms", "email"]
+    assert "Режим тестирования" in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.settings(QA_MODE=False)
+def test_qa_pages_do_not_exist_outside_qa_mode(client):
+    assert client.get("/qa/outbox").status_code == 404
+    assert "Режим тестирования" not in client.get("/").get_data(as_text=True)
+
+
+def test_not_found_is_a_friendly_russian_page(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404 and "Страница не найдена" in response.get_data(as_text=True)
+
+
+def test_one_helper_chooses_page_or_fragment(app):  # R30
+    @app.get("/probe")
+    def probe():
+        return render("probe_page.html", "probe_partial.html")
+
+    from jinja2 import ChoiceLoader, DictLoader
+
+    app.jinja_loader = ChoiceLoader([DictLoader({
+        "probe_partial.html": "<div id=part>part</div>",
+        "probe_page.html": "<main>{% include partial %}</main>",
+    }), app.jinja_loader])
+    client = app.test_client()
+    page = client.get("/probe")
+    fragment = client.get("/probe", headers={"HX-Request": "true"})
+    boosted = client.get("/probe", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert page.get_data(as_text=True) == "<main><div id=part>part</div></main>"
+    assert fragment.get_data(as_text=True) == "<div id=part>part</div>"
+    assert boosted.get_data(as_text=True) == page.get_data(as_text=True)
+    assert "HX-Request" in page.headers["Vary"]
+
+
+def test_field_macro_ties_label_hint_and_error(app):  # R30
+    from flask_wtf import FlaskForm
+    from wtforms import StringField
+
+    class Form(FlaskForm):
+        phone = StringField("Мобильный телефон")
+
+    with app.test_request_context():
+        form = Form(meta={"csrf": False})
+        form.phone.errors = ["номер уже занят"]
+        html = render_template_string(
+            '{% from "_macros.html" import field %}{{ field(form.phone, hint="+7") }}', form=form)
+    assert '<label class="field__label" for="phone">Мобильный телефон</label>' in html
+    assert 'aria-describedby="phone-hint phone-error"' in html and 'aria-invalid="true"' in html
+    assert '<p class="field__error" id="phone-error" role="alert">номер уже занят</p>' in html
