@@ -1,0 +1,99 @@
+"""Benchmark (not a test): import a generated roster, beside a plain executemany.
+
+    python bench/roster_import.py --rows 1000000
+
+Writes a CSV of N rows into a temporary folder, imports it through the real
+``csv`` source and :func:`regapp.roster.import_roster` into a fresh SQLite
+database, then inserts the same rows, already normalized, with one plain
+``executemany`` into a second database of the same schema. Prints rows per
+second of each, their ratio, and the process's peak resident memory.
+"""
+
+import argparse
+import csv
+import datetime as dt
+import sqlite3
+import tempfile
+import time
+import resource
+from pathlib import Path
+
+from regapp import db
+from regapp.models import RosterRecord
+from regapp.pluginmanager import available, build_plugin_manager
+from regapp.roster import import_roster
+
+HEADER = ["Номер полиса", "Фамилия", "Имя", "Отчество", "Дата рождения", "Мобильный телефон",
+          "E-mail", "Страхователь", "Дата начала", "Дата окончания"]
+LAST = ["Иванов", "Петрова", "Семёнов", "Кузнецова", "Мамедов", "Петров-Водкин"]
+FIRST = ["Иван", "Алёна", "Пётр", "Мария", "Али", "Кузьма"]
+
+
+def generate(path, rows):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, delimiter=";")
+        writer.writerow(HEADER)
+        for n in range(rows):
+            writer.writerow([
+                f"ДМС-{n:08d}", LAST[n % 6], FIRST[n % 6], "Иванович" if n % 3 else "",
+                f"{1 + n % 28:02d}.{1 + n % 12:02d}.{1950 + n % 55}",
+                f"+7 (9{n % 100:02d}) {n % 1000:03d}-{n % 100:02d}-{(n // 100) % 100:02d}",
+                f"person{n}@example.com", "ООО «Ромашка»", "01.01.2025", "",
+            ])
+
+
+def run_import(csv_path, db_path):
+    db.bind(f"sqlite:///{db_path}")
+    db.upgrade()
+    source = available(build_plugin_manager(), "roster")["csv"]({})
+    started = time.perf_counter()
+    with db.database.connection_context():
+        report = import_roster(source, str(csv_path))
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    return report, elapsed, peak
+
+
+def run_executemany(db_path, reference_db):
+    """The same rows, already normalized, inserted by one plain executemany."""
+    db.bind(f"sqlite:///{db_path}")
+    db.upgrade()
+    columns = [f.column_name for f in RosterRecord._meta.sorted_fields if f.name != "id"]
+    source = sqlite3.connect(reference_db)
+    rows = source.execute(f"SELECT {', '.join(columns)} FROM roster_record").fetchall()
+    source.close()
+    target = sqlite3.connect(db_path)
+    target.execute("PRAGMA journal_mode=wal")
+    target.execute("PRAGMA synchronous=normal")
+    marks = ", ".join("?" * len(columns))
+    started = time.perf_counter()
+    with target:
+        target.executemany(f"INSERT INTO roster_record ({', '.join(columns)}) VALUES ({marks})", rows)
+    elapsed = time.perf_counter() - started
+    target.close()
+    return len(rows), elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        csv_path = tmp / "roster.csv"
+        generate(csv_path, args.rows)
+        report, import_s, peak = run_import(csv_path, tmp / "import.db")
+        assert report.added == args.rows and not report.rejected, report.rejected[:5]
+        count, plain_s = run_executemany(tmp / "plain.db", tmp / "import.db")
+    print(f"date:               {dt.date.today()}")
+    print(f"rows:               {args.rows}")
+    print(f"import:             {import_s:.1f} s, {args.rows / import_s:,.0f} rows/s "
+          "(read, check, normalize, upsert)")
+    print(f"plain executemany:  {plain_s:.1f} s, {count / plain_s:,.0f} rows/s "
+          "(same rows, pre-normalized)")
+    print(f"ratio:              {import_s / plain_s:.1f}x the time of executemany")
+    print(f"peak memory:        {peak / 2**20:.1f} MiB (whole process, max RSS, after the import)")
+
+
+if __name__ == "__main__":
+    main()
