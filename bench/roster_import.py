@@ -12,10 +12,10 @@ second of each, their ratio, and the process's peak resident memory.
 import argparse
 import csv
 import datetime as dt
+import resource
 import sqlite3
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 from regapp import db

@@ -59,7 +59,7 @@ class SmtpEmailSender(EmailSender):
         message["From"] = self.settings["MAIL_FROM"]
         message["To"] = _header_address(email.to)
         message["Subject"] = email.subject
-        message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+        message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
         message["Message-ID"] = make_msgid(idstring=email.message_id, domain=self._domain())
         message.set_content(email.text, charset="utf-8")
         if email.html:

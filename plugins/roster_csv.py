@@ -68,7 +68,7 @@ def _rows(text):
         start, line = line, reader.line_num + 2
         if not any(cell.strip() for cell in cells):
             continue
-        row = dict(zip(header, cells))
+        row = dict(zip(header, cells, strict=False))  # a short row: missing cells are empty
         if len(cells) > len(header):
             # more cells than columns: a separator inside a value, never silently dropped
             row[None] = cells[len(header):]

@@ -35,7 +35,7 @@ class XlsxRosterSource(RosterSource):
             for line, cells in enumerate(rows, start=2):
                 if not any(c is not None and str(c).strip() for c in cells):
                     continue
-                yield line, dict(zip(header, cells))
+                yield line, dict(zip(header, cells, strict=False))
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:
             raise RosterUnreadable(f"файл повреждён: {exc}") from None
         finally:

@@ -73,7 +73,7 @@ def deliver(message_ids, adapters, settings, now=None):
     for message in sms:
         _record(message, _send_sms(adapters.sms, message), settings, now, outcome)
     emails = _refuse_unconfirmed(emails, now, outcome)
-    for message, error in zip(emails, _send_emails(adapters.email, emails)):
+    for message, error in zip(emails, _send_emails(adapters.email, emails), strict=True):
         _record(message, error, settings, now, outcome)
     return outcome
 

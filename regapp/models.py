@@ -21,7 +21,7 @@ from regapp.db import database
 
 def utcnow():
     """Now, in UTC, without tzinfo (what the database stores)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class BaseModel(Model):

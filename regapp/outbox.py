@@ -15,7 +15,7 @@ def append(path, channel, to, text, subject=None, sent_at=None):
         "to": to,
         "subject": subject,
         "text": text,
-        "sent_at": (sent_at or dt.datetime.now(dt.timezone.utc)).isoformat(),
+        "sent_at": (sent_at or dt.datetime.now(dt.UTC)).isoformat(),
     }
     line = json.dumps(entry, ensure_ascii=False) + "\n"
     path = Path(path)

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from plugins.email_smtp import SmtpEmailSender
-from plugins.smtp_testing import RecordingSmtpServer
 from plugins.sms_http import RecordingGateway
+from plugins.smtp_testing import RecordingSmtpServer
 from regapp import create_app, db, messaging
 from regapp.adapters import Email
 from regapp.db import database
@@ -127,7 +127,7 @@ def _self_signed(tmp_path):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))

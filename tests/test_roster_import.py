@@ -97,7 +97,7 @@ def test_bad_rows_are_reported_with_line_and_reason_while_good_rows_load(app, tm
     report = load(app, write_csv(tmp_path / "r.csv", rows))
     assert report.added == 2
     assert [r["line"] for r in report.rejected] == list(range(3, 3 + len(BAD_ROWS)))
-    for rejected, (_, reason) in zip(report.rejected, BAD_ROWS):
+    for rejected, (_, reason) in zip(report.rejected, BAD_ROWS, strict=True):
         assert reason.lower() in rejected["reason"].lower(), rejected
     assert set(stored()) == {r.policy_key for r in RosterRecord.select()} and len(stored()) == 2
 
