@@ -199,3 +199,10 @@ def test_field_macro_ties_label_hint_and_error(app):  # R30
     assert '<label class="field__label" for="phone">Мобильный телефон</label>' in html
     assert 'aria-describedby="phone-hint phone-error"' in html and 'aria-invalid="true"' in html
     assert '<p class="field__error" id="phone-error" role="alert">номер уже занят</p>' in html
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):  # R32
+    from regapp.db import database
+
+    assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
