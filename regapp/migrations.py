@@ -7,9 +7,14 @@ def _initial(db):
     db.create_tables(models.ALL_MODELS, safe=True)
 
 
+def _one_time_codes(db):
+    db.create_tables([models.OneTimeCode], safe=True)
+
+
 #: (version, step): append, never reorder or edit a released step
 STEPS = [
     (1, _initial),
+    (2, _one_time_codes),
 ]
 
 

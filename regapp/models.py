@@ -122,6 +122,20 @@ class Invitation(BaseModel):
         return cls.spent_at.is_null() & cls.revoked_at.is_null() & (cls.expires_at > now)
 
 
+class OneTimeCode(BaseModel):
+    """A one-time code sent by SMS or e-mail (R28); only its HMAC is kept."""
+
+    purpose = CharField()  # "registration", "email", "recovery", …
+    target = CharField(index=True)  # E.164 phone or e-mail key
+    salt = CharField()
+    code_hash = CharField()
+    created_at = DateTimeField(default=utcnow, index=True)
+    expires_at = DateTimeField()
+    wrong_tries = IntegerField(default=0)
+    closed_at = DateTimeField(null=True)
+    closed_reason = CharField(null=True)  # used, tries, expired, replaced
+
+
 class SchemaVersion(BaseModel):
     """The schema's version, one row."""
 

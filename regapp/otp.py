@@ -1,0 +1,178 @@
+"""One-time codes (R28), for every flow that confirms a phone or an e-mail.
+
+Plain Python over the models. A code is 6 digits, valid 5 minutes, used
+once; 5 wrong tries end it; a new one comes no sooner than 60 s after the
+last and at most 5 an hour per target (a phone in E.164 or an e-mail key);
+wrong tries count per target across codes, at most 10 an hour, so asking for
+a fresh code does not buy more guesses. Only an HMAC of the code is stored,
+and it is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from peewee import fn
+
+from regapp.db import database
+from regapp.models import OneTimeCode, utcnow
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The numbers of R28."""
+
+    digits: int = 6
+    lifetime: dt.timedelta = dt.timedelta(minutes=5)
+    tries_per_code: int = 5
+    resend_after: dt.timedelta = dt.timedelta(seconds=60)
+    codes_per_hour: int = 5
+    wrong_tries_per_hour: int = 10
+
+
+LIMITS = Limits()
+HOUR = dt.timedelta(hours=1)
+
+
+class CodeError(Exception):
+    """A refusal; ``str()`` is the Russian message for the person."""
+
+
+class TooSoon(CodeError):
+    def __init__(self, seconds):
+        super().__init__(f"Новый код можно запросить через {seconds} с")
+        self.seconds = seconds
+
+
+class TooMany(CodeError):
+    def __init__(self):
+        super().__init__("Слишком много кодов за час. Попробуйте позже")
+
+
+class Locked(CodeError):
+    def __init__(self):
+        super().__init__("Слишком много неверных попыток. Попробуйте через час")
+
+
+class NoCode(CodeError):
+    def __init__(self):
+        super().__init__("Код устарел или не запрашивался. Запросите новый код")
+
+
+class Expired(CodeError):
+    def __init__(self):
+        super().__init__("Срок действия кода истёк. Запросите новый код")
+
+
+class Wrong(CodeError):
+    def __init__(self, remaining):
+        text = (f"Неверный код. Осталось попыток: {remaining}" if remaining
+                else "Неверный код. Попытки закончились: запросите новый код")
+        super().__init__(text)
+        self.remaining = remaining
+
+
+class Malformed(CodeError):
+    def __init__(self, digits):
+        super().__init__(f"Введите {digits} цифр из сообщения")
+
+
+def _digest(secret, salt, code):
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _recent(target, now):
+    return OneTimeCode.select().where(
+        (OneTimeCode.target == target) & (OneTimeCode.created_at > now - HOUR))
+
+
+def issue(target, purpose, secret, now=None, limits=LIMITS):
+    """Make a new code for ``target``; return ``(row, code)``. Older open ones close.
+
+    :raises TooSoon: the last code is younger than ``resend_after``.
+    :raises TooMany: ``codes_per_hour`` codes were made this hour.
+    :raises Locked: the wrong tries of this hour are used up.
+    """
+    now = now or utcnow()
+    with database.atomic():
+        recent = list(_recent(target, now).order_by(OneTimeCode.created_at.desc()))
+        if sum(c.wrong_tries for c in recent) >= limits.wrong_tries_per_hour:
+            raise Locked()
+        if recent and now - recent[0].created_at < limits.resend_after:
+            wait = limits.resend_after - (now - recent[0].created_at)
+            raise TooSoon(max(1, int(wait.total_seconds() + 0.999)))
+        if len(recent) >= limits.codes_per_hour:
+            raise TooMany()
+        OneTimeCode.update(closed_at=now, closed_reason="replaced").where(
+            (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
+            & OneTimeCode.closed_at.is_null()).execute()
+        code = f"{secrets.randbelow(10 ** limits.digits):0{limits.digits}d}"
+        salt = secrets.token_hex(8)
+        row = OneTimeCode.create(purpose=purpose, target=target, salt=salt,
+                                 code_hash=_digest(secret, salt, code), created_at=now,
+                                 expires_at=now + limits.lifetime)
+    return row, code
+
+
+def seconds_until_resend(target, now=None, limits=LIMITS):
+    """How long until a new code may be asked for (0: now)."""
+    now = now or utcnow()
+    last = (OneTimeCode.select(fn.MAX(OneTimeCode.created_at))
+            .where(OneTimeCode.target == target).scalar())
+    if last is None:
+        return 0
+    last = last if isinstance(last, dt.datetime) else dt.datetime.fromisoformat(str(last))
+    return max(0, int((limits.resend_after - (now - last)).total_seconds() + 0.999))
+
+
+def verify(target, purpose, typed, secret, now=None, limits=LIMITS):
+    """Check ``typed`` against the open code; return the code row, now used.
+
+    :raises CodeError: with the reason, in Russian, for the person.
+    """
+    now = now or utcnow()
+    typed = re.sub(r"\s", "", str(typed or ""))
+    if not re.fullmatch(rf"\d{{{limits.digits}}}", typed):
+        raise Malformed(limits.digits)
+    with database.atomic():
+        outcome = _check(target, purpose, typed, secret, now, limits)
+    # raised outside the transaction, so a wrong try stays counted
+    if isinstance(outcome, CodeError):
+        raise outcome
+    return outcome
+
+
+def _check(target, purpose, typed, secret, now, limits):
+    """Return the used code row, or the CodeError to raise once committed."""
+    if sum(c.wrong_tries for c in _recent(target, now)) >= limits.wrong_tries_per_hour:
+        return Locked()
+    row = (OneTimeCode.select()
+           .where((OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
+                  & OneTimeCode.closed_at.is_null())
+           .order_by(OneTimeCode.created_at.desc()).first())
+    if row is None:
+        return NoCode()
+    if row.expires_at <= now:
+        _close(row, now, "expired")
+        return Expired()
+    if hmac.compare_digest(row.code_hash, _digest(secret, row.salt, typed)):
+        # single use: of two requests with the right code, one closes it
+        return row if _close(row, now, "used") else NoCode()
+    OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries + 1).where(
+        OneTimeCode.id == row.id).execute()
+    remaining = max(0, limits.tries_per_code - row.wrong_tries - 1)
+    if remaining == 0:
+        _close(row, now, "tries")
+    return Wrong(remaining)
+
+
+def _close(row, now, reason):
+    """Close an open code; False when someone else closed it first."""
+    return OneTimeCode.update(closed_at=now, closed_reason=reason).where(
+        (OneTimeCode.id == row.id) & OneTimeCode.closed_at.is_null()).execute() == 1

@@ -1,0 +1,127 @@
+"""One-time codes (R28): limits, expiry, single use, hashing."""
+
+import datetime as dt
+
+import pytest
+
+from regapp import otp
+from regapp.models import OneTimeCode, utcnow
+
+PHONE = "+79161234567"
+SECRET = "test-secret"
+T0 = dt.datetime(2026, 11, 25, 9, 0, 0)
+
+
+def at(seconds):
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def issue(now=T0, target=PHONE, purpose="registration"):
+    return otp.issue(target, purpose, SECRET, now=now)
+
+
+def verify(code, now=T0, target=PHONE, purpose="registration"):
+    return otp.verify(target, purpose, code, SECRET, now=now)
+
+
+def wrong(code):
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def test_a_code_is_six_digits_and_stored_only_as_a_hash(app):
+    row, code = issue()
+    assert len(code) == 6 and code.isdigit()
+    assert code not in row.code_hash and len(row.code_hash) == 64
+    assert row.expires_at - row.created_at == dt.timedelta(minutes=5)
+
+
+def test_the_right_code_works_once(app):
+    row, code = issue()
+    assert verify(f" {code[:3]} {code[3:]} ", now=at(30)).id == row.id  # spaces forgiven
+    with pytest.raises(otp.NoCode):
+        verify(code, now=at(31))
+
+
+def test_a_code_expires_after_five_minutes(app):
+    _, code = issue()
+    with pytest.raises(otp.Expired):
+        verify(code, now=at(300))
+
+
+def test_a_code_just_before_expiry_still_works(app):
+    _, code = issue()
+    assert verify(code, now=at(299))
+
+
+def test_the_fifth_wrong_try_ends_the_code(app):
+    _, code = issue()
+    for remaining in (4, 3, 2, 1):
+        with pytest.raises(otp.Wrong) as caught:
+            verify(wrong(code), now=at(10))
+        assert caught.value.remaining == remaining
+    with pytest.raises(otp.Wrong, match="закончились"):
+        verify(wrong(code), now=at(10))
+    with pytest.raises(otp.NoCode):
+        verify(code, now=at(11))  # even the right code is dead now
+
+
+def test_malformed_input_is_not_a_try(app):
+    _, code = issue()
+    with pytest.raises(otp.Malformed):
+        verify("12ab56", now=at(5))
+    assert OneTimeCode.get().wrong_tries == 0
+    assert verify(code, now=at(6))
+
+
+def test_resend_no_sooner_than_sixty_seconds(app):
+    issue()
+    with pytest.raises(otp.TooSoon) as caught:
+        issue(now=at(45))
+    assert caught.value.seconds == 15
+    assert otp.seconds_until_resend(PHONE, now=at(45)) == 15
+    _, fresh = issue(now=at(60))
+    assert otp.seconds_until_resend(PHONE, now=at(60)) == 60
+
+
+def test_a_new_code_replaces_the_old_one(app):
+    _, old = issue()
+    _, new = issue(now=at(60))
+    if old != new:
+        with pytest.raises(otp.Wrong):
+            verify(old, now=at(61))
+    assert verify(new, now=at(62))
+
+
+def test_at_most_five_codes_an_hour_per_target(app):
+    for n in range(5):
+        issue(now=at(61 * n))
+    with pytest.raises(otp.TooMany):
+        issue(now=at(61 * 5))
+    issue(target="+79031234567", now=at(61 * 5))  # another phone is not affected
+    issue(now=at(3600 + 1))  # the first code left the hour window
+
+
+def test_wrong_tries_count_across_codes(app):
+    for n in range(2):
+        _, code = issue(now=at(61 * n))
+        for _ in range(5):
+            with pytest.raises(otp.Wrong):
+                verify(wrong(code), now=at(61 * n + 1))
+    with pytest.raises(otp.Locked):
+        issue(now=at(200))
+    later = at(3600 + 200)
+    _, code = issue(now=later)
+    assert verify(code, now=later)
+
+
+def test_codes_of_one_purpose_do_not_answer_for_another(app):
+    _, code = issue(purpose="registration")
+    with pytest.raises(otp.NoCode):
+        verify(code, purpose="recovery", now=at(1))
+
+
+def test_real_clock_defaults(app):
+    _, code = otp.issue(PHONE, "email", SECRET)
+    otp.verify(PHONE, "email", code, SECRET)
+    row = OneTimeCode.get()
+    assert row.closed_reason == "used" and row.closed_at <= utcnow()
