@@ -1,0 +1,98 @@
+"""The password policy (R10) and argon2id hashing (R28).
+
+NIST SP 800-63B's way: length first (8 at least, up to 128 accepted), no
+composition rules, and a strength estimator (zxcvbn, score 3 or more) that
+also knows the person's own name, phone and policy number. :func:`hints`
+gives the rules as ticks for the form; :func:`check` is what a submit
+enforces; both read the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
+
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+MIN_SCORE = 3
+_hasher = PasswordHasher()  # argon2id with the library's current parameters
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One rule as the form shows it: met or not yet."""
+
+    key: str
+    text: str
+    met: bool
+
+
+def _context_words(context):
+    """The person's own data, and its pieces, that a password must not lean on."""
+    words = set()
+    for value in context or ():
+        text = str(value or "").casefold()
+        words.add(text)
+        words.update(w for w in re.split(r"[\s\-+()]+", text) if len(w) >= 3)
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 6:
+            words.update({digits, digits[-10:], digits[-7:], digits[-4:]})
+    return sorted(w for w in words if w)
+
+
+def _leans_on_context(password, words):
+    lowered = password.casefold()
+    return any(len(w) >= 4 and w in lowered for w in words)
+
+
+def hints(password, context=()):
+    """The rules, each ticked or not, for the hints under the field."""
+    password = password or ""
+    long_enough = MIN_LENGTH <= len(password) <= MAX_LENGTH
+    words = _context_words(context)
+    personal = bool(password) and _leans_on_context(password, words)
+    strong = long_enough and not personal and zxcvbn(
+        password[:100], user_inputs=words)["score"] >= MIN_SCORE
+    return [
+        Hint("length", f"Не короче {MIN_LENGTH} символов", long_enough),
+        Hint("personal", "Без имени, телефона и номера полиса", bool(password) and not personal),
+        Hint("strength", "Трудно подобрать: например, три-четыре случайных слова", strong),
+    ]
+
+
+def check(password, context=()):
+    """Return None when the password may be used, else the reason in plain words."""
+    password = password or ""
+    if len(password) < MIN_LENGTH:
+        return f"Пароль должен быть не короче {MIN_LENGTH} символов"
+    if len(password) > MAX_LENGTH:
+        return f"Пароль должен быть не длиннее {MAX_LENGTH} символов"
+    unmet = {h.key for h in hints(password, context) if not h.met}
+    if "personal" in unmet:
+        return "Пароль не должен содержать ваше имя, телефон или номер полиса"
+    if "strength" in unmet:
+        return ("Такой пароль легко подобрать: он слишком простой или часто встречается. "
+                "Добавьте слово или несколько символов")
+    return None
+
+
+def hash_password(password):
+    """An argon2id hash to store."""
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash, password):
+    """Whether ``password`` matches; never raises for a wrong or broken hash."""
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash):
+    """Whether the hash was made with weaker parameters than today's."""
+    return _hasher.check_needs_rehash(stored_hash)

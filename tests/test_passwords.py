@@ -1,0 +1,54 @@
+"""The password policy (R10) and argon2id hashing (R28)."""
+
+import pytest
+
+from regapp import passwords
+
+PERSON = ("Петров", "Александр", "Иванович", "+79161234567", "ДМС-2025-000101")
+
+
+@pytest.mark.parametrize("password", [
+    "correct horse battery staple",
+    "Сосна-Утюг-Полночь",
+    "ktoto zabyl zontik v metro",
+    "Зелёный трамвай везёт сорок два апельсина через мост в пятницу, ок",  # 66 characters
+])
+def test_long_unpredictable_passwords_pass(password):
+    assert passwords.check(password, PERSON) is None
+    assert all(h.met for h in passwords.hints(password, PERSON))
+
+
+@pytest.mark.parametrize("password, reason", [
+    ("", "не короче 8"),
+    ("Ab1!xyz", "не короче 8"),  # 7: no composition rule makes up for length
+    ("a" * 129, "не длиннее 128"),
+    ("password", "легко подобрать"),
+    ("qwerty123", "легко подобрать"),
+    ("11111111", "легко подобрать"),
+    ("12345678", "имя, телефон или номер полиса"),  # the phone's last seven digits
+    ("Петров1985!", "имя, телефон или номер полиса"),
+    ("alexandr-9161234567", "имя, телефон или номер полиса"),
+    ("полис2025000101", "имя, телефон или номер полиса"),
+])
+def test_short_common_and_personal_passwords_are_refused_in_plain_words(password, reason):
+    assert reason in passwords.check(password, PERSON)
+
+
+def test_no_composition_rules():
+    """All lower case, no digits, no symbols: fine when long and unpredictable."""
+    assert passwords.check("лиса пишет стихи на крыше", PERSON) is None
+
+
+def test_hints_tick_off_as_they_are_met():
+    assert [h.met for h in passwords.hints("", PERSON)] == [False, False, False]
+    assert [h.met for h in passwords.hints("Петров2024", PERSON)] == [True, False, False]
+    assert [h.met for h in passwords.hints("correct horse battery staple", PERSON)] == [True, True, True]
+
+
+def test_hash_is_argon2id_and_verifies():
+    stored = passwords.hash_password("correct horse battery staple")
+    assert stored.startswith("$argon2id$")
+    assert passwords.verify_password(stored, "correct horse battery staple")
+    assert not passwords.verify_password(stored, "correct horse battery stapl")
+    assert not passwords.verify_password("not a hash", "x")
+    assert not passwords.needs_rehash(stored)
