@@ -109,9 +109,10 @@ def resend_invitation(policy, dry_run=False, now=None) -> DispatchReport:
         report.refused = str(exc)
         return report
     record = RosterRecord.get_or_none(RosterRecord.policy_key == key)
-    report.refused = _resend_refusal(record, now.date())
+    duplicates = duplicate_email_keys(now.date())
+    report.refused = _resend_refusal(record, now.date(), duplicates)
     if report.refused:
-        if record is not None and record.email_key in duplicate_email_keys(now.date()):
+        if record is not None and record.email_key in duplicates:
             report.duplicate_email.append(record.policy_number)
         return report
     report.sent = 1
@@ -123,7 +124,7 @@ def resend_invitation(policy, dry_run=False, now=None) -> DispatchReport:
     return report
 
 
-def _resend_refusal(record, today):
+def _resend_refusal(record, today, duplicates):
     if record is None:
         return "нет такого полиса в списке застрахованных"
     if not record.is_active(today):
@@ -132,17 +133,15 @@ def _resend_refusal(record, today):
         return "в списке нет e-mail этого застрахованного"
     if Account.select().where(Account.record == record.id).exists():
         return "застрахованный уже зарегистрирован"
-    if record.email_key in duplicate_email_keys(today):
+    if record.email_key in duplicates:
         return "этот e-mail указан у нескольких застрахованных: исправьте список (R5)"
     return None
 
 
 def _invite_in_batches(record_ids, now):
-    size = current_app.config["DELIVERY_BATCH_SIZE"]
-    for start in range(0, len(record_ids), size):
+    for batch in messaging.batches(record_ids, current_app.config["DELIVERY_BATCH_SIZE"]):
         with database.atomic():
-            records = RosterRecord.select().where(
-                RosterRecord.id.in_(record_ids[start:start + size]))
+            records = RosterRecord.select().where(RosterRecord.id.in_(batch))
             message_ids = [_invite(record, now).message_id for record in records]
         messaging.dispatch(message_ids)
 

@@ -44,11 +44,12 @@ def queue_email(to, subject, text, kind, html=None):
 def dispatch(message_ids):
     """Hand stored messages to the task queue, once their transaction committed."""
     queue = current_app.extensions["regapp.queue"]
-    for channel_ids in _batches(list(message_ids), current_app.config["DELIVERY_BATCH_SIZE"]):
+    for channel_ids in batches(list(message_ids), current_app.config["DELIVERY_BATCH_SIZE"]):
         queue.enqueue(channel_ids)
 
 
-def _batches(items, size):
+def batches(items, size):
+    """Consecutive slices of ``items``, ``size`` long at most."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -92,7 +93,7 @@ def deliver_due(adapters, settings, now=None, limit=1000):
     )
     ids = [m.id for m in due]
     outcome = Outcome()
-    for batch in _batches(ids, settings["DELIVERY_BATCH_SIZE"]):
+    for batch in batches(ids, settings["DELIVERY_BATCH_SIZE"]):
         part = deliver(batch, adapters, settings, now)
         for name in ("sent", "failed", "refused"):
             getattr(outcome, name).extend(getattr(part, name))

@@ -43,6 +43,12 @@ class Contract:
             pytest.fail(f"no {kind} adapter named {name!r}; installed: {sorted(classes)}")
         self.cls = classes[name]
 
+    def assert_declared(self, base):
+        """The class is the kind it claims, under its own name, with its contract said."""
+        assert issubclass(self.cls, base)
+        assert self.cls.name == self.name
+        assert (self.cls.__doc__ or "").strip(), f"say in a docstring what {self.name} does"
+
     @contextlib.contextmanager
     def environment(self, behaviour):
         """Yield ``(adapter, environment)`` with the adapter pointed at a peer."""

@@ -12,9 +12,7 @@ BATCH = [
 
 
 def test_declares_its_name_and_contract(email_adapter):
-    assert issubclass(email_adapter.cls, EmailSender)
-    assert email_adapter.cls.name == email_adapter.name
-    assert (email_adapter.cls.__doc__ or "").strip(), "say in a docstring what the sender does"
+    email_adapter.assert_declared(EmailSender)
 
 
 def test_a_batch_reaches_the_peer_unchanged(email_adapter):

@@ -22,10 +22,8 @@ ROWS = [
 
 
 def test_declares_its_name_and_contract(roster_adapter):
-    assert issubclass(roster_adapter.cls, RosterSource)
-    assert roster_adapter.cls.name == roster_adapter.name
+    roster_adapter.assert_declared(RosterSource)
     assert isinstance(roster_adapter.cls.suffixes, tuple)
-    assert (roster_adapter.cls.__doc__ or "").strip(), "say in a docstring what the source reads"
 
 
 def test_rows_come_back_as_written_with_their_lines(roster_adapter):

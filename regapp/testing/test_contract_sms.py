@@ -8,9 +8,7 @@ TEXT = "Код для входа: 123456. Никому не сообщайте.\
 
 
 def test_declares_its_name_and_contract(sms_adapter):
-    assert issubclass(sms_adapter.cls, SmsGateway)
-    assert sms_adapter.cls.name == sms_adapter.name
-    assert (sms_adapter.cls.__doc__ or "").strip(), "say in a docstring what the gateway does"
+    sms_adapter.assert_declared(SmsGateway)
 
 
 def test_a_message_reaches_the_peer_unchanged(sms_adapter):
