@@ -42,6 +42,8 @@ def test_an_unknown_plugin_name_stops_start_up_listing_the_names(tmp_path, monke
     assert str(caught.value) == "SMS_GATEWAY = 'smsc': no SMS gateway is called 'smsc'; available: fake, http"
     with pytest.raises(UnknownAdapter, match="available: fake, smtp"):
         create_app({"EMAIL_SENDER": "sendmail"})
+    with pytest.raises(UnknownAdapter, match="ESIA_PROVIDER = 'gosuslugi'"):
+        create_app({"ESIA_PROVIDER": "gosuslugi"})
 
 
 def test_cli_reports_an_unknown_plugin_without_a_traceback(tmp_path, monkeypatch):
