@@ -11,10 +11,15 @@ def _one_time_codes(db):
     db.create_tables([models.OneTimeCode], safe=True)
 
 
+def _registration(db):
+    db.create_tables([models.PendingRegistration, models.ConsentEvent], safe=True)
+
+
 #: (version, step): append, never reorder or edit a released step
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
+    (3, _registration),
 ]
 
 

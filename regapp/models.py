@@ -136,6 +136,43 @@ class OneTimeCode(BaseModel):
     closed_reason = CharField(null=True)  # used, tries, expired, replaced
 
 
+class PendingRegistration(BaseModel):
+    """A filled form waiting for its code(s): the state lives here, not in the browser."""
+
+    id = CharField(primary_key=True)  # random, kept in the signed session
+    record = ForeignKeyField(RosterRecord)
+    invitation = ForeignKeyField(Invitation, null=True)
+    phone = CharField()
+    email = CharField()
+    email_key = CharField()
+    email_confirmed = BooleanField(default=False)
+    password_hash = CharField()
+    consents = TextField()  # JSON: kind → {granted, document, version, sha256, label}
+    channel = CharField()  # "link" | "form"
+    client_ip = CharField(null=True)
+    user_agent = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    account = ForeignKeyField(Account, null=True)  # set when completed
+
+
+class ConsentEvent(BaseModel):
+    """One consent given or withdrawn (R11): append-only proof of what was shown."""
+
+    account = ForeignKeyField(Account, null=True, backref="consent_events")
+    record = ForeignKeyField(RosterRecord)
+    kind = CharField()  # terms | pd | marketing
+    granted = BooleanField()
+    document = CharField()
+    version = CharField()
+    text_sha256 = CharField()
+    label = TextField()
+    channel = CharField()
+    client_ip = CharField(null=True)
+    user_agent = TextField(null=True)
+    at = DateTimeField(default=utcnow)
+
+
 class SchemaVersion(BaseModel):
     """The schema's version, one row."""
 

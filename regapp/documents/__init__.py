@@ -1,0 +1,47 @@
+"""The versioned texts a person agrees to (R11); a consent records the exact text's hash.
+
+A new edition is a new file (``terms-2.txt``) and a new entry in
+:data:`CURRENT`; old files stay, so an old consent can always be shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib.resources import files
+
+LABELS = {
+    "terms": "Я принимаю правила пользования личным кабинетом",
+    "pd": "Я согласен с обработкой персональных данных и с условиями работы с персональными данными",
+    "marketing": ("Я согласен получать маркетинговую коммуникацию, "
+                  "по каналам, указанным в моем профиле"),
+}
+#: consent kind → (document name, current version); marketing's text is its label
+CURRENT = {"terms": ("terms", "1"), "pd": ("pd", "1"), "marketing": ("marketing", "1")}
+REQUIRED = ("terms", "pd")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a form showed for one consent: enough to prove it later."""
+
+    kind: str
+    document: str
+    version: str
+    label: str
+    sha256: str
+
+
+def text(document, version) -> str:
+    """The document's text of that edition ("" for label-only consents)."""
+    path = files("regapp.documents") / f"{document}-{version}.txt"
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def shown(kind, version=None) -> Shown:
+    """The consent of ``kind`` as shown in ``version`` (the current one by default)."""
+    document, current = CURRENT[kind]
+    version = version or current
+    label = LABELS[kind]
+    digest = hashlib.sha256((label + "\n\n" + text(document, version)).encode()).hexdigest()
+    return Shown(kind=kind, document=document, version=version, label=label, sha256=digest)

@@ -1,0 +1,176 @@
+"""Registration steps (R7–R12, R29), plain Python: tests call them without Flask.
+
+:func:`start_by_link` checks a filled link form, stores a pending
+registration and queues the SMS code in one transaction; :func:`complete`
+checks the code and, in one transaction, creates the account, records the
+consents and spends the link. The database's unique constraints decide any
+race (R29): the loser gets the ordinary «уже занят» answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from peewee import IntegrityError
+
+from regapp import documents, messaging, normalize, otp, passwords
+from regapp.db import database
+from regapp.models import Account, ConsentEvent, Invitation, PendingRegistration, utcnow
+
+PENDING_LIFETIME = dt.timedelta(minutes=30)
+PURPOSE = "registration"
+PHONE_TAKEN = "Номер уже занят: его использует другой пользователь личного кабинета"
+EMAIL_TAKEN = "E-mail уже занят: его использует другой пользователь личного кабинета"
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is asking, for the consent record (R11)."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class Refused(Exception):
+    """The step cannot go on; ``field`` is the form field the message belongs to."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+def check_link_form(invitation, policy, phone, password, confirmation, consents, regions=("RU",)):
+    """Check a link form; return ``(cleaned, errors)`` with errors by field name (R8–R11)."""
+    record = invitation.record
+    errors, cleaned = {}, {}
+    try:
+        if normalize.policy_key(policy) != record.policy_key:
+            errors["policy"] = "Номер полиса не совпадает с указанным в письме"
+    except normalize.Invalid as exc:
+        errors["policy"] = str(exc)
+    try:
+        cleaned["phone"] = normalize.normalize_phone(phone, regions)
+        if Account.select().where(Account.phone == cleaned["phone"]).exists():
+            errors["phone"] = PHONE_TAKEN
+    except normalize.Invalid as exc:
+        errors["phone"] = str(exc)
+    context = (record.last_name, record.first_name, record.patronymic, record.policy_number,
+               cleaned.get("phone") or phone)
+    if reason := passwords.check(password, context):
+        errors["password"] = reason
+    elif password != confirmation:
+        errors["confirmation"] = "Пароли не совпадают"
+    for kind in documents.REQUIRED:
+        if not consents.get(kind, (False, None))[0]:
+            errors[kind] = "Без этого согласия регистрация невозможна"
+    cleaned["consents"] = consents
+    return cleaned, errors
+
+
+def start_by_link(invitation, cleaned, password, settings, client=Client(), now=None):
+    """Store the pending registration and queue its SMS code; return the pending row.
+
+    :raises otp.CodeError: codes for this phone are limited right now.
+    """
+    now = now or utcnow()
+    record = invitation.record
+    with database.atomic():
+        pending = PendingRegistration.create(
+            id=secrets.token_urlsafe(24), record=record, invitation=invitation,
+            phone=cleaned["phone"], email=invitation.email,
+            email_key=normalize.email_key(invitation.email), email_confirmed=True,
+            password_hash=passwords.hash_password(password),
+            consents=json.dumps(_consents_shown(cleaned["consents"])), channel="link",
+            client_ip=client.ip, user_agent=client.user_agent, created_at=now,
+            expires_at=now + PENDING_LIFETIME)
+        message = _queue_code(pending.phone, settings, now)
+    messaging.dispatch([message.id])
+    return pending
+
+
+def resend_code(pending, settings, now=None):
+    """Send a new code for a pending registration (60 s apart, 5 an hour)."""
+    with database.atomic():
+        message = _queue_code(pending.phone, settings, now or utcnow())
+    messaging.dispatch([message.id])
+
+
+def _queue_code(phone, settings, now):
+    _, code = otp.issue(phone, PURPOSE, settings["SECRET_KEY"], now=now)
+    return messaging.queue_sms(phone, sms_text(code, settings), kind="code")
+
+
+def sms_text(code, settings):
+    """The code SMS: names the service, and ends with the WebOTP line (``@host #code``)."""
+    host = urlsplit(settings["PUBLIC_URL"]).hostname
+    return (f"{code} — код для регистрации: {settings['SERVICE_NAME'].lower()}. "
+            f"Никому его не сообщайте.\n\n@{host} #{code}")
+
+
+def _consents_shown(consents):
+    """kind → what was shown and whether it was given, versions as the form had them."""
+    result = {}
+    for kind in documents.CURRENT:
+        granted, version = consents.get(kind, (False, None))
+        shown = documents.shown(kind, version)
+        result[kind] = {"granted": bool(granted), "document": shown.document,
+                        "version": shown.version, "sha256": shown.sha256, "label": shown.label}
+    return result
+
+
+def find_pending(pending_id, now=None):
+    """The live pending registration with that id, or None."""
+    now = now or utcnow()
+    return PendingRegistration.get_or_none(
+        (PendingRegistration.id == (pending_id or ""))
+        & (PendingRegistration.expires_at > now) & PendingRegistration.account.is_null())
+
+
+def complete(pending, code, settings, now=None):
+    """Check the code and create the account; return it (R12).
+
+    :raises otp.CodeError: the code is wrong, expired, used up or limited.
+    :raises Refused: the phone, e-mail or link was taken meanwhile (R29).
+    """
+    now = now or utcnow()
+    otp.verify(pending.phone, PURPOSE, code, settings["SECRET_KEY"], now=now)
+    try:
+        with database.atomic():
+            account = Account.create(
+                record=pending.record, phone=pending.phone, email=pending.email,
+                email_key=pending.email_key, email_confirmed=pending.email_confirmed,
+                password_hash=pending.password_hash, created_at=now)
+            if pending.invitation_id and not Invitation.update(spent_at=now).where(
+                    (Invitation.id == pending.invitation_id)
+                    & Invitation.spent_at.is_null()).execute():
+                raise Refused("Эта ссылка уже использована: регистрация по ней завершена")
+            _record_consents(account, pending, now)
+            PendingRegistration.update(account=account).where(
+                PendingRegistration.id == pending.id).execute()
+    except IntegrityError as exc:
+        raise _taken(exc, pending) from None
+    return account
+
+
+def _record_consents(account, pending, now):
+    for kind, item in json.loads(pending.consents).items():
+        if kind in documents.REQUIRED or item["granted"]:
+            ConsentEvent.create(
+                account=account, record=pending.record, kind=kind, granted=item["granted"],
+                document=item["document"], version=item["version"], text_sha256=item["sha256"],
+                label=item["label"], channel=pending.channel, client_ip=pending.client_ip,
+                user_agent=pending.user_agent, at=now)
+
+
+def _taken(exc, pending):
+    """Turn a unique-constraint loss into the answer the person would have got anyway."""
+    text = str(exc).lower()
+    if "phone" in text:
+        return Refused(PHONE_TAKEN, "phone")
+    if "email" in text:
+        return Refused(EMAIL_TAKEN, "email")
+    return Refused("Вы уже зарегистрированы: войдите с телефоном и паролем")

@@ -1,0 +1,138 @@
+"""Registration by link as plain steps (R8–R12, R29), without Flask views."""
+
+import datetime as dt
+import re
+
+import pytest
+
+from regapp import invitations, otp, passwords, registration
+from regapp.models import Account, ConsentEvent, Invitation, Message, PendingRegistration, utcnow
+from regapp.roster import import_roster
+from tests.rosters import PEOPLE, write_csv
+
+GOOD = "correct horse battery staple"
+CONSENTS = {"terms": (True, "1"), "pd": (True, "1"), "marketing": (False, "1")}
+
+
+@pytest.fixture
+def invited(app, tmp_path, outbox):
+    """Every demo person invited; returns policy → their live invitation."""
+    path = write_csv(tmp_path / "roster.csv", PEOPLE)
+    import_roster(app.extensions["regapp.adapters"].roster_source("csv"), path)
+    invitations.send_invitations()
+    found = {}
+    for entry in outbox():
+        token = re.search(r"/invite/([\w-]+)", entry["text"]).group(1)
+        invitation, state = invitations.find_invitation(token)
+        found[invitation.record.policy_number] = invitation
+    return found
+
+
+def fill(invitation, policy=None, phone="+7 (916) 123-45-67", password=GOOD, confirmation=None,
+         consents=None):
+    return registration.check_link_form(
+        invitation, policy or invitation.record.policy_number, phone, password,
+        GOOD if confirmation is None else confirmation, consents or CONSENTS)
+
+
+def start(app, invitation, **kw):
+    cleaned, errors = fill(invitation, **kw)
+    assert errors == {}
+    return registration.start_by_link(invitation, cleaned, kw.get("password", GOOD), app.config,
+                                      registration.Client("203.0.113.7", "Mobile Safari"))
+
+
+def last_code(outbox):
+    return re.search(r"\b(\d{6})\b", outbox()[-1]["text"]).group(1)
+
+
+def test_a_valid_form_sends_a_code_and_the_code_opens_the_account(app, invited, outbox):  # R12
+    invitation = invited["ДМС-101"]
+    pending = start(app, invitation, policy="дмс 101")  # R8: case and spaces do not matter
+    sms = outbox()[-1]
+    assert sms["channel"] == "sms" and sms["to"] == "+79161234567"
+    assert len(re.findall(r"\d{6}", sms["text"])) == 2  # the code, and again in the WebOTP line
+    assert sms["text"].endswith(f"@regapp.example.com #{last_code(outbox)}")
+    account = registration.complete(pending, last_code(outbox), app.config)
+    assert (account.phone, account.email, account.email_confirmed) == (
+        "+79161234567", "a.petrov@example.com", True)
+    assert passwords.verify_password(account.password_hash, GOOD)
+    assert Invitation.get_by_id(invitation.id).spent_at is not None
+    assert registration.find_pending(pending.id) is None
+
+
+def test_consents_are_recorded_with_version_hash_address_and_agent(app, invited, outbox):  # R11
+    pending = start(app, invited["ДМС-101"])
+    account = registration.complete(pending, last_code(outbox), app.config)
+    events = {e.kind: e for e in ConsentEvent.select().where(ConsentEvent.account == account)}
+    assert set(events) == {"terms", "pd"}  # marketing not given: no row
+    assert all(e.granted and e.version == "1" and len(e.text_sha256) == 64 for e in events.values())
+    assert events["pd"].client_ip == "203.0.113.7" and events["pd"].user_agent == "Mobile Safari"
+    assert events["terms"].channel == "link"
+
+
+def test_marketing_consent_when_given_is_recorded(app, invited, outbox):
+    consents = {**CONSENTS, "marketing": (True, "1")}
+    pending = start(app, invited["ДМС-101"], consents=consents)
+    account = registration.complete(pending, last_code(outbox), app.config)
+    assert ConsentEvent.get(ConsentEvent.account == account, ConsentEvent.kind == "marketing").granted
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"policy": "ДМС-102"}, "policy", "не совпадает"),
+    ({"policy": "№"}, "policy", "полиса ДМС"),
+    ({"phone": "+7 495 123-45-67"}, "phone", "не мобильный"),
+    ({"password": "qwerty123", "confirmation": "qwerty123"}, "password", "легко подобрать"),
+    ({"password": "Петров-Александр-1985", "confirmation": "Петров-Александр-1985"}, "password",
+     "имя"),
+    ({"confirmation": GOOD + "!"}, "confirmation", "не совпадают"),
+    ({"consents": {"terms": (True, "1"), "pd": (False, "1")}}, "pd", "невозможна"),
+    ({"consents": {"pd": (True, "1")}}, "terms", "невозможна"),
+])
+def test_each_refusal_names_its_field_and_sends_no_sms(app, invited, change, field, message):
+    _, errors = fill(invited["ДМС-101"], **change)
+    assert message in errors[field]
+    assert Message.select().where(Message.channel == "sms").count() == 0
+
+
+def test_a_phone_already_used_by_an_account_is_taken(app, invited, outbox):  # R9, seed's spouses
+    first = start(app, invited["ДМС-101"])
+    registration.complete(first, last_code(outbox), app.config)
+    _, errors = fill(invited["ДМС-102"], phone="89161234567")
+    assert errors["phone"] == registration.PHONE_TAKEN
+
+
+def test_two_people_racing_for_one_phone_one_wins(app, invited, outbox):  # R29
+    one = start(app, invited["ДМС-101"])
+    code_one = last_code(outbox)
+    registration.complete(one, code_one, app.config)
+    # the second filled the form before the first finished, and asks for a code later
+    other = PendingRegistration.create(
+        id="race", record=invited["ДМС-102"].record, invitation=invited["ДМС-102"],
+        phone="+79161234567", email="alena@example.com", email_key="alena@example.com",
+        email_confirmed=True, password_hash=one.password_hash, consents=one.consents,
+        channel="link", expires_at=one.expires_at)
+    later = utcnow() + dt.timedelta(minutes=2)
+    registration.resend_code(other, app.config, now=later)
+    with pytest.raises(registration.Refused) as caught:
+        registration.complete(other, last_code(outbox), app.config, now=later)
+    assert caught.value.field == "phone" and "занят" in str(caught.value)
+    assert Account.select().count() == 1
+
+
+def test_two_tabs_finishing_at_once_make_one_account(app, invited, outbox):
+    pending = start(app, invited["ДМС-101"])
+    code = last_code(outbox)
+    registration.complete(pending, code, app.config)
+    with pytest.raises(otp.CodeError):
+        registration.complete(pending, code, app.config)
+    assert Account.select().count() == 1
+
+
+def test_a_wrong_code_creates_nothing(app, invited, outbox):
+    pending = start(app, invited["ДМС-101"])
+    wrong = f"{(int(last_code(outbox)) + 1) % 10**6:06d}"
+    with pytest.raises(otp.Wrong):
+        registration.complete(pending, wrong, app.config)
+    assert Account.select().count() == 0
+    assert registration.find_pending(pending.id) is not None
