@@ -21,7 +21,7 @@ def create_app(test_config=None, plugins=()):
     :param plugins: extra plugin objects to register after the built-ins and
         entry points (tests, embedding).
     """
-    from regapp import db, pages, pluginmanager, qa, queue, security, settings
+    from regapp import db, pages, pluginmanager, qa, queue, security, settings, views
 
     app = Flask(
         __name__,
@@ -40,4 +40,5 @@ def create_app(test_config=None, plugins=()):
     security.init_app(app)
     pages.init_app(app)
     qa.init_app(app)
+    views.init_app(app)
     return app

@@ -1,6 +1,9 @@
 """Fixtures: an app on a temporary instance folder, its client and CLI runner."""
 
+import contextvars
+
 import pytest
+from flask.testing import FlaskClient
 
 from regapp import create_app, db
 from regapp.db import database
@@ -31,8 +34,20 @@ def app(tmp_path, monkeypatch, request):
         database.close()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (and ``g``), as it does in production.
+
+    The ``app`` fixture keeps a context pushed for the domain calls tests make;
+    without this, requests would reuse it and share ``g`` with each other.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

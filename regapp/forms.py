@@ -1,0 +1,70 @@
+"""The forms; inline htmx checks and full submits go through the same classes (R30)."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
+
+from regapp import documents
+
+
+class ConsentsMixin:
+    """The three consents, with the versions the page showed (R11)."""
+
+    terms = BooleanField(documents.LABELS["terms"])
+    pd = BooleanField(documents.LABELS["pd"])
+    marketing = BooleanField(documents.LABELS["marketing"])
+    terms_version = HiddenField(default=documents.CURRENT["terms"][1])
+    pd_version = HiddenField(default=documents.CURRENT["pd"][1])
+    marketing_version = HiddenField(default=documents.CURRENT["marketing"][1])
+
+    def consents(self):
+        """kind → (given, version shown)."""
+        return {kind: (bool(getattr(self, kind).data),
+                       getattr(self, f"{kind}_version").data or documents.CURRENT[kind][1])
+                for kind in documents.CURRENT}
+
+
+class LinkRegistrationForm(ConsentsMixin, FlaskForm):
+    """R7: the form an invitation link opens."""
+
+    policy = StringField("Номер полиса", render_kw={"autocomplete": "off"})
+    phone = StringField("Мобильный телефон", render_kw={
+        "type": "tel", "autocomplete": "tel", "inputmode": "tel", "placeholder": "+7 (___) ___-__-__"})
+    password = PasswordField("Пароль", render_kw={"autocomplete": "new-password"})
+    confirmation = PasswordField("Подтверждение пароля", render_kw={"autocomplete": "new-password"})
+    submit = SubmitField("Зарегистрироваться")
+
+    def apply(self, errors):
+        """Put the domain's errors beside their fields; True when there are none."""
+        for name, message in errors.items():
+            getattr(self, name).errors = [message]
+        return not errors
+
+
+class CodeForm(FlaskForm):
+    """A one-time code step."""
+
+    code = StringField("Код из СМС", render_kw={
+        "autocomplete": "one-time-code", "inputmode": "numeric", "pattern": r"\d{6}",
+        "maxlength": "6"})
+    submit = SubmitField("Подтвердить")
+
+
+class ResendForm(FlaskForm):
+    """Ask for a new code."""
+
+    submit = SubmitField("Отправить код повторно")
+
+
+class LoginForm(FlaskForm):
+    """Sign-in by phone and password (R23)."""
+
+    phone = StringField("Мобильный телефон", render_kw={
+        "type": "tel", "autocomplete": "tel", "inputmode": "tel"})
+    password = PasswordField("Пароль", render_kw={"autocomplete": "current-password"})
+    submit = SubmitField("Войти")
+
+
+class LogoutForm(FlaskForm):
+    """Sign-out is a POST, so a link scanner cannot sign anyone out."""
+
+    submit = SubmitField("Выйти")

@@ -1,0 +1,87 @@
+"""Sign-in, sign-out (R23, minimal for now) and the personal account page."""
+
+import functools
+
+from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
+
+from regapp import normalize, passwords
+from regapp.forms import LoginForm, LogoutForm
+from regapp.models import Account
+from regapp.views.common import phone_key, sign_in
+
+bp = Blueprint("account", __name__)
+
+WRONG_LOGIN = "Неверный номер телефона или пароль"
+#: compared against when no account has the phone, so both answers take as long
+_DUMMY_HASH = passwords.hash_password("no account has this password")
+
+
+def current_account():
+    """The signed-in account, or None."""
+    if "account" not in g:
+        account_id = session.get("account_id")
+        g.account = Account.get_or_none(Account.id == account_id) if account_id else None
+    return g.account
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_account() is None:
+            return redirect(url_for("account.login"), code=303)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in by mobile phone and password; one message whatever was wrong."""
+    form, error = LoginForm(), None
+    if form.validate_on_submit():
+        account = _account_for(form.phone.data)
+        stored = account.password_hash if account else _DUMMY_HASH
+        if passwords.verify_password(stored, form.password.data or "") and account:
+            sign_in(account)
+            return redirect(url_for("account.index"), code=303)
+        error = WRONG_LOGIN
+    return render_template("auth/login.html", form=form, error=error)
+
+
+def _account_for(phone):
+    try:
+        e164 = normalize.normalize_phone(phone, current_app.config["PHONE_REGIONS"])
+    except normalize.Invalid:
+        return None
+    return Account.get_or_none(Account.phone == e164)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (a POST with CSRF)."""
+    if LogoutForm().validate_on_submit():
+        session.clear()
+    return redirect(url_for("pages.index"), code=303)
+
+
+@bp.get("/account")
+@login_required
+def index():
+    """The personal account: who, which policy, how to reach them."""
+    account = current_account()
+    record = account.record
+    return render_template(
+        "account/index.html", account=account, record=record, logout_form=LogoutForm(),
+        first_name=normalize.display_name(record.first_name),
+        full_name=" ".join(normalize.display_name(p) for p in
+                           (record.last_name, record.first_name, record.patronymic) if p),
+        phone=normalize.format_phone(account.phone))
+
+
+def init_limits(app):
+    """Sign-in attempts per address and per phone (R28)."""
+    limiter = app.extensions["regapp.limiter"]
+    view = app.view_functions["account.login"]
+    limiter.limit("20/minute;200/hour", methods=["POST"])(view)
+    app.view_functions["account.login"] = limiter.limit(
+        "10/minute;50/hour", key_func=phone_key, methods=["POST"])(view)

@@ -1,0 +1,210 @@
+"""Registration by link through the web (R7–R12, R28, R30, R33): JS off and htmx alike."""
+
+import datetime as dt
+import re
+
+import pytest
+
+from regapp import invitations
+from regapp.models import Account, Invitation, Message, utcnow
+from regapp.roster import import_roster
+from tests.rosters import PEOPLE, write_csv
+
+GOOD = "correct horse battery staple"
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def link(app, tmp_path, outbox):
+    """The path of Петров's invitation link (ДМС-101)."""
+    path = write_csv(tmp_path / "roster.csv", PEOPLE)
+    import_roster(app.extensions["regapp.adapters"].roster_source("csv"), path)
+    invitations.send_invitations()
+    mail = next(e for e in outbox() if e["to"] == "a.petrov@example.com")
+    return re.search(r"https://regapp\.example\.com(/invite/[\w-]+)", mail["text"]).group(1)
+
+
+def csrf(page):
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def form_data(page, **change):
+    data = {"csrf_token": csrf(page), "policy": "ДМС-101", "phone": "+7 (916) 123-45-67",
+            "password": GOOD, "confirmation": GOOD, "terms": "y", "pd": "y",
+            "terms_version": "1", "pd_version": "1", "marketing_version": "1"}
+    data.update(change)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def sms_sent():
+    return Message.select().where(Message.channel == "sms").count()
+
+
+def last_code(outbox):
+    return re.search(r"\b(\d{6})\b", outbox()[-1]["text"]).group(1)
+
+
+def test_the_link_opens_a_greeting_form_with_the_seed_labels(client, link):  # R7
+    page = client.get(link).get_data(as_text=True)
+    assert "Здравствуйте, Александр Иванович!" in page
+    for label in ("Номер полиса", "Мобильный телефон", "Пароль", "Подтверждение пароля",
+                  "Я принимаю правила пользования личным кабинетом",
+                  "Я согласен с обработкой персональных данных",
+                  "Я согласен получать маркетинговую коммуникацию", "Зарегистрироваться",
+                  "Зарегистрироваться через Госуслуги", "8-800-100-88-00"):
+        assert label in page, label
+    assert re.search(r'<label class="field__label" for="phone">Мобильный телефон</label>', page)
+    assert 'href="/documents/terms/1"' in page and 'href="/documents/pd/1"' in page
+    assert 'name="marketing" type="checkbox" value="y">' in page  # unchecked by default
+
+
+def test_opening_the_link_changes_nothing(client, link):  # R33
+    for _ in range(3):
+        assert client.get(link).status_code == 200
+    assert Invitation.select().where(Invitation.spent_at.is_null(False)).count() == 0
+
+
+def test_whole_flow_without_javascript(client, link, outbox):  # R12
+    page = client.get(link).get_data(as_text=True)
+    response = client.post(link, data=form_data(page, policy="дмс 101", phone="89161234567"))
+    assert response.status_code == 303 and response.headers["Location"] == "/register/code"
+    code_page = client.get("/register/code").get_data(as_text=True)
+    assert "+7 916 123-45-67" in code_page and "Код из СМС" in code_page
+    assert 'autocomplete="one-time-code"' in code_page and 'inputmode="numeric"' in code_page
+    assert "Отправить код повторно" in code_page
+    done = client.post("/register/code", data={"csrf_token": csrf(code_page),
+                                                "code": last_code(outbox)})
+    assert done.status_code == 303 and done.headers["Location"] == "/account"
+    account_page = client.get("/account").get_data(as_text=True)
+    assert "<h1>Личный кабинет</h1>" in account_page and "Александр" in account_page
+    assert "a.petrov@example.com — подтверждён" in account_page
+    account = Account.get()
+    assert account.phone == "+79161234567" and account.email_confirmed
+
+
+def test_whole_flow_with_htmx(client, link, outbox):  # R30
+    page = client.get(link).get_data(as_text=True)
+    response = client.post(link, data=form_data(page), headers=HX)
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/register/code"
+    fragment = client.post("/register/code", headers=HX, data={
+        "csrf_token": csrf(client.get("/register/code").get_data(as_text=True)), "code": "000000"})
+    assert fragment.status_code == 200
+    text = fragment.get_data(as_text=True)
+    assert text.lstrip().startswith('<div id="code-step">') and "<html" not in text
+    done = client.post("/register/code", headers=HX, data={"csrf_token": csrf(text),
+                                                            "code": last_code(outbox)})
+    assert done.headers["HX-Redirect"] == "/account" and Account.select().count() == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"policy": "ДМС-102"}, "Номер полиса не совпадает"),
+    ({"phone": "+7 495 123-45-67"}, "не мобильный"),
+    ({"password": "qwerty123", "confirmation": "qwerty123"}, "легко подобрать"),
+    ({"confirmation": "something else entirely"}, "Пароли не совпадают"),
+    ({"pd": None}, "Без этого согласия"),
+    ({"terms": None}, "Без этого согласия"),
+])
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_refusals_stand_beside_their_field_and_send_no_sms(client, link, change, message, headers):
+    page = client.get(link).get_data(as_text=True)
+    response = client.post(link, data=form_data(page, **change), headers=headers)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and message in text
+    assert re.search(r'role="alert">[^<]*' + re.escape(message), text)
+    assert 'aria-invalid="true"' in text
+    assert sms_sent() == 0
+    if headers:
+        assert "<html" not in text
+    if "policy" not in change:
+        assert 'value="ДМС-101"' in text  # what was typed is kept
+    assert GOOD not in text  # passwords are not sent back
+
+
+def test_inline_check_of_one_field(client, link):  # R30
+    page = client.get(link).get_data(as_text=True)
+    response = client.post(link + "/check/phone", headers=HX,
+                           data=form_data(page, phone="+7 495 123-45-67", policy=""))
+    text = response.get_data(as_text=True)
+    assert text.lstrip().startswith('<div class="field field--invalid" id="phone-field">')
+    assert "не мобильный" in text and "полиса" not in text  # only the field asked about
+    ok = client.post(link + "/check/phone", headers=HX, data=form_data(page))
+    assert 'field--invalid' not in ok.get_data(as_text=True)
+
+
+def test_password_hints_tick_as_one_types(client, link):  # R10
+    page = client.get(link).get_data(as_text=True)
+    weak = client.post(link + "/hints", headers=HX, data=form_data(page, password="abc"))
+    strong = client.post(link + "/hints", headers=HX, data=form_data(page, password=GOOD))
+    assert weak.get_data(as_text=True).count("hint--met") == 1  # only "no personal data"
+    assert strong.get_data(as_text=True).count("hint--met") == 3
+
+
+def test_a_taken_phone_is_refused(client, link, outbox, app):  # R9
+    from regapp.models import RosterRecord
+
+    other = RosterRecord.get(RosterRecord.policy_number == "ДМС-102")
+    Account.create(record=other, phone="+79161234567", email="x@example.com",
+                   email_key="x@example.com", password_hash="x")
+    page = client.get(link).get_data(as_text=True)
+    text = client.post(link, data=form_data(page)).get_data(as_text=True)
+    assert "Номер уже занят" in text and sms_sent() == 0
+
+
+@pytest.mark.parametrize("mutate, status, title", [
+    (lambda link: link[:-2] + "xx", 404, "Ссылка не работает"),
+    (lambda link: "/invite/", 404, "Страница не найдена"),
+])
+def test_tampered_links_explain_and_offer_no_form(client, link, mutate, status, title):  # R6
+    response = client.get(mutate(link))
+    text = response.get_data(as_text=True)
+    assert response.status_code == status and title in text
+    assert "<form" not in text.split("</header>")[1]
+
+
+def test_expired_and_spent_links_explain(client, link, outbox):
+    Invitation.update(expires_at=utcnow() - dt.timedelta(seconds=1)).execute()
+    expired = client.get(link)
+    assert expired.status_code == 410 and "Срок действия ссылки истёк" in expired.get_data(as_text=True)
+    assert "8-800-100-88-00" in expired.get_data(as_text=True)
+    Invitation.update(expires_at=utcnow() + dt.timedelta(days=1), spent_at=utcnow()).execute()
+    spent = client.get(link)
+    assert spent.status_code == 410 and "Вы уже зарегистрированы" in spent.get_data(as_text=True)
+    page = client.get("/login").get_data(as_text=True)
+    posted = client.post(link, data={"csrf_token": csrf(page), "policy": "ДМС-101"})
+    assert posted.status_code == 410 and sms_sent() == 0
+
+
+def test_resend_too_soon_says_when(client, link, outbox):  # R28
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    response = client.post("/register/code/resend", data={"csrf_token": csrf(code_page)})
+    assert "Новый код можно запросить через" in response.get_data(as_text=True)
+    assert sms_sent() == 1
+
+
+def test_login_and_logout(client, link, outbox):  # R23
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    client.post("/register/code", data={"csrf_token": csrf(code_page), "code": last_code(outbox)})
+    account_page = client.get("/account").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf(account_page)})
+    assert client.get("/account").status_code == 303
+    login = client.get("/login").get_data(as_text=True)
+    assert "Войти" in login and "Забыли пароль?" in login
+    wrong = client.post("/login", data={"csrf_token": csrf(login), "phone": "89161234567",
+                                        "password": "wrong password here"})
+    nobody = client.post("/login", data={"csrf_token": csrf(login), "phone": "89031112233",
+                                         "password": GOOD})
+    for response in (wrong, nobody):
+        assert "Неверный номер телефона или пароль" in response.get_data(as_text=True)
+    right = client.post("/login", data={"csrf_token": csrf(login), "phone": "+7 916 123 45 67",
+                                        "password": GOOD})
+    assert right.status_code == 303 and client.get("/account").status_code == 200
+
+
+def test_documents_are_versioned_pages(client):  # R11
+    page = client.get("/documents/pd/1").get_data(as_text=True)
+    assert "Согласие на обработку персональных данных" in page
+    assert client.get("/documents/pd/99").status_code == 404
