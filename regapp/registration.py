@@ -92,6 +92,16 @@ def start_by_link(invitation, cleaned, password, settings, client=Client(), now=
     return pending
 
 
+def refresh_pending(pending, cleaned, password, now=None):
+    """The same form sent again (a back button, a second tab): keep its code, take the new answers."""
+    now = now or utcnow()
+    PendingRegistration.update(
+        password_hash=passwords.hash_password(password),
+        consents=json.dumps(_consents_shown(cleaned["consents"])),
+        expires_at=now + PENDING_LIFETIME,
+    ).where(PendingRegistration.id == pending.id).execute()
+
+
 def resend_code(pending, settings, now=None):
     """Send a new code for a pending registration (60 s apart, 5 an hour)."""
     with database.atomic():

@@ -208,3 +208,52 @@ def test_documents_are_versioned_pages(client):  # R11
     page = client.get("/documents/pd/1").get_data(as_text=True)
     assert "Согласие на обработку персональных данных" in page
     assert client.get("/documents/pd/99").status_code == 404
+
+
+def test_back_button_and_resubmit_keep_one_registration_and_one_code(client, link, outbox):
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    again = client.post(link, data=form_data(client.get(link).get_data(as_text=True)))
+    assert again.status_code == 303 and again.headers["Location"] == "/register/code"
+    assert sms_sent() == 1
+    code_page = client.get("/register/code").get_data(as_text=True)
+    done = client.post("/register/code", data={"csrf_token": csrf(code_page), "code": last_code(outbox)})
+    assert done.headers["Location"] == "/account" and Account.select().count() == 1
+
+
+def test_two_tabs_finishing_at_once_make_one_account(client, link, outbox, app):
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    code = last_code(outbox)
+    first = client.post("/register/code", data={"csrf_token": csrf(code_page), "code": code})
+    second = app.test_client()  # the other tab lost the session cookie race; it still has the page
+    with client.session_transaction() as session:
+        pending = session.get("pending")
+    assert first.headers["Location"] == "/account"
+    with second.session_transaction() as other:
+        other["pending"] = pending
+    late = second.post("/register/code", data={"code": code})
+    assert late.status_code in (400, 410) and Account.select().count() == 1
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True)
+def test_code_checks_are_rate_limited_per_address(client, link, outbox):  # R28
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    statuses = [client.post("/register/code", data={"csrf_token": csrf(code_page), "code": "000000"}).status_code
+                for _ in range(21)]
+    assert statuses[-1] == 429 and 429 not in statuses[:20]
+    limited = client.post("/register/code", data={"csrf_token": csrf(code_page), "code": "000000"})
+    assert limited.status_code == 429 and "Слишком много попыток" in limited.get_data(as_text=True)
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=False)
+def test_rate_limits_can_be_switched_off(client, link, outbox):
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    statuses = {client.post("/register/code", data={"csrf_token": csrf(code_page), "code": "000000"}).status_code
+                for _ in range(25)}
+    assert 429 not in statuses

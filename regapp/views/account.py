@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, session,
 from regapp import normalize, passwords
 from regapp.forms import LoginForm, LogoutForm
 from regapp.models import Account
-from regapp.views.common import phone_key, sign_in
+from regapp.views.common import limit_view, sign_in
 
 bp = Blueprint("account", __name__)
 
@@ -80,8 +80,4 @@ def index():
 
 def init_limits(app):
     """Sign-in attempts per address and per phone (R28)."""
-    limiter = app.extensions["regapp.limiter"]
-    view = app.view_functions["account.login"]
-    limiter.limit("20/minute;200/hour", methods=["POST"])(view)
-    app.view_functions["account.login"] = limiter.limit(
-        "10/minute;50/hour", key_func=phone_key, methods=["POST"])(view)
+    limit_view(app, "account.login", "20/minute;200/hour", "10/minute;50/hour")

@@ -20,3 +20,16 @@ def sign_in(account):
 def phone_key():
     """Rate-limit key: the phone typed in the form, else the client address."""
     return (request.form.get("phone") or "").strip() or request.remote_addr or "?"
+
+
+def limit_view(app, endpoint, by_address, by_phone=None):
+    """Rate-limit POSTs to ``endpoint`` per client address and, if given, per typed phone.
+
+    Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper
+    replaces the registered view.
+    """
+    limiter = app.extensions["regapp.limiter"]
+    view = limiter.limit(by_address, methods=["POST"])(app.view_functions[endpoint])
+    if by_phone:
+        view = limiter.limit(by_phone, key_func=phone_key, methods=["POST"])(view)
+    app.view_functions[endpoint] = view

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, sess
 from regapp import invitations, normalize, otp, passwords, registration
 from regapp.forms import CodeForm, LinkRegistrationForm, ResendForm
 from regapp.rendering import is_fragment_request, render
-from regapp.views.common import client, sign_in
+from regapp.views.common import client, limit_view, sign_in
 
 bp = Blueprint("register", __name__)
 
@@ -67,6 +67,10 @@ def link_submit(token):
     if form.validate_on_submit():
         cleaned, errors = _check(invitation, form)
         if form.apply(errors):
+            earlier = registration.find_pending(session.get("pending"))
+            if earlier and earlier.invitation_id == invitation.id and earlier.phone == cleaned["phone"]:
+                registration.refresh_pending(earlier, cleaned, form.password.data)
+                return _redirect(url_for("register.code"))
             try:
                 pending = registration.start_by_link(
                     invitation, cleaned, form.password.data, current_app.config, client())
@@ -161,15 +165,6 @@ def _redirect(location):
 
 def init_limits(app):
     """Limits on every step that sends or checks a code, per address and per phone (R28)."""
-    limiter = app.extensions["regapp.limiter"]
-    from regapp.views.common import phone_key
-
-    for endpoint, by_address, by_phone in (
-        ("register.link_submit", "10/minute;60/hour", "5/minute;20/hour"),
-        ("register.code", "20/minute;100/hour", None),
-        ("register.resend", "5/minute;30/hour", None),
-    ):
-        view = app.view_functions[endpoint]
-        limiter.limit(by_address, methods=["POST"])(view)
-        if by_phone:
-            limiter.limit(by_phone, key_func=phone_key, methods=["POST"])(view)
+    limit_view(app, "register.link_submit", "10/minute;60/hour", "5/minute;20/hour")
+    limit_view(app, "register.code", "20/minute;100/hour")
+    limit_view(app, "register.resend", "5/minute;30/hour")
