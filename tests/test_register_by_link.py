@@ -51,7 +51,7 @@ def test_the_link_opens_a_greeting_form_with_the_seed_labels(client, link):  # R
                   "Я принимаю правила пользования личным кабинетом",
                   "Я согласен с обработкой персональных данных",
                   "Я согласен получать маркетинговую коммуникацию", "Зарегистрироваться",
-                  "Зарегистрироваться через Госуслуги", "8-800-100-88-00"):
+                  "Зарегистрироваться через Госуслуги", "Нужна помощь для регистрации?"):
         assert label in page, label
     assert re.search(r'<label class="field__label" for="phone">Мобильный телефон</label>', page)
     assert 'href="/documents/terms/1"' in page and 'href="/documents/pd/1"' in page
