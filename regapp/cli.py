@@ -130,6 +130,25 @@ def roster_import_command(path, source, dry_run, as_json):
         click.echo(f"  строка {item['line']} (предупреждение): {item['reason']}")
 
 
+@main.group("support")
+def support_group():
+    """What the help line needs to see."""
+
+
+@support_group.command("lookup")
+@click.argument("query")
+def support_lookup_command(query):
+    """Show a person's roster record, account, invitations and refusals (R31).
+
+    QUERY is a policy number, a mobile phone or an e-mail.
+    """
+    from regapp import support
+
+    db.upgrade()
+    support.purge(current_app.config["REFUSAL_RETENTION_DAYS"])
+    click.echo(support.describe(support.lookup(query, current_app.config["PHONE_REGIONS"])))
+
+
 @main.group("invitations")
 def invitations_group():
     """Invitation e-mails with individual registration links."""

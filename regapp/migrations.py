@@ -15,11 +15,16 @@ def _registration(db):
     db.create_tables([models.PendingRegistration, models.ConsentEvent], safe=True)
 
 
+def _refusals(db):
+    db.create_tables([models.Refusal], safe=True)
+
+
 #: (version, step): append, never reorder or edit a released step
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
     (3, _registration),
+    (4, _refusals),
 ]
 
 

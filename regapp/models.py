@@ -173,6 +173,21 @@ class ConsentEvent(BaseModel):
     at = DateTimeField(default=utcnow)
 
 
+class Refusal(BaseModel):
+    """A refused registration attempt, kept for support (R31)."""
+
+    at = DateTimeField(default=utcnow, index=True)
+    reason = CharField()  # a key of regapp.matching.REASONS
+    channel = CharField()  # "link" | "form"
+    record = ForeignKeyField(RosterRecord, null=True)
+    policy_key = CharField(null=True, index=True)
+    name_key = CharField(null=True)
+    birth_date = DateField(null=True)
+    phone = CharField(null=True, index=True)
+    email_key = CharField(null=True, index=True)
+    client_ip = CharField(null=True)
+
+
 class SchemaVersion(BaseModel):
     """The schema's version, one row."""
 

@@ -39,6 +39,8 @@ DEFAULTS = {
     "SERVICE_NAME": "Личный кабинет застрахованного",
     # invitations (R6)
     "INVITATION_TTL_DAYS": 30,
+    # support (R31): how long refused attempts are kept
+    "REFUSAL_RETENTION_DAYS": 90,
     # phones (R9): regions whose mobiles are accepted
     "PHONE_REGIONS": ("RU",),
     # durable delivery (R26): attempts and the first back-off, doubled each time

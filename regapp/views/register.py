@@ -1,8 +1,17 @@
 """Registration by link (R7–R12): the link's form, the SMS code step."""
 
-from flask import Blueprint, abort, current_app, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
-from regapp import invitations, normalize, otp, passwords, registration
+from regapp import invitations, normalize, otp, passwords, registration, support
 from regapp.forms import CodeForm, LinkRegistrationForm, ResendForm
 from regapp.rendering import is_fragment_request, render
 from regapp.views.common import client, limit_view, sign_in
@@ -23,6 +32,9 @@ LINK_PROBLEMS = {
 
 def _invitation_or_problem(token):
     invitation, state = invitations.find_invitation(token)
+    if state == "expired":
+        support.refuse("link_expired", "link", record=invitation.record,
+                       client_ip=request.remote_addr)
     if state != "ok":
         title, text = LINK_PROBLEMS[state]
         page = render_template("register/link_problem.html", title=title, text=text, state=state)
