@@ -19,12 +19,25 @@ def _refusals(db):
     db.create_tables([models.Refusal], safe=True)
 
 
+def _email_steps(db):
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    migrator = SchemaMigrator.from_database(db.obj if hasattr(db, "obj") else db)
+    columns = {c.name for c in db.get_columns(models.PendingRegistration._meta.table_name)}
+    table = models.PendingRegistration._meta.table_name
+    for name in ("phone_confirmed", "email_code_required"):
+        if name not in columns:
+            migrate(migrator.add_column(table, name, getattr(models.PendingRegistration, name)))
+    db.create_tables([models.EmailConfirmation], safe=True)
+
+
 #: (version, step): append, never reorder or edit a released step
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
     (3, _registration),
     (4, _refusals),
+    (5, _email_steps),
 ]
 
 

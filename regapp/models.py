@@ -154,6 +154,18 @@ class PendingRegistration(BaseModel):
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField()
     account = ForeignKeyField(Account, null=True)  # set when completed
+    phone_confirmed = BooleanField(default=False)
+    email_code_required = BooleanField(default=False)  # R17: the phone differs from the roster's
+
+
+class EmailConfirmation(BaseModel):
+    """A link that confirms an account's e-mail (R17, R33); only its hash is kept."""
+
+    account = ForeignKeyField(Account, backref="email_confirmations")
+    email_key = CharField()
+    token_hash = CharField(unique=True)
+    created_at = DateTimeField(default=utcnow)
+    used_at = DateTimeField(null=True)
 
 
 class ConsentEvent(BaseModel):

@@ -17,12 +17,13 @@ from urllib.parse import urlsplit
 
 from peewee import IntegrityError
 
-from regapp import documents, messaging, normalize, otp, passwords
+from regapp import documents, email_confirmation, messaging, normalize, otp, passwords
 from regapp.db import database
 from regapp.models import Account, ConsentEvent, Invitation, PendingRegistration, utcnow
 
 PENDING_LIFETIME = dt.timedelta(minutes=30)
 PURPOSE = "registration"
+EMAIL_PURPOSE = "registration_email"
 PHONE_TAKEN = "Номер уже занят: его использует другой пользователь личного кабинета"
 EMAIL_TAKEN = "E-mail уже занят: его использует другой пользователь личного кабинета"
 
@@ -74,17 +75,26 @@ def check_link_form(invitation, policy, phone, password, confirmation, consents,
 def start_by_link(invitation, cleaned, password, settings, client=Client(), now=None):
     """Store the pending registration and queue its SMS code; return the pending row.
 
+    The invited address counts as confirmed: the person reached the link through it (R12).
+
     :raises otp.CodeError: codes for this phone are limited right now.
     """
+    return start(invitation.record, cleaned["phone"], invitation.email, cleaned["consents"],
+                 password, settings, client, now, invitation=invitation, email_confirmed=True)
+
+
+def start(record, phone, email, consents, password, settings, client=Client(), now=None,
+          invitation=None, email_confirmed=False, email_code_required=False):
+    """Store a pending registration and queue its SMS code, in one transaction."""
     now = now or utcnow()
-    record = invitation.record
     with database.atomic():
         pending = PendingRegistration.create(
             id=secrets.token_urlsafe(24), record=record, invitation=invitation,
-            phone=cleaned["phone"], email=invitation.email,
-            email_key=normalize.email_key(invitation.email), email_confirmed=True,
+            phone=phone, email=email, email_key=normalize.email_key(email),
+            email_confirmed=email_confirmed, email_code_required=email_code_required,
             password_hash=passwords.hash_password(password),
-            consents=json.dumps(_consents_shown(cleaned["consents"])), channel="link",
+            consents=json.dumps(_consents_shown(consents)),
+            channel="link" if invitation else "form",
             client_ip=client.ip, user_agent=client.user_agent, created_at=now,
             expires_at=now + PENDING_LIFETIME)
         message = _queue_code(pending.phone, settings, now)
@@ -141,18 +151,56 @@ def find_pending(pending_id, now=None):
 
 
 def complete(pending, code, settings, now=None):
-    """Check the code and create the account; return it (R12).
+    """Check the SMS code; return the account, or None when an e-mail code comes next (R17).
 
     :raises otp.CodeError: the code is wrong, expired, used up or limited.
     :raises Refused: the phone, e-mail or link was taken meanwhile (R29).
     """
     now = now or utcnow()
     otp.verify(pending.phone, PURPOSE, code, settings["SECRET_KEY"], now=now)
+    if pending.email_code_required:
+        with database.atomic():
+            PendingRegistration.update(phone_confirmed=True).where(
+                PendingRegistration.id == pending.id).execute()
+            message = _queue_email_code(pending, settings, now)
+        messaging.dispatch([message.id])
+        return None
+    return _create_account(pending, now, pending.email_confirmed)
+
+
+def complete_email(pending, code, settings, now=None):
+    """Check the e-mail code (after the SMS one); return the account, e-mail confirmed (R17)."""
+    now = now or utcnow()
+    if not PendingRegistration.get_by_id(pending.id).phone_confirmed:
+        raise Refused("Сначала подтвердите номер телефона")
+    otp.verify(pending.email_key, EMAIL_PURPOSE, code, settings["SECRET_KEY"], now=now)
+    return _create_account(pending, now, email_confirmed=True)
+
+
+def resend_email_code(pending, settings, now=None):
+    """Mail a new e-mail code (the same limits as SMS codes)."""
+    with database.atomic():
+        message = _queue_email_code(pending, settings, now or utcnow())
+    messaging.dispatch([message.id])
+
+
+def _queue_email_code(pending, settings, now):
+    from flask import render_template
+
+    _, code = otp.issue(pending.email_key, EMAIL_PURPOSE, settings["SECRET_KEY"], now=now)
+    return messaging.queue_email(pending.email, "Код подтверждения E-mail",
+                                 render_template("email/email_code.txt", code=code),
+                                 kind="email_code")
+
+
+def _create_account(pending, now, email_confirmed):
+    """One transaction: the account, the consents, the link spent, the confirmation mail."""
+    message = None
     try:
         with database.atomic():
             account = Account.create(
                 record=pending.record, phone=pending.phone, email=pending.email,
-                email_key=pending.email_key, email_confirmed=pending.email_confirmed,
+                email_key=pending.email_key, email_confirmed=email_confirmed,
                 password_hash=pending.password_hash, created_at=now)
             if pending.invitation_id and not Invitation.update(spent_at=now).where(
                     (Invitation.id == pending.invitation_id)
@@ -161,8 +209,12 @@ def complete(pending, code, settings, now=None):
             _record_consents(account, pending, now)
             PendingRegistration.update(account=account).where(
                 PendingRegistration.id == pending.id).execute()
+            if not email_confirmed:
+                message = email_confirmation.queue_link(account, now)
     except IntegrityError as exc:
         raise _taken(exc, pending) from None
+    if message:
+        messaging.dispatch([message.id])
     return account
 
 

@@ -39,6 +39,8 @@ DEFAULTS = {
     "SERVICE_NAME": "Личный кабинет застрахованного",
     # invitations (R6)
     "INVITATION_TTL_DAYS": 30,
+    # self-registration without a link is for adults by default (R13)
+    "SELF_REGISTRATION_MIN_AGE": 18,
     # support (R31): how long refused attempts are kept
     "REFUSAL_RETENTION_DAYS": 90,
     # phones (R9): regions whose mobiles are accepted

@@ -1,0 +1,62 @@
+"""E-mail confirmation links (R17, R33): opening shows a page, the POST confirms, once.
+
+Corporate mail scanners open every link first, so a GET changes nothing.
+Only the token's SHA-256 is stored. A link works at any time later, signed in
+or not, as long as the account still has the address it was sent to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import current_app, render_template
+
+from regapp import messaging
+from regapp.models import Account, EmailConfirmation, utcnow
+
+PATH = "/email/confirm/"
+
+
+def _hash(token):
+    return hashlib.sha256((token or "").encode()).hexdigest()
+
+
+def queue_link(account, now=None):
+    """Store a confirmation link and its e-mail; call inside the step's transaction."""
+    token = secrets.token_urlsafe(32)
+    EmailConfirmation.create(account=account, email_key=account.email_key,
+                             token_hash=_hash(token), created_at=now or utcnow())
+    link = current_app.config["PUBLIC_URL"] + PATH + token
+    context = {"link": link, "account": account}
+    return messaging.queue_email(
+        to=account.email, kind="email_confirmation", subject="Подтвердите E-mail",
+        text=render_template("email/confirm_email.txt", **context),
+        html=render_template("email/confirm_email.html", **context))
+
+
+def find(token):
+    """Return ``(confirmation or None, state)``: ok, used, changed or unknown."""
+    row = EmailConfirmation.get_or_none(EmailConfirmation.token_hash == _hash(token))
+    if row is None:
+        return None, "unknown"
+    if row.used_at:
+        return row, "used"
+    if row.account.email_key != row.email_key:
+        return row, "changed"  # the account has another address now
+    return row, "ok"
+
+
+def confirm(token, now=None):
+    """Confirm the address the link was sent to; return the state after trying."""
+    row, state = find(token)
+    if state != "ok":
+        return state
+    now = now or utcnow()
+    used = EmailConfirmation.update(used_at=now).where(
+        (EmailConfirmation.id == row.id) & EmailConfirmation.used_at.is_null()).execute()
+    if not used:
+        return "used"
+    Account.update(email_confirmed=True).where(
+        (Account.id == row.account_id) & (Account.email_key == row.email_key)).execute()
+    return "confirmed"

@@ -1,0 +1,94 @@
+"""Registration without a link (R13–R17): check the form, find the person, start.
+
+Plain Python. The refusal for "not found" is one message whatever differed
+(R15); the reason is kept for support (R31).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from regapp import documents, matching, normalize, passwords, registration, support
+from regapp.models import Account
+
+NOT_FOUND = ("Мы не нашли вас в списке застрахованных. Проверьте, что ФИО и дата рождения — "
+             "как в паспорте, а телефон или E-mail — те, что вы сообщили работодателю. "
+             "Если всё верно, позвоните нам: {help_phone}")
+NAME_FIELDS = ("last_name", "first_name", "patronymic")
+
+
+class NotFound(Exception):
+    """No roster record matches; ``str()`` is the one message for the person."""
+
+
+def check_form(data, regions=("RU",), min_age=18, today=None):
+    """Check the form's fields; return ``(cleaned, errors)`` with errors by field name."""
+    cleaned, errors = {}, {}
+    for name in NAME_FIELDS:
+        try:
+            cleaned[name] = normalize.check_name_part(data.get(name), required=name != "patronymic")
+        except normalize.Invalid as exc:
+            errors[name] = str(exc)
+    _check(errors, cleaned, "birth_date", lambda: normalize.parse_birth_date(
+        data.get("birth_date"), today=today or dt.date.today(), min_age=min_age))
+    _check(errors, cleaned, "phone", lambda: normalize.normalize_phone(data.get("phone"), regions))
+    _check(errors, cleaned, "email", lambda: normalize.normalize_email(data.get("email")))
+    if "phone" in cleaned and Account.select().where(Account.phone == cleaned["phone"]).exists():
+        errors["phone"] = registration.PHONE_TAKEN
+    if "email" in cleaned and Account.select().where(
+            Account.email_key == cleaned["email"][1]).exists():
+        errors["email"] = registration.EMAIL_TAKEN
+    context = [cleaned.get(n, "") for n in NAME_FIELDS] + [data.get("phone", "")]
+    if reason := passwords.check(data.get("password"), context):
+        errors["password"] = reason
+    elif data.get("password") != data.get("confirmation"):
+        errors["confirmation"] = "Пароли не совпадают"
+    consents = data.get("consents", {})
+    for kind in documents.REQUIRED:
+        if not consents.get(kind, (False, None))[0]:
+            errors[kind] = "Без этого согласия регистрация невозможна"
+    cleaned["consents"] = consents
+    return cleaned, errors
+
+
+def _check(errors, cleaned, name, parse):
+    try:
+        cleaned[name] = parse()
+    except normalize.Invalid as exc:
+        errors[name] = str(exc)
+
+
+def typed(cleaned):
+    """The normalized identity the matcher compares."""
+    return matching.Typed(
+        name_key=normalize.name_key(*(cleaned[n] for n in NAME_FIELDS)),
+        birth_date=cleaned["birth_date"], phone=cleaned["phone"], email_key=cleaned["email"][1])
+
+
+def start(cleaned, password, settings, client=None, today=None, now=None):
+    """Find the person and send the SMS code; return the pending registration.
+
+    :raises NotFound: no active record matches (the reason is kept for support).
+    :raises otp.CodeError: codes for this phone are limited right now.
+    """
+    client = client or registration.Client()
+    identity = typed(cleaned)
+    match = matching.find(identity, today)
+    if match.record is None:
+        support.refuse(match.reason, "form", name_key=identity.name_key,
+                       birth_date=identity.birth_date, phone=identity.phone,
+                       email_key=identity.email_key, client_ip=client.ip)
+        raise NotFound(NOT_FOUND.format(help_phone=settings["HELP_PHONE"]))
+    return registration.start(
+        match.record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
+        settings, client, now, email_confirmed=False,
+        email_code_required=not match.phone_matches)
+
+
+def note_taken(errors, cleaned, client):
+    """Keep «уже занят» refusals for support too (R31)."""
+    for field, reason in (("phone", "phone_taken"), ("email", "email_taken")):
+        if errors.get(field) in (registration.PHONE_TAKEN, registration.EMAIL_TAKEN):
+            support.refuse(reason, "form", phone=cleaned.get("phone"),
+                           email_key=(cleaned.get("email") or (None, None))[1],
+                           client_ip=client.ip)
