@@ -40,6 +40,45 @@ class LinkRegistrationForm(ConsentsMixin, FlaskForm):
         return not errors
 
 
+class RegistrationForm(ConsentsMixin, FlaskForm):
+    """R13: the registration tab, for people without a link."""
+
+    last_name = StringField("Фамилия", render_kw={"autocomplete": "family-name"})
+    first_name = StringField("Имя", render_kw={"autocomplete": "given-name"})
+    patronymic = StringField("Отчество", render_kw={"autocomplete": "additional-name"})
+    birth_date = StringField("Дата рождения", render_kw={
+        "inputmode": "numeric", "placeholder": "ДД.ММ.ГГГГ", "autocomplete": "bday",
+        "pattern": r"\d{1,2}\.\d{1,2}\.\d{4}|\d{4}-\d{2}-\d{2}"})
+    phone = LinkRegistrationForm.phone
+    email = StringField("E-mail", render_kw={
+        "type": "email", "autocomplete": "email", "inputmode": "email"})
+    password = LinkRegistrationForm.password
+    confirmation = LinkRegistrationForm.confirmation
+    submit = SubmitField("Зарегистрироваться")
+    apply = LinkRegistrationForm.apply
+
+    def values(self):
+        """The typed values as the domain checks take them."""
+        names = ("last_name", "first_name", "patronymic", "birth_date", "phone", "email",
+                 "password", "confirmation")
+        return {**{n: getattr(self, n).data or "" for n in names}, "consents": self.consents()}
+
+
+class EmailCodeForm(FlaskForm):
+    """The e-mail code step (R17)."""
+
+    code = StringField("Код из письма", render_kw={
+        "autocomplete": "one-time-code", "inputmode": "numeric", "pattern": r"\d{6}",
+        "maxlength": "6"})
+    submit = SubmitField("Подтвердить")
+
+
+class ConfirmEmailForm(FlaskForm):
+    """The button that confirms an e-mail (R33)."""
+
+    submit = SubmitField("Подтвердить")
+
+
 class CodeForm(FlaskForm):
     """A one-time code step."""
 

@@ -1,12 +1,13 @@
 """The pages of the registration flows and the personal account; views stay thin."""
 
-from regapp.views import account, documents, register
+from regapp.views import account, documents, register, selfreg
 
 
 def init_app(app):
     """Register the flows' blueprints and their rate limits."""
-    for module in (register, account, documents):
+    for module in (register, selfreg, account, documents):
         app.register_blueprint(module.bp)
     register.init_limits(app)
+    selfreg.init_limits(app)
     account.init_limits(app)
     app.jinja_env.globals["current_account"] = account.current_account

@@ -82,7 +82,7 @@ def link_submit(token):
             earlier = registration.find_pending(session.get("pending"))
             if earlier and earlier.invitation_id == invitation.id and earlier.phone == cleaned["phone"]:
                 registration.refresh_pending(earlier, cleaned, form.password.data)
-                return _redirect(url_for("register.code"))
+                return hx_redirect(url_for("register.code"))
             try:
                 pending = registration.start_by_link(
                     invitation, cleaned, form.password.data, current_app.config, client())
@@ -90,7 +90,7 @@ def link_submit(token):
                 form.phone.errors = [str(exc)]
             else:
                 session["pending"] = pending.id
-                return _redirect(url_for("register.code"))
+                return hx_redirect(url_for("register.code"))
     return render("register/link.html", "register/_link_form.html", **_context(invitation, form))
 
 
@@ -138,8 +138,10 @@ def code():
         except registration.Refused as exc:
             form.code.errors = [str(exc)]
         else:
+            if account is None:  # R17: an e-mail code comes next
+                return hx_redirect(url_for("selfreg.email_code"))
             sign_in(account)
-            return _redirect(url_for("account.index"))
+            return hx_redirect(url_for("account.index"))
     return _code_page(pending, form)
 
 
@@ -166,7 +168,7 @@ def _code_page(pending, form, notice=None):
                   wait=otp.seconds_until_resend(pending.phone))
 
 
-def _redirect(location):
+def hx_redirect(location):
     """A 303 for a plain form; htmx follows it with HX-Redirect to load the whole page."""
     if is_fragment_request():
         response = current_app.make_response(("", 204))

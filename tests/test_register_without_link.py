@@ -1,0 +1,142 @@
+"""Registration without a link through the web (R13–R18, R30, R33)."""
+
+import re
+
+import pytest
+
+from regapp.models import Account, Message, Refusal
+from regapp.roster import import_roster
+from tests.rosters import person, write_csv
+
+GOOD = "correct horse battery staple"
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def roster(app, tmp_path):
+    rows = [person("P1", last="Мамедов", first="Али", patronymic="Гасан оглы", born="21.11.1988",
+                   phone="+7 916 123-45-67", email="ali@example.com")]
+    import_roster(app.extensions["regapp.adapters"].roster_source("csv"),
+                  write_csv(tmp_path / "r.csv", rows))
+
+
+def csrf(page):
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def form(page, **change):
+    data = {"csrf_token": csrf(page), "last_name": "Мамедов", "first_name": "Али Гасан",
+            "patronymic": "оглы", "birth_date": "21.11.1988", "phone": "89161234567",
+            "email": "Ali@Example.com", "password": GOOD, "confirmation": GOOD,
+            "terms": "y", "pd": "y", "terms_version": "1", "pd_version": "1",
+            "marketing_version": "1"}
+    data.update(change)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def code(outbox, channel):
+    entry = [e for e in outbox() if e["channel"] == channel][-1]
+    return re.search(r"\b(\d{6})\b", entry["text"]).group(1)
+
+
+def post_code(client, path, value):
+    page = client.get(path).get_data(as_text=True)
+    return client.post(path, data={"csrf_token": csrf(page), "code": value})
+
+
+def test_the_form_has_the_seed_labels(client):  # R13
+    page = client.get("/register").get_data(as_text=True)
+    for label in ("Фамилия", "Имя", "Отчество", "Дата рождения", "Мобильный телефон", "E-mail",
+                  "Пароль", "Подтверждение пароля", "Я принимаю правила пользования личным кабинетом",
+                  "Я согласен с обработкой персональных данных",
+                  "Я согласен получать маркетинговую коммуникацию", "Зарегистрироваться",
+                  "Зарегистрироваться через Госуслуги",
+                  "Заполнение обязательно, если отчество указано в Вашем документе"):
+        assert label in page, label
+    assert re.search(r'<input[^>]*id="birth_date"[^>]*inputmode="numeric"', page)
+    assert re.search(r'<input[^>]*id="birth_date"[^>]*pattern=', page)
+
+
+def test_roster_phone_branch_without_javascript(client, roster, outbox):  # R17, first branch
+    page = client.get("/register").get_data(as_text=True)
+    response = client.post("/register", data=form(page))
+    assert response.status_code == 303 and response.headers["Location"] == "/register/code"
+    done = post_code(client, "/register/code", code(outbox, "sms"))
+    assert done.headers["Location"] == "/account"
+    assert "ali@example.com — не подтверждён" in client.get("/account").get_data(as_text=True).lower()
+    link = re.search(r"https://regapp\.example\.com(/email/confirm/[\w-]+)",
+                     [e for e in outbox() if e["channel"] == "email"][-1]["text"]).group(1)
+    client.post("/logout", data={"csrf_token": csrf(client.get("/account").get_data(as_text=True))})
+    opened = client.get(link)  # a mail scanner, or the person, signed out
+    assert opened.status_code == 200 and "Подтвердить" in opened.get_data(as_text=True)
+    assert not Account.get().email_confirmed  # R33: opening changes nothing
+    confirmed = client.post(link, data={"csrf_token": csrf(opened.get_data(as_text=True))})
+    assert "E-mail подтверждён" in confirmed.get_data(as_text=True)
+    assert Account.get().email_confirmed
+    again = client.post(link, data={"csrf_token": csrf(client.get("/login").get_data(as_text=True))})
+    assert "уже подтверждён" in again.get_data(as_text=True)
+
+
+def test_other_phone_branch_needs_the_email_code(client, roster, outbox):  # R17, second branch
+    page = client.get("/register").get_data(as_text=True)
+    client.post("/register", data=form(page, phone="+7 903 765-43-21"))
+    after_sms = post_code(client, "/register/code", code(outbox, "sms"))
+    assert after_sms.headers["Location"] == "/register/email-code"
+    step = client.get("/register/email-code").get_data(as_text=True)
+    assert "Код из письма" in step and "Ali@example.com" in step
+    assert Account.select().count() == 0
+    done = post_code(client, "/register/email-code", code(outbox, "email"))
+    assert done.headers["Location"] == "/account"
+    assert Account.get().email_confirmed and Account.get().phone == "+79037654321"
+
+
+def test_htmx_submit_redirects_with_a_header(client, roster, outbox):  # R30
+    page = client.get("/register").get_data(as_text=True)
+    response = client.post("/register", data=form(page), headers=HX)
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/register/code"
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+@pytest.mark.parametrize("change", [
+    {"birth_date": "22.11.1988"},
+    {"last_name": "Мамедова"},
+    {"phone": "+7 903 000-00-00", "email": "other@example.com"},
+])
+def test_no_match_says_one_thing_and_sends_no_sms(client, roster, change, headers):  # R15
+    page = client.get("/register").get_data(as_text=True)
+    text = client.post("/register", data=form(page, **change), headers=headers).get_data(as_text=True)
+    assert re.search(r'role="alert">Мы не нашли вас в списке застрахованных', text)
+    assert "8-800-100-88-00" in text and 'value="Мамедов' in text
+    assert Message.select().count() == 0 and Refusal.select().count() == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"first_name": "Ali"}, "кириллицей"),
+    ({"birth_date": "31.04.1990"}, "Такой даты нет"),
+    ({"email": "ali@gmail.сom"}, "раскладку"),
+    ({"pd": None}, "Без этого согласия"),
+])
+def test_field_errors_send_no_sms(client, roster, change, message):
+    page = client.get("/register").get_data(as_text=True)
+    text = client.post("/register", data=form(page, **change)).get_data(as_text=True)
+    assert message in text and 'aria-invalid="true"' in text
+    assert Message.select().count() == 0
+
+
+def test_inline_check_of_the_birth_date(client):
+    page = client.get("/register").get_data(as_text=True)
+    text = client.post("/register/check/birth_date", headers=HX,
+                       data=form(page, birth_date="01.02.85")).get_data(as_text=True)
+    assert text.lstrip().startswith('<div class="field field--invalid" id="birth_date-field">')
+    assert "ДД.ММ.ГГГГ" in text
+
+
+def test_a_taken_email_is_refused_and_kept_for_support(client, roster, outbox):  # R16, R31
+    from regapp.models import RosterRecord
+
+    Account.create(record=RosterRecord.get(), phone="+79039999999", email="ali@example.com",
+                   email_key="ali@example.com", password_hash="x")
+    page = client.get("/register").get_data(as_text=True)
+    text = client.post("/register", data=form(page)).get_data(as_text=True)
+    assert "E-mail уже занят" in text and Message.select().count() == 0
+    assert Refusal.get().reason == "email_taken"
