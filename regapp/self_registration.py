@@ -87,8 +87,5 @@ def start(cleaned, password, settings, client=None, today=None, now=None):
 
 def note_taken(errors, cleaned, client):
     """Keep «уже занят» refusals for support too (R31)."""
-    for field, reason in (("phone", "phone_taken"), ("email", "email_taken")):
-        if errors.get(field) in (registration.PHONE_TAKEN, registration.EMAIL_TAKEN):
-            support.refuse(reason, "form", phone=cleaned.get("phone"),
-                           email_key=(cleaned.get("email") or (None, None))[1],
-                           client_ip=client.ip)
+    support.note_taken(errors, "form", client.ip, phone=cleaned.get("phone"),
+                       email_key=(cleaned.get("email") or (None, None))[1])

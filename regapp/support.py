@@ -27,6 +27,17 @@ def refuse(reason, channel, record=None, policy_key=None, name_key=None, birth_d
         birth_date=birth_date, phone=phone, email_key=email_key, client_ip=client_ip)
 
 
+def note_taken(errors, channel, client_ip, record=None, phone=None, email_key=None):
+    """Keep the «уже занят» answers a form gave (R31)."""
+    from regapp.registration import EMAIL_TAKEN, PHONE_TAKEN
+
+    for name, text, reason in (("phone", PHONE_TAKEN, "phone_taken"),
+                               ("email", EMAIL_TAKEN, "email_taken")):
+        if errors.get(name) == text:
+            refuse(reason, channel, record=record, phone=phone, email_key=email_key,
+                   client_ip=client_ip)
+
+
 def purge(retention_days, now=None):
     """Forget refusals older than the retention period; return how many went."""
     cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)

@@ -257,3 +257,16 @@ def test_rate_limits_can_be_switched_off(client, link, outbox):
     statuses = {client.post("/register/code", data={"csrf_token": csrf(code_page), "code": "000000"}).status_code
                 for _ in range(25)}
     assert 429 not in statuses
+
+
+def test_a_taken_phone_on_the_link_form_is_kept_for_support(client, link):  # R31
+    from regapp.models import Refusal, RosterRecord
+
+    other = RosterRecord.get(RosterRecord.policy_number == "ДМС-102")
+    Account.create(record=other, phone="+79161234567", email="x@example.com",
+                   email_key="x@example.com", password_hash="x")
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    refusal = Refusal.get()
+    assert (refusal.reason, refusal.channel, refusal.phone) == ("phone_taken", "link", "+79161234567")
+    assert refusal.record.policy_number == "ДМС-101"

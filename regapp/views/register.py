@@ -18,6 +18,8 @@ from regapp.views.common import client, limit_view, sign_in
 
 bp = Blueprint("register", __name__)
 
+POLICY_HINT = "Указан в письме со ссылкой"
+PHONE_HINT = "Личный мобильный: на него придёт СМС с кодом"
 LINK_PROBLEMS = {
     "unknown": ("Ссылка не работает",
                 "Ссылка неполная или в ней ошибка. Откройте её из письма целиком или попросите новую."),
@@ -44,7 +46,7 @@ def _invitation_or_problem(token):
 
 def _context(invitation, form):
     record = invitation.record
-    return {"form": form, "invitation": invitation,
+    return {"form": form, "invitation": invitation, "token": request.view_args["token"],
             "first_name": normalize.display_name(record.first_name),
             "patronymic": normalize.display_name(record.patronymic),
             "hints": passwords.hints(form.password.data or "", _personal(invitation, form))}
@@ -78,6 +80,8 @@ def link_submit(token):
     form = LinkRegistrationForm()
     if form.validate_on_submit():
         cleaned, errors = _check(invitation, form)
+        support.note_taken(errors, "link", request.remote_addr, record=invitation.record,
+                           phone=cleaned.get("phone"))
         if form.apply(errors):
             earlier = registration.find_pending(session.get("pending"))
             if earlier and earlier.invitation_id == invitation.id and earlier.phone == cleaned["phone"]:
@@ -104,8 +108,9 @@ def link_check(token, field):
     form.validate()
     _, errors = _check(invitation, form)
     form.apply({name: msg for name, msg in errors.items() if name == field})
-    context = _context(invitation, form)
-    return render_template("register/_check.html", field=getattr(form, field), **context)
+    hint = {"policy": POLICY_HINT, "phone": PHONE_HINT}.get(field)
+    return render_template("register/_field.html", field=getattr(form, field), hint=hint,
+                           check=url_for("register.link_check", token=token, field=field))
 
 
 @bp.post("/invite/<token>/hints")
