@@ -17,6 +17,8 @@ BUILTIN_PLUGINS = (
     "plugins.email_smtp",
     "plugins.roster_csv",
     "plugins.roster_xlsx",
+    "plugins.esia_signer_gost",
+    "plugins.esia_signer_command",
 )
 
 #: adapter kind → (hook that declares it, setting that chooses it, words for messages)

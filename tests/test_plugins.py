@@ -26,10 +26,10 @@ def test_built_in_adapters_are_ordinary_plugins():
     assert sorted(available(pm, "roster")) == ["csv", "xlsx"]
 
 
-def test_hooks_not_yet_implemented_answer_empty():
-    """ESIA providers and signers arrive with the ESIA issue; the hooks exist already."""
+def test_esia_signers_are_built_in_and_providers_still_to_come():
     pm = build_plugin_manager()
-    assert available(pm, "esia") == {} and available(pm, "signer") == {}
+    assert sorted(available(pm, "signer")) == ["command", "gost"]
+    assert available(pm, "esia") == {}
 
 
 def test_contract_environment_is_first_result_and_none_for_unknown_names(tmp_path):
