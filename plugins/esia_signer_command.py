@@ -14,9 +14,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 
-from plugins.esia_signer_gost import certificate_hash
 from regapp import hookimpl
 from regapp.adapters import EsiaSigner
+from regapp.gost import certificate_hash
 
 
 class SigningFailed(RuntimeError):

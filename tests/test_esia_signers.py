@@ -14,7 +14,9 @@ import sys
 import pytest
 
 from plugins.esia_signer_command import CommandSigner, SigningFailed
-from plugins.esia_signer_gost import GostSigner, UnusableKey, load_private_key
+from plugins.esia_signer_gost import GostSigner
+from regapp import gost
+from regapp.gost import UnusableKey, load_private_key
 
 PACKAGE = "libengine-gost-openssl"
 
@@ -138,3 +140,28 @@ def test_a_non_gost_key_is_refused(tmp_path):
         load_private_key(pem)
     with pytest.raises(UnusableKey):
         load_private_key(b"not a key")
+
+
+def test_generated_test_certificate_is_valid_for_openssl(openssl):
+    """The fake ESIA's test pair is made in pure Python; OpenSSL must agree with it."""
+    key_pem, cert_pem = gost.generate("regapp QA")
+    key, cert = openssl.folder / "gen-key.pem", openssl.folder / "gen-cert.pem"
+    key.write_bytes(key_pem)
+    cert.write_bytes(cert_pem)
+    assert b": OK" in openssl("verify", "-CAfile", str(cert), str(cert))
+    signature = openssl("dgst", "-md_gost12_256", "-sign", str(key), data=ESIA_STRING)
+    public, curve = gost.load_public_key(cert_pem)
+    assert gost.verify(public, curve, ESIA_STRING, signature)
+    assert not gost.verify(public, curve, ESIA_STRING + b"!", signature)
+    mine = GostSigner({"ESIA_KEY_PATH": str(key), "ESIA_CERT_PATH": str(cert)})
+    assert verified(openssl, str(cert), ESIA_STRING, mine.sign(ESIA_STRING))
+
+
+@pytest.mark.parametrize("paramset", ["A", "TCA"])
+def test_verify_accepts_openssl_signatures(openssl, paramset):
+    key, cert = keypair(openssl, paramset)
+    signature = openssl("dgst", "-md_gost12_256", "-sign", key, data=ESIA_STRING)
+    with open(cert, "rb") as f:
+        public, curve = gost.load_public_key(f.read())
+    assert gost.verify(public, curve, ESIA_STRING, signature)
+    assert not gost.verify(public, curve, ESIA_STRING, signature[::-1])
