@@ -19,6 +19,7 @@ BUILTIN_PLUGINS = (
     "plugins.roster_xlsx",
     "plugins.esia_signer_gost",
     "plugins.esia_signer_command",
+    "plugins.esia_client",
 )
 
 #: adapter kind → (hook that declares it, setting that chooses it, words for messages)
@@ -33,7 +34,7 @@ KINDS = {
 
 #: the built-in ESIA providers arrive with the ESIA issue; until then these
 #: names (QA mode defaults to "fake") mean "no Gosuslugi buttons", not a typo
-ESIA_NAMES_TO_COME = ("fake", "esia")
+ESIA_NAMES_TO_COME = ("fake",)
 
 
 class UnknownAdapter(LookupError):

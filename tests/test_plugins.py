@@ -26,10 +26,10 @@ def test_built_in_adapters_are_ordinary_plugins():
     assert sorted(available(pm, "roster")) == ["csv", "xlsx"]
 
 
-def test_esia_signers_are_built_in_and_providers_still_to_come():
+def test_esia_signers_and_client_are_built_in():
     pm = build_plugin_manager()
     assert sorted(available(pm, "signer")) == ["command", "gost"]
-    assert available(pm, "esia") == {}
+    assert "esia" in available(pm, "esia")
 
 
 def test_contract_environment_is_first_result_and_none_for_unknown_names(tmp_path):
