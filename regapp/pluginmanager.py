@@ -20,6 +20,7 @@ BUILTIN_PLUGINS = (
     "plugins.esia_signer_gost",
     "plugins.esia_signer_command",
     "plugins.esia_client",
+    "plugins.esia_fake",
 )
 
 #: adapter kind → (hook that declares it, setting that chooses it, words for messages)
@@ -30,11 +31,6 @@ KINDS = {
     "esia": ("regapp_esia_providers", "ESIA_PROVIDER", "ESIA provider"),
     "signer": ("regapp_esia_signers", "ESIA_SIGNER", "ESIA signer"),
 }
-
-
-#: the built-in ESIA providers arrive with the ESIA issue; until then these
-#: names (QA mode defaults to "fake") mean "no Gosuslugi buttons", not a typo
-ESIA_NAMES_TO_COME = ("fake",)
 
 
 class UnknownAdapter(LookupError):
@@ -116,10 +112,8 @@ def choose_adapters(pm, settings):
     adapters.sms = choose(pm, "sms", settings)
     adapters.email = choose(pm, "email", settings)
     adapters.roster_sources = available(pm, "roster")
-    esia_name = settings.get("ESIA_PROVIDER")
-    esia_classes = available(pm, "esia")
-    if esia_name in esia_classes:
-        adapters.esia = esia_classes[esia_name](settings)
-    elif esia_name and esia_name not in ESIA_NAMES_TO_COME:
-        raise UnknownAdapter("esia", esia_name, esia_classes, "ESIA_PROVIDER")
+    if settings.get("ESIA_PROVIDER"):
+        adapters.esia = choose(pm, "esia", settings)
+        # the signer reads the provider's settings: the fake fills in its test keys
+        adapters.esia.signer = choose(pm, "signer", adapters.esia.settings)
     return adapters

@@ -34,6 +34,9 @@ DEFAULTS = {
     "ESIA_CERT_PATH": None,
     "ESIA_TOKEN_CERT_PATH": None,
     "ESIA_ISSUER": None,
+    "ESIA_STRING_VERSION": 2,  # 1: the legacy signed string, for stands that want it
+    "ESIA_SIGN_COMMAND": None,  # the "command" signer's program
+    "ESIA_SIGN_BYTE_ORDER": "openssl",  # or "cryptopro"
     "HELP_PHONE": "8-800-100-88-00",
     "RATELIMIT_ENABLED": True,
     "SERVICE_NAME": "Личный кабинет застрахованного",
@@ -80,6 +83,7 @@ def _derive(app):
     instance = Path(app.instance_path)
     if not config.get("DATABASE"):
         config["DATABASE"] = f"sqlite:///{instance / 'regapp.db'}"
+    config["INSTANCE_PATH"] = str(instance)
     if not config.get("OUTBOX_PATH"):
         config["OUTBOX_PATH"] = str(instance / "outbox.jsonl")
     if not config.get("SECRET_KEY"):

@@ -20,10 +20,21 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "settings(**kw): settings for the app fixture")
 
 
+@pytest.fixture(scope="session")
+def fake_esia_materials(tmp_path_factory):
+    """The fake ESIA's key pairs, made once: key generation is slow in pure Python."""
+    from regapp.fake_esia import ensure_materials
+
+    return ensure_materials(tmp_path_factory.mktemp("fake-esia"))
+
+
 @pytest.fixture
-def app(tmp_path, monkeypatch, request):
+def app(tmp_path, monkeypatch, request, fake_esia_materials):
     """An app with its own instance folder, schema created, app context pushed."""
+    import shutil
+
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
+    shutil.copytree(fake_esia_materials.folder, tmp_path / "instance" / "fake-esia")
     marker = request.node.get_closest_marker("settings")
     settings = {**BASE_SETTINGS, **(marker.kwargs if marker else {})}
     app = create_app(settings, plugins=getattr(request, "param", ()))
