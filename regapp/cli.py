@@ -79,6 +79,25 @@ def demo_command(port):
     _serve(app, "127.0.0.1", port)
 
 
+@main.command("fake-esia")
+@click.option("--port", default=5100, show_default=True, type=int)
+def fake_esia_command(port):
+    """Serve the fake ESIA on its own (the same one QA mode mounts at /fake-esia)."""
+    import os
+
+    from regapp import TEMPLATES, fake_esia
+
+    config = current_app.config
+    materials = fake_esia.ensure_materials(os.path.join(current_app.instance_path, "fake-esia"))
+    fake = fake_esia.FakeEsia.from_materials(
+        materials, config.get("ESIA_CLIENT_ID") or "REGAPP-QA", f"http://127.0.0.1:{port}/",
+        redirect_prefixes=(config["PUBLIC_URL"] + "/esia/",))
+    click.echo(f"fake ESIA: http://127.0.0.1:{port}/  (client id {fake.client_id})")
+    click.echo(f"  client key and certificate: {materials.client_key}, {materials.client_cert}")
+    click.echo(f"  token certificate (ESIA_TOKEN_CERT_PATH): {materials.esia_cert}")
+    run_simple("127.0.0.1", port, fake_esia.standalone_app(fake, TEMPLATES), threaded=True)
+
+
 @main.command("worker")
 @click.option("--workers", default=2, show_default=True, type=int)
 def worker_command(workers):

@@ -19,16 +19,25 @@ def _refusals(db):
     db.create_tables([models.Refusal], safe=True)
 
 
-def _email_steps(db):
+def _add_columns(db, model, names):
+    """Add the model's fields ``names`` to its table where they are missing."""
     from playhouse.migrate import SchemaMigrator, migrate
 
     migrator = SchemaMigrator.from_database(db.obj if hasattr(db, "obj") else db)
-    columns = {c.name for c in db.get_columns(models.PendingRegistration._meta.table_name)}
-    table = models.PendingRegistration._meta.table_name
-    for name in ("phone_confirmed", "email_code_required"):
-        if name not in columns:
-            migrate(migrator.add_column(table, name, getattr(models.PendingRegistration, name)))
+    table = model._meta.table_name
+    existing = {c.name for c in db.get_columns(table)}
+    for name in names:
+        if name not in existing:
+            migrate(migrator.add_column(table, name, getattr(model, name)))
+
+
+def _email_steps(db):
+    _add_columns(db, models.PendingRegistration, ("phone_confirmed", "email_code_required"))
     db.create_tables([models.EmailConfirmation], safe=True)
+
+
+def _pending_esia(db):
+    _add_columns(db, models.PendingRegistration, ("esia_id",))
 
 
 #: (version, step): append, never reorder or edit a released step
@@ -38,6 +47,7 @@ STEPS = [
     (3, _registration),
     (4, _refusals),
     (5, _email_steps),
+    (6, _pending_esia),
 ]
 
 

@@ -156,6 +156,7 @@ class PendingRegistration(BaseModel):
     account = ForeignKeyField(Account, null=True)  # set when completed
     phone_confirmed = BooleanField(default=False)
     email_code_required = BooleanField(default=False)  # R17: the phone differs from the roster's
+    esia_id = CharField(null=True)  # the Gosuslugi oid to store on the account (R20)
 
 
 class EmailConfirmation(BaseModel):

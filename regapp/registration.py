@@ -26,6 +26,7 @@ PURPOSE = "registration"
 EMAIL_PURPOSE = "registration_email"
 PHONE_TAKEN = "Номер уже занят: его использует другой пользователь личного кабинета"
 EMAIL_TAKEN = "E-mail уже занят: его использует другой пользователь личного кабинета"
+ESIA_TAKEN = "Эта учётная запись Госуслуг уже связана с другим личным кабинетом"
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,12 @@ def start_by_link(invitation, cleaned, password, settings, client=Client(), now=
     :raises otp.CodeError: codes for this phone are limited right now.
     """
     return start(invitation.record, cleaned["phone"], invitation.email, cleaned["consents"],
-                 password, settings, client, now, invitation=invitation, email_confirmed=True)
+                 password, settings, client, now, invitation=invitation, email_confirmed=True,
+                 esia_id=cleaned.get("esia_id"))
 
 
 def start(record, phone, email, consents, password, settings, client=Client(), now=None,
-          invitation=None, email_confirmed=False, email_code_required=False):
+          invitation=None, email_confirmed=False, email_code_required=False, esia_id=None):
     """Store a pending registration and queue its SMS code, in one transaction."""
     now = now or utcnow()
     with database.atomic():
@@ -92,6 +94,7 @@ def start(record, phone, email, consents, password, settings, client=Client(), n
             id=secrets.token_urlsafe(24), record=record, invitation=invitation,
             phone=phone, email=email, email_key=normalize.email_key(email),
             email_confirmed=email_confirmed, email_code_required=email_code_required,
+            esia_id=esia_id,
             password_hash=passwords.hash_password(password),
             consents=json.dumps(_consents_shown(consents)),
             channel="link" if invitation else "form",
@@ -140,6 +143,14 @@ def _consents_shown(consents):
         result[kind] = {"granted": bool(granted), "document": shown.document,
                         "version": shown.version, "sha256": shown.sha256, "label": shown.label}
     return result
+
+
+def esia_for(record, person):
+    """The ESIA id to keep, when ESIA's names are the record's (R14's comparison); else None."""
+    if not person:
+        return None
+    names = normalize.name_key(person["last_name"], person["first_name"], person["middle_name"])
+    return person["oid"] if names == record.name_key else None
 
 
 def find_pending(pending_id, now=None):
@@ -201,7 +212,7 @@ def _create_account(pending, now, email_confirmed):
             account = Account.create(
                 record=pending.record, phone=pending.phone, email=pending.email,
                 email_key=pending.email_key, email_confirmed=email_confirmed,
-                password_hash=pending.password_hash, created_at=now)
+                password_hash=pending.password_hash, esia_id=pending.esia_id, created_at=now)
             if pending.invitation_id and not Invitation.update(spent_at=now).where(
                     (Invitation.id == pending.invitation_id)
                     & Invitation.spent_at.is_null()).execute():
@@ -231,6 +242,8 @@ def _record_consents(account, pending, now):
 def _taken(exc, pending):
     """Turn a unique-constraint loss into the answer the person would have got anyway."""
     text = str(exc).lower()
+    if "esia" in text:
+        return Refused(ESIA_TAKEN)
     if "phone" in text:
         return Refused(PHONE_TAKEN, "phone")
     if "email" in text:

@@ -65,7 +65,7 @@ def typed(cleaned):
         birth_date=cleaned["birth_date"], phone=cleaned["phone"], email_key=cleaned["email"][1])
 
 
-def start(cleaned, password, settings, client=None, today=None, now=None):
+def start(cleaned, password, settings, client=None, today=None, now=None, esia_person=None):
     """Find the person and send the SMS code; return the pending registration.
 
     :raises NotFound: no active record matches (the reason is kept for support).
@@ -82,7 +82,8 @@ def start(cleaned, password, settings, client=None, today=None, now=None):
     return registration.start(
         match.record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
         settings, client, now, email_confirmed=False,
-        email_code_required=not match.phone_matches)
+        email_code_required=not match.phone_matches,
+        esia_id=registration.esia_for(match.record, esia_person))
 
 
 def note_taken(errors, cleaned, client):

@@ -87,6 +87,8 @@ def link_submit(token):
             if earlier and earlier.invitation_id == invitation.id and earlier.phone == cleaned["phone"]:
                 registration.refresh_pending(earlier, cleaned, form.password.data)
                 return hx_redirect(url_for("register.code"))
+            cleaned["esia_id"] = registration.esia_for(invitation.record,
+                                                       session.get("esia_person"))
             try:
                 pending = registration.start_by_link(
                     invitation, cleaned, form.password.data, current_app.config, client())

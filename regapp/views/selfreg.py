@@ -31,13 +31,19 @@ def _page(form, error=None):
 def register():
     """The registration tab: find the person in the roster, then the SMS code."""
     form, error = RegistrationForm(), None
+    esia_person = session.get("esia_person")
+    if esia_person and not form.is_submitted():  # R20: names from Gosuslugi
+        form.last_name.data = esia_person["last_name"]
+        form.first_name.data = esia_person["first_name"]
+        form.patronymic.data = esia_person["middle_name"]
     if form.validate_on_submit():
         cleaned, errors = _check(form)
         self_registration.note_taken(errors, cleaned, client())
         if form.apply(errors):
             try:
                 pending = self_registration.start(cleaned, form.password.data,
-                                                  current_app.config, client())
+                                                  current_app.config, client(),
+                                                  esia_person=esia_person)
             except self_registration.NotFound as exc:
                 error = str(exc)
             except otp.CodeError as exc:

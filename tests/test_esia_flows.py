@@ -1,0 +1,190 @@
+"""Gosuslugi end to end (R19–R21): the app's real client against the fake ESIA over real HTTP."""
+
+import re
+import urllib.parse
+
+import pytest
+
+from regapp import create_app, db
+from regapp import esia_protocol as wire
+from regapp.db import database
+from regapp.models import Account
+from regapp.roster import import_roster
+from regapp.views import esia as views
+from tests.conftest import BASE_SETTINGS, IsolatedClient
+from tests.esia_helpers import NoRedirects, ServedFakeEsia, sign_in
+from tests.rosters import person, write_csv
+
+GOOD = "correct horse battery staple"
+
+
+@pytest.fixture
+def esia(fake_esia_materials):
+    with ServedFakeEsia(fake_esia_materials.folder,
+                        redirect_prefix="https://regapp.example.com/esia/") as served:
+        yield served
+
+
+def make_app(tmp_path, monkeypatch, esia, **extra):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({**BASE_SETTINGS, "QA_MODE": False, "ESIA_PROVIDER": "esia",
+                      "ESIA_SIGNER": "gost", **esia.settings(), **extra})
+    app.test_client_class = IsolatedClient
+    return app
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch, esia):
+    app = make_app(tmp_path, monkeypatch, esia)
+    with app.app_context():
+        db.upgrade()
+        rows = [person("P1", last="Петров", first="Александр", patronymic="Иванович",
+                       born="14.03.1985", phone="+7 916 123-45-67", email="a.petrov@example.com")]
+        import_roster(app.extensions["regapp.adapters"].roster_source("csv"),
+                      write_csv(tmp_path / "r.csv", rows))
+        yield app
+    if not database.is_closed():
+        database.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf(page):
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def gosuslugi(client, start, oid=None, decline=False):
+    """Press the banner, pick a person at the fake, come back; return the app's last answer."""
+    to_esia = client.get(start)
+    assert to_esia.status_code == 303
+    back = sign_in(NoRedirects(), to_esia.headers["Location"], oid=oid, decline=decline)
+    location = urllib.parse.urlsplit(back.headers["Location"])
+    assert location.netloc == "regapp.example.com" and location.path == "/esia/back"
+    return client.get(f"{location.path}?{location.query}")
+
+
+def register_with_code(client, outbox_path, **fields):
+    page = client.get("/register").get_data(as_text=True)
+    data = {"csrf_token": csrf(page), "birth_date": "14.03.1985", "phone": "89161234567",
+            "email": "a.petrov@example.com", "password": GOOD, "confirmation": GOOD,
+            "terms": "y", "pd": "y", "terms_version": "1", "pd_version": "1",
+            "marketing_version": "1"}
+    for name in ("last_name", "first_name", "patronymic"):
+        data[name] = re.search(rf'id="{name}" name="{name}" type="text" value="([^"]*)"',
+                               page).group(1)
+    data.update(fields)
+    assert client.post("/register", data=data).headers["Location"] == "/register/code"
+    from regapp import outbox
+
+    code = re.search(r"\b(\d{6})\b", outbox.read(outbox_path)[0]["text"]).group(1)
+    code_page = client.get("/register/code").get_data(as_text=True)
+    return client.post("/register/code", data={"csrf_token": csrf(code_page), "code": code})
+
+
+def test_register_with_gosuslugi_then_sign_in_with_it(app, client):  # R19, R20, R21
+    back = gosuslugi(client, "/esia/start/register", oid="1000000001")
+    assert back.headers["Location"] == "/register"
+    page = client.get("/register").get_data(as_text=True)
+    assert "Данные получены с Госуслуг" in page
+    for value in ('value="Петров"', 'value="Александр"', 'value="Иванович"'):
+        assert value in page
+    done = register_with_code(client, app.config["OUTBOX_PATH"])
+    assert done.headers["Location"] == "/account"
+    assert Account.get().esia_id == "1000000001"
+    account_page = client.get("/account").get_data(as_text=True)
+    assert "Госуслуги</dt>" in account_page and "связаны" in account_page
+    client.post("/logout", data={"csrf_token": csrf(account_page)})
+    assert "Войти через Госуслуги" in client.get("/login").get_data(as_text=True)
+    signed_in = gosuslugi(client, "/esia/start/login", oid="1000000001")
+    assert signed_in.headers["Location"] == "/account"
+    assert "Александр" in client.get("/account").get_data(as_text=True)
+
+
+def test_declining_returns_to_the_form_with_a_message(client):
+    back = gosuslugi(client, "/esia/start/register", decline=True)
+    assert back.headers["Location"] == "/register"
+    page = client.get("/register").get_data(as_text=True)
+    assert views.DECLINED in page and 'value="Петров"' not in page
+
+
+def test_an_unconfirmed_account_is_refused_with_an_explanation(client):
+    gosuslugi(client, "/esia/start/register", oid="1000000002")
+    assert views.UNTRUSTED in client.get("/register").get_data(as_text=True)
+
+
+def test_a_tampered_signature_is_refused_by_the_fake(tmp_path, monkeypatch, esia):
+    from regapp.fake_esia import ensure_materials
+
+    other = ensure_materials(tmp_path / "other-keys")
+    app = make_app(tmp_path, monkeypatch, esia, ESIA_KEY_PATH=str(other.client_key))
+    with app.app_context():
+        db.upgrade()
+        client = app.test_client()
+        to_esia = client.get("/esia/start/register")
+        answer = NoRedirects().open(to_esia.headers["Location"])
+        location = urllib.parse.urlsplit(answer.headers["Location"])
+        params = dict(urllib.parse.parse_qsl(location.query))
+        assert wire.error_code(params["error_description"]) == "007053"
+        client.get(f"{location.path}?{location.query}")
+        assert "ESIA-007053" in client.get("/register").get_data(as_text=True)
+
+
+def test_an_unregistered_return_address_gets_007023(tmp_path, monkeypatch, esia):
+    app = make_app(tmp_path, monkeypatch, esia, PUBLIC_URL="https://elsewhere.example.com")
+    with app.app_context():
+        db.upgrade()
+        to_esia = app.test_client().get("/esia/start/register")
+        answer = NoRedirects().open(to_esia.headers["Location"])
+        assert answer.status == 400 and "ESIA-007023" in answer.read().decode()
+
+
+def test_a_replayed_return_is_not_accepted(client):
+    to_esia = client.get("/esia/start/register")
+    back = sign_in(NoRedirects(), to_esia.headers["Location"], oid="1000000001")
+    path = urllib.parse.urlsplit(back.headers["Location"])
+    url = f"{path.path}?{path.query}"
+    client.get(url)
+    replay = client.get(url)
+    assert replay.headers["Location"] == "/"
+    assert views.EXPIRED in client.get("/").get_data(as_text=True)
+
+
+def test_sign_in_with_gosuslugi_and_no_account_explains(client):
+    back = gosuslugi(client, "/esia/start/login", oid="1000000003")
+    assert back.headers["Location"] == "/login"
+    assert views.NO_ACCOUNT in client.get("/login").get_data(as_text=True)
+
+
+def test_link_and_unlink_from_the_account_and_one_account_per_esia_id(app, client):  # R20, R29
+    register_with_code(client, app.config["OUTBOX_PATH"], last_name="Петров",
+                       first_name="Александр", patronymic="Иванович")
+    assert Account.get().esia_id is None
+    linked = gosuslugi(client, "/esia/start/link", oid="1000000004")
+    assert linked.headers["Location"] == "/account" and Account.get().esia_id == "1000000004"
+    page = client.get("/account").get_data(as_text=True)
+    client.post("/esia/unlink", data={"csrf_token": csrf(page)})
+    assert Account.get().esia_id is None
+    from regapp.models import RosterRecord
+
+    other = RosterRecord.create(policy_number="P2", policy_key="p2", last_name="Смит",
+                                first_name="Джон", name_key="смит джон",
+                                birth_date=RosterRecord.get().birth_date)
+    Account.create(record=other, phone="+79030000000", email="j@example.com",
+                   email_key="j@example.com", password_hash="x", esia_id="1000000004")
+    gosuslugi(client, "/esia/start/link", oid="1000000004")
+    assert "уже связана с другим личным кабинетом" in client.get("/account").get_data(as_text=True)
+    assert Account.get(Account.phone == "+79161234567").esia_id is None
+
+
+def test_without_a_provider_the_buttons_are_hidden(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({**BASE_SETTINGS, "QA_MODE": False})
+    with app.app_context():
+        db.upgrade()
+        client = app.test_client()
+        assert "Госуслуг" not in client.get("/register").get_data(as_text=True)
+        assert "Войти через Госуслуги" not in client.get("/login").get_data(as_text=True)
+        assert client.get("/esia/start/register").status_code == 404
