@@ -188,3 +188,25 @@ def test_without_a_provider_the_buttons_are_hidden(tmp_path, monkeypatch):
         assert "Госуслуг" not in client.get("/register").get_data(as_text=True)
         assert "Войти через Госуслуги" not in client.get("/login").get_data(as_text=True)
         assert client.get("/esia/start/register").status_code == 404
+
+
+def test_a_spent_code_ends_in_a_message_with_007011(app, client, esia):
+    to_esia = client.get("/esia/start/register")
+    back = sign_in(NoRedirects(), to_esia.headers["Location"], oid="1000000001")
+    location = urllib.parse.urlsplit(back.headers["Location"])
+    code = dict(urllib.parse.parse_qsl(location.query))["code"]
+    esia.client().fetch_person(code, "https://regapp.example.com/esia/back")  # someone used it
+    client.get(f"{location.path}?{location.query}")
+    assert "ESIA-007011" in client.get("/register").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("code, spoil", [
+    ("007015", lambda url: re.sub(r"timestamp=[^&]+", "timestamp=2020.01.01+00%3A00%3A00+%2B0300", url)),
+    ("007014", lambda url: re.sub(r"&client_certificate_hash=[^&]+", "", url)),
+])
+def test_refused_requests_end_in_a_message_with_their_code(client, code, spoil):
+    to_esia = client.get("/esia/start/register")
+    answer = NoRedirects().open(spoil(to_esia.headers["Location"]))
+    location = urllib.parse.urlsplit(answer.headers["Location"])
+    client.get(f"{location.path}?{location.query}")
+    assert f"ESIA-{code}" in client.get("/register").get_data(as_text=True)
