@@ -40,6 +40,10 @@ def _pending_esia(db):
     _add_columns(db, models.PendingRegistration, ("esia_id",))
 
 
+def _session_epoch(db):
+    _add_columns(db, models.Account, ("session_epoch",))
+
+
 #: (version, step): append, never reorder or edit a released step
 STEPS = [
     (1, _initial),
@@ -48,6 +52,7 @@ STEPS = [
     (4, _refusals),
     (5, _email_steps),
     (6, _pending_esia),
+    (7, _session_epoch),
 ]
 
 

@@ -81,6 +81,8 @@ class Account(BaseModel):
     password_hash = CharField()
     esia_id = CharField(null=True, unique=True)
     created_at = DateTimeField(default=utcnow)
+    #: sessions carry this number; raising it signs the account out everywhere
+    session_epoch = IntegerField(default=0)
 
 
 class Message(BaseModel):

@@ -38,6 +38,7 @@ def app(tmp_path, monkeypatch, request, fake_esia_materials):
     marker = request.node.get_closest_marker("settings")
     settings = {**BASE_SETTINGS, **(marker.kwargs if marker else {})}
     app = create_app(settings, plugins=getattr(request, "param", ()))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         db.upgrade()
         yield app
@@ -58,7 +59,6 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

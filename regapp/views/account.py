@@ -20,8 +20,18 @@ def current_account():
     """The signed-in account, or None."""
     if "account" not in g:
         account_id = session.get("account_id")
-        g.account = Account.get_or_none(Account.id == account_id) if account_id else None
+        account = Account.get_or_none(Account.id == account_id) if account_id else None
+        if account is not None and session.get("epoch") != account.session_epoch:
+            session.clear()  # signed out everywhere since this session began
+            account = None
+        g.account = account
     return g.account
+
+
+def sign_out_everywhere(account):
+    """End every session of ``account``, this one included."""
+    Account.update(session_epoch=Account.session_epoch + 1).where(
+        Account.id == account.id).execute()
 
 
 def login_required(view):
@@ -60,6 +70,16 @@ def _account_for(phone):
 def logout():
     """Sign out (a POST with CSRF)."""
     if LogoutForm().validate_on_submit():
+        session.clear()
+    return redirect(url_for("pages.index"), code=303)
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    """Sign out on every device (R28 hardening, issue 6)."""
+    if LogoutForm().validate_on_submit():
+        sign_out_everywhere(current_account())
         session.clear()
     return redirect(url_for("pages.index"), code=303)
 

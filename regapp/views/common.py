@@ -14,6 +14,7 @@ def sign_in(account):
     """Start a fresh session for ``account`` (renewed at sign-in, R28)."""
     session.clear()
     session["account_id"] = account.id
+    session["epoch"] = account.session_epoch
     session.permanent = False
 
 
