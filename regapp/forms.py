@@ -103,6 +103,22 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Войти")
 
 
+class ForgotForm(FlaskForm):
+    """R24: the phone to send a recovery code to."""
+
+    phone = LoginForm.phone
+    submit = SubmitField("Получить код")
+
+
+class NewPasswordForm(FlaskForm):
+    """R24: the code and the new password."""
+
+    code = CodeForm.code
+    password = PasswordField("Новый пароль", render_kw={"autocomplete": "new-password"})
+    confirmation = PasswordField("Подтверждение пароля", render_kw={"autocomplete": "new-password"})
+    submit = SubmitField("Сохранить пароль")
+
+
 class LogoutForm(FlaskForm):
     """Sign-out is a POST, so a link scanner cannot sign anyone out."""
 

@@ -42,3 +42,62 @@ def test_sign_out_everywhere_ends_other_sessions(app, account):
     assert phone.get("/account").status_code == 303  # signed out over there too
     assert laptop.get("/account").status_code == 303
     assert login(phone).headers["Location"] == "/account"  # and can sign in again
+
+
+def forgot(client, phone):
+    page = client.get("/login/forgot").get_data(as_text=True)
+    return client.post("/login/forgot", data={"csrf_token": csrf(page), "phone": phone})
+
+
+def reset(client, code, password=GOOD + " again", confirmation=None):
+    page = client.get("/login/forgot/code").get_data(as_text=True)
+    return client.post("/login/forgot/code", data={
+        "csrf_token": csrf(page), "code": code, "password": password,
+        "confirmation": password if confirmation is None else confirmation})
+
+
+def sms_code(outbox):
+    return re.search(r"\b(\d{6})\b", outbox()[-1]["text"]).group(1)
+
+
+def test_recovery_sets_a_new_password_and_signs_out_elsewhere(app, account, outbox):  # R24
+    other_device = app.test_client()
+    login(other_device)
+    client = app.test_client()
+    answer = forgot(client, "8 916 123-45-67")
+    assert answer.headers["Location"] == "/login/forgot/code"
+    assert "код для смены пароля" in outbox()[-1]["text"]
+    done = reset(client, sms_code(outbox))
+    assert done.headers["Location"] == "/account"
+    assert client.get("/account").status_code == 200
+    assert other_device.get("/account").status_code == 303
+    assert login(app.test_client()).status_code == 200  # the old password is gone
+    assert login(app.test_client(), password=GOOD + " again").headers["Location"] == "/account"
+
+
+def test_an_unknown_phone_gets_the_same_answer_and_no_sms(app, account, outbox):  # no enumeration
+    known, unknown = app.test_client(), app.test_client()
+    a, b = forgot(known, "+79161234567"), forgot(unknown, "+79031234567")
+    assert (a.status_code, a.headers["Location"]) == (b.status_code, b.headers["Location"])
+    page_a = known.get("/login/forgot/code").get_data(as_text=True)
+    page_b = unknown.get("/login/forgot/code").get_data(as_text=True)
+    strip = lambda page: re.sub(r'value="[^"]+"|<strong>[^<]+</strong>', "", page)  # noqa: E731
+    assert strip(page_a) == strip(page_b)
+    assert [e["to"] for e in outbox()] == ["+79161234567"]
+    wrong_known = reset(known, f"{(int(sms_code(outbox)) + 1) % 10**6:06d}").get_data(as_text=True)
+    wrong_unknown = reset(unknown, "123456").get_data(as_text=True)
+    assert "Код неверный или устарел" in wrong_known and "Код неверный или устарел" in wrong_unknown
+
+
+def test_recovery_uses_the_registration_password_policy(app, account, outbox):
+    client = app.test_client()
+    forgot(client, "+79161234567")
+    text = reset(client, sms_code(outbox), password="Петров1985!").get_data(as_text=True)
+    assert "имя, телефон или номер полиса" in text
+    text = reset(client, sms_code(outbox), confirmation="different").get_data(as_text=True)
+    assert "Пароли не совпадают" in text
+    assert reset(client, sms_code(outbox)).headers["Location"] == "/account"  # code still good
+
+
+def test_forgot_link_on_the_login_page(client):
+    assert 'href="/login/forgot">Забыли пароль?' in client.get("/login").get_data(as_text=True)

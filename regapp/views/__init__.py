@@ -1,6 +1,6 @@
 """The pages of the registration flows and the personal account; views stay thin."""
 
-from regapp.views import account, documents, esia, register, selfreg
+from regapp.views import account, documents, esia, recovery, register, selfreg
 
 
 def init_app(app):
@@ -11,4 +11,5 @@ def init_app(app):
     selfreg.init_limits(app)
     account.init_limits(app)
     esia.init_app(app)
+    recovery.init_app(app)
     app.jinja_env.globals["current_account"] = account.current_account

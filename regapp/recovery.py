@@ -1,0 +1,69 @@
+"""Password recovery by SMS code (R24), plain Python.
+
+Nothing here tells whether a phone has an account: a code goes out only when
+it does, but the answer is the same either way, and every code problem reads
+the same. A new password signs the account out everywhere.
+"""
+
+from __future__ import annotations
+
+from regapp import messaging, otp, passwords
+from regapp.db import database
+from regapp.models import Account, utcnow
+
+PURPOSE = "recovery"
+CODE_PROBLEM = "Код неверный или устарел. Проверьте СМС или запросите новый код"
+
+
+def send_code(phone, settings, now=None):
+    """Send a recovery code when ``phone`` has an account; say nothing either way."""
+    account = Account.get_or_none(Account.phone == phone)
+    if account is None:
+        return
+    try:
+        with database.atomic():
+            _, code = otp.issue(phone, PURPOSE, settings["SECRET_KEY"], now=now or utcnow())
+            message = messaging.queue_sms(phone, sms_text(code, settings), kind="code")
+    except otp.CodeError:
+        return  # limits hit: the earlier code still works, and saying so would tell
+    messaging.dispatch([message.id])
+
+
+def sms_text(code, settings):
+    from urllib.parse import urlsplit
+
+    host = urlsplit(settings["PUBLIC_URL"]).hostname
+    return (f"{code} — код для смены пароля: {settings['SERVICE_NAME'].lower()}. "
+            f"Никому его не сообщайте.\n\n@{host} #{code}")
+
+
+def check_password(phone, password, confirmation):
+    """The new password's problem in plain words, or None (the same policy as registration)."""
+    account = Account.get_or_none(Account.phone == phone)
+    context = [phone]
+    if account is not None:
+        record = account.record
+        context += [record.last_name, record.first_name, record.patronymic, record.policy_number]
+    if reason := passwords.check(password, context):
+        return "password", reason
+    if password != confirmation:
+        return "confirmation", "Пароли не совпадают"
+    return None
+
+
+def reset(phone, code, password, settings, now=None):
+    """Check the code and set the new password; return the account (signed out elsewhere).
+
+    :raises otp.CodeError: with :data:`CODE_PROBLEM` as its text, whatever the problem.
+    """
+    try:
+        otp.verify(phone, PURPOSE, code, settings["SECRET_KEY"], now=now or utcnow())
+    except otp.Locked:
+        raise
+    except otp.CodeError:
+        raise otp.CodeError(CODE_PROBLEM) from None
+    account = Account.get(Account.phone == phone)  # a verified code means it exists
+    Account.update(password_hash=passwords.hash_password(password),
+                   session_epoch=Account.session_epoch + 1).where(
+        Account.id == account.id).execute()
+    return Account.get_by_id(account.id)
