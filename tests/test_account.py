@@ -101,3 +101,59 @@ def test_recovery_uses_the_registration_password_policy(app, account, outbox):
 
 def test_forgot_link_on_the_login_page(client):
     assert 'href="/login/forgot">Забыли пароль?' in client.get("/login").get_data(as_text=True)
+
+
+def test_marketing_per_channel_is_saved_as_consent_events(app, account):  # R11, R23
+    from regapp import consents
+    from regapp.models import ConsentEvent
+
+    client = app.test_client()
+    login(client)
+    page = client.get("/account").get_data(as_text=True)
+    assert "Маркетинговая коммуникация по СМС: <strong>выключена</strong>" in page
+    client.post("/account/notifications/sms", data={"csrf_token": csrf(page), "granted": "1"})
+    assert consents.may_market(account, "sms") and not consents.may_market(account, "email")
+    fragment = client.post("/account/notifications/sms", headers={"HX-Request": "true"},
+                           data={"csrf_token": csrf(page), "granted": "0"})
+    text = fragment.get_data(as_text=True)
+    assert text.lstrip().startswith('<section id="notifications"') and "<html" not in text
+    assert "по СМС: <strong>выключена</strong>" in text
+    assert not consents.may_market(account, "sms")  # the withdrawal holds at once
+    events = list(ConsentEvent.select().where(ConsentEvent.kind == "marketing_sms")
+                  .order_by(ConsentEvent.id))
+    assert [e.granted for e in events] == [True, False]
+    assert all(e.channel == "account" and len(e.text_sha256) == 64 and e.label.endswith("по СМС")
+               for e in events)
+
+
+def test_registration_marketing_consent_covers_both_channels(app, account):
+    from regapp import consents
+    from regapp.models import ConsentEvent
+
+    ConsentEvent.create(account=account, record=account.record, kind="marketing", granted=True,
+                        document="marketing", version="1", text_sha256="0" * 64, label="x",
+                        channel="link")
+    assert consents.marketing_state(account) == {"sms": True, "email": True}
+    consents.set_marketing(account, "email", False, client=type("C", (), {"ip": None,
+                                                                          "user_agent": None}))
+    assert consents.marketing_state(account) == {"sms": True, "email": False}
+
+
+def test_unconfirmed_email_can_have_its_link_sent_again(app, account, outbox):  # R23
+    Account.update(email_confirmed=False).execute()
+    client = app.test_client()
+    login(client)
+    page = client.get("/account").get_data(as_text=True)
+    assert "не подтверждён" in page and "Отправить ссылку ещё раз" in page
+    answer = client.post("/account/email/resend", data={"csrf_token": csrf(page)})
+    assert answer.headers["Location"] == "/account"
+    mail = outbox()[-1]
+    assert mail["subject"] == "Подтвердите E-mail" and "/email/confirm/" in mail["text"]
+    assert "Ссылка для подтверждения отправлена" in client.get("/account").get_data(as_text=True)
+
+
+def test_the_account_shows_the_policy(app, account):
+    client = app.test_client()
+    login(client)
+    page = client.get("/account").get_data(as_text=True)
+    assert "P1, ООО «Ромашка»" in page and "Петров Александр Иванович" in page

@@ -1,13 +1,26 @@
-"""Sign-in, sign-out (R23, minimal for now) and the personal account page."""
+"""Sign-in, sign-out and the personal account page (R23)."""
 
 import functools
 
-from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
-from regapp import normalize, passwords
+from regapp import consents, email_confirmation, messaging, normalize, passwords
+from regapp.db import database
 from regapp.forms import LoginForm, LogoutForm
 from regapp.models import Account
-from regapp.views.common import limit_view, sign_in
+from regapp.rendering import is_fragment_request, render
+from regapp.views.common import client, limit_view, sign_in
 
 bp = Blueprint("account", __name__)
 
@@ -87,7 +100,7 @@ def logout_everywhere():
 @bp.get("/account")
 @login_required
 def index():
-    """The personal account: who, which policy, how to reach them."""
+    """The personal account: who, which policy, how to reach them, what they allow."""
     account = current_account()
     record = account.record
     return render_template(
@@ -95,9 +108,42 @@ def index():
         first_name=normalize.display_name(record.first_name),
         full_name=" ".join(normalize.display_name(p) for p in
                            (record.last_name, record.first_name, record.patronymic) if p),
-        phone=normalize.format_phone(account.phone))
+        phone=normalize.format_phone(account.phone), **_notifications(account))
+
+
+def _notifications(account):
+    return {"marketing": consents.marketing_state(account), "channels": consents.CHANNELS,
+            "toggle_form": LogoutForm()}
+
+
+@bp.post("/account/notifications/<channel>")
+@login_required
+def notifications(channel):
+    """Turn marketing on or off for one channel; takes effect at once (R11)."""
+    if channel not in consents.CHANNELS:
+        abort(404)
+    account = current_account()
+    if LogoutForm().validate_on_submit():
+        consents.set_marketing(account, channel, request.form.get("granted") == "1", client())
+    if is_fragment_request():
+        return render("account/index.html", "account/_notifications.html", **_notifications(account))
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.post("/account/email/resend")
+@login_required
+def resend_confirmation():
+    """Mail the confirmation link again to an unconfirmed address (R23)."""
+    account = current_account()
+    if LogoutForm().validate_on_submit() and not account.email_confirmed:
+        with database.atomic():
+            message = email_confirmation.queue_link(account)
+        messaging.dispatch([message.id])
+        flash(f"Ссылка для подтверждения отправлена на {account.email}", "status")
+    return redirect(url_for("account.index"), code=303)
 
 
 def init_limits(app):
     """Sign-in attempts per address and per phone (R28)."""
     limit_view(app, "account.login", "20/minute;200/hour", "10/minute;50/hour")
+    limit_view(app, "account.resend_confirmation", "3/minute;10/hour")
