@@ -44,6 +44,10 @@ def _session_epoch(db):
     _add_columns(db, models.Account, ("session_epoch",))
 
 
+def _throttle(db):
+    db.create_tables([models.SignInThrottle], safe=True)
+
+
 #: (version, step): append, never reorder or edit a released step
 STEPS = [
     (1, _initial),
@@ -53,6 +57,7 @@ STEPS = [
     (5, _email_steps),
     (6, _pending_esia),
     (7, _session_epoch),
+    (8, _throttle),
 ]
 
 

@@ -203,6 +203,15 @@ class Refusal(BaseModel):
     client_ip = CharField(null=True)
 
 
+class SignInThrottle(BaseModel):
+    """Failed sign-ins by typed phone or by address, and how long to wait (issue 6)."""
+
+    key = CharField(primary_key=True)  # "phone:+7…" or "address:203.0.113.7"
+    failures = IntegerField(default=0)
+    last_failure_at = DateTimeField(null=True)
+    locked_until = DateTimeField(null=True)
+
+
 class SchemaVersion(BaseModel):
     """The schema's version, one row."""
 

@@ -15,7 +15,7 @@ from flask import (
     url_for,
 )
 
-from regapp import consents, email_confirmation, messaging, normalize, passwords
+from regapp import consents, email_confirmation, messaging, normalize, passwords, throttle
 from regapp.db import database
 from regapp.forms import LoginForm, LogoutForm
 from regapp.models import Account
@@ -25,6 +25,8 @@ from regapp.views.common import client, limit_view, sign_in
 bp = Blueprint("account", __name__)
 
 WRONG_LOGIN = "Неверный номер телефона или пароль"
+LOCKED = ("Слишком много неудачных попыток входа. Попробуйте через {minutes} мин. "
+          "или восстановите пароль по СМС («Забыли пароль?»)")
 #: compared against when no account has the phone, so both answers take as long
 _DUMMY_HASH = passwords.hash_password("no account has this password")
 
@@ -62,21 +64,27 @@ def login():
     """Sign in by mobile phone and password; one message whatever was wrong."""
     form, error = LoginForm(), None
     if form.validate_on_submit():
-        account = _account_for(form.phone.data)
-        stored = account.password_hash if account else _DUMMY_HASH
-        if passwords.verify_password(stored, form.password.data or "") and account:
-            sign_in(account)
-            return redirect(url_for("account.index"), code=303)
-        error = WRONG_LOGIN
+        phone = _typed_phone(form.phone.data)
+        attempt = throttle.keys(phone, request.remote_addr)
+        if wait := throttle.wait_seconds(attempt):
+            error = LOCKED.format(minutes=max(1, (wait + 59) // 60))
+        else:
+            account = Account.get_or_none(Account.phone == phone) if phone else None
+            stored = account.password_hash if account else _DUMMY_HASH
+            if passwords.verify_password(stored, form.password.data or "") and account:
+                throttle.succeeded(attempt)
+                sign_in(account)
+                return redirect(url_for("account.index"), code=303)
+            throttle.failed(attempt)
+            error = WRONG_LOGIN
     return render_template("auth/login.html", form=form, error=error)
 
 
-def _account_for(phone):
+def _typed_phone(text):
     try:
-        e164 = normalize.normalize_phone(phone, current_app.config["PHONE_REGIONS"])
+        return normalize.normalize_phone(text, current_app.config["PHONE_REGIONS"])
     except normalize.Invalid:
         return None
-    return Account.get_or_none(Account.phone == e164)
 
 
 @bp.post("/logout")

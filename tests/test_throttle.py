@@ -1,0 +1,64 @@
+"""Sign-in lock-out: grows with failures, resets on success, tells nothing (issue 6)."""
+
+import datetime as dt
+
+from regapp import throttle
+from tests.test_account import GOOD, account, csrf, login  # noqa: F401
+
+T0 = dt.datetime(2026, 11, 25, 9, 0)
+KEYS = throttle.keys("+79161234567", "203.0.113.7")
+
+
+def at(seconds):
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def test_the_wait_grows_after_the_free_tries(app):
+    for n in range(5):
+        assert throttle.wait_seconds(KEYS, at(n)) == 0
+        throttle.failed(KEYS, at(n))
+    assert throttle.wait_seconds(KEYS, at(5)) == 29  # 30 s from the fifth failure
+    throttle.failed(KEYS, at(40))
+    assert throttle.wait_seconds(KEYS, at(40)) == 60
+    throttle.failed(KEYS, at(100))
+    assert throttle.wait_seconds(KEYS, at(100)) == 120
+    for n in range(10):
+        throttle.failed(KEYS, at(1000 + n))
+    assert throttle.wait_seconds(KEYS, at(1009)) == 15 * 60  # the ceiling
+
+
+def test_success_resets_the_phone(app):
+    for n in range(6):
+        throttle.failed(KEYS, at(n))
+    throttle.succeeded(KEYS)
+    other_address = throttle.keys("+79161234567", "198.51.100.1")
+    assert throttle.wait_seconds(other_address, at(7)) == 0
+
+
+def test_old_failures_are_forgotten(app):
+    for n in range(5):
+        throttle.failed(KEYS, at(n))
+    throttle.failed(KEYS, at(13 * 3600))
+    assert throttle.wait_seconds(KEYS, at(13 * 3600)) == 0
+
+
+def test_an_address_guessing_many_phones_is_slowed(app):
+    for n in range(19):
+        throttle.failed(throttle.keys(f"+7916000{n:04d}", "203.0.113.9"), at(n))
+    fresh_phone = throttle.keys("+79169999999", "203.0.113.9")
+    assert throttle.wait_seconds(fresh_phone, at(21)) == 0
+    throttle.failed(fresh_phone, at(21))
+    assert throttle.wait_seconds(throttle.keys("+79168888888", "203.0.113.9"), at(22)) > 0
+
+
+def test_locked_sign_in_says_so_for_accounts_and_strangers_alike(app, account):  # noqa: F811
+    client = app.test_client()
+    for _ in range(5):
+        login(client, password="wrong password entirely")
+    locked = login(client).get_data(as_text=True)  # even the right password waits
+    assert "Слишком много неудачных попыток" in locked
+    stranger = app.test_client()
+    for _ in range(5):
+        login(stranger, phone="+79031234567", password="wrong password entirely")
+    assert "Слишком много неудачных попыток" in login(stranger, phone="+79031234567").get_data(
+        as_text=True)
