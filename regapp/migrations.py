@@ -48,6 +48,10 @@ def _throttle(db):
     db.create_tables([models.SignInThrottle], safe=True)
 
 
+def _devices(db):
+    db.create_tables([models.KnownDevice], safe=True)
+
+
 #: (version, step): append, never reorder or edit a released step
 STEPS = [
     (1, _initial),
@@ -58,6 +62,7 @@ STEPS = [
     (6, _pending_esia),
     (7, _session_epoch),
     (8, _throttle),
+    (9, _devices),
 ]
 
 

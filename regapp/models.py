@@ -212,6 +212,17 @@ class SignInThrottle(BaseModel):
     locked_until = DateTimeField(null=True)
 
 
+class KnownDevice(BaseModel):
+    """A browser an account has signed in from (its cookie's hash), for new-device notices."""
+
+    account = ForeignKeyField(Account, backref="devices")
+    device_hash = CharField()
+    first_seen = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "device_hash"), True),)
+
+
 class SchemaVersion(BaseModel):
     """The schema's version, one row."""
 

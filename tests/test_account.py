@@ -157,3 +157,25 @@ def test_the_account_shows_the_policy(app, account):
     login(client)
     page = client.get("/account").get_data(as_text=True)
     assert "P1, ООО «Ромашка»" in page and "Петров Александр Иванович" in page
+
+
+def test_a_new_device_is_announced_and_a_known_one_is_not(app, account, outbox):
+    first = app.test_client()
+    login(first)
+    assert outbox() == []  # the first device is simply remembered
+    login(first)
+    assert outbox() == []
+    second = app.test_client()
+    login(second)
+    [notice] = outbox()
+    assert notice["to"] == "a.petrov@example.com" and notice["subject"] == "Вход с нового устройства"
+    assert "/login/forgot" in notice["text"]
+    login(second)
+    assert len(outbox()) == 1
+
+
+def test_new_device_notice_goes_by_sms_while_the_email_is_unconfirmed(app, account, outbox):
+    Account.update(email_confirmed=False).execute()
+    login(app.test_client())
+    login(app.test_client())
+    assert [(e["channel"], e["to"]) for e in outbox()] == [("sms", "+79161234567")]

@@ -1,7 +1,10 @@
 """What several views share: the client for consent records, signing in, rate-limit keys."""
 
-from flask import request, session
+import secrets
 
+from flask import after_this_request, current_app, request, session
+
+from regapp import devices
 from regapp.registration import Client
 
 
@@ -10,12 +13,20 @@ def client():
     return Client(ip=request.remote_addr, user_agent=request.headers.get("User-Agent", "")[:500])
 
 
-def sign_in(account):
-    """Start a fresh session for ``account`` (renewed at sign-in, R28)."""
+def sign_in(account, notify_new_device=True):
+    """Start a fresh session for ``account`` (renewed at sign-in, R28); note the device."""
     session.clear()
     session["account_id"] = account.id
     session["epoch"] = account.session_epoch
     session.permanent = False
+    token = request.cookies.get(devices.COOKIE) or secrets.token_urlsafe(24)
+    devices.note(account, token, current_app.config, notify=notify_new_device)
+
+    @after_this_request
+    def _keep_device(response):
+        response.set_cookie(devices.COOKIE, token, max_age=devices.COOKIE_AGE, httponly=True,
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
+        return response
 
 
 def phone_key():

@@ -147,7 +147,7 @@ def code():
         else:
             if account is None:  # R17: an e-mail code comes next
                 return hx_redirect(url_for("selfreg.email_code"))
-            sign_in(account)
+            sign_in(account, notify_new_device=False)
             return hx_redirect(url_for("account.index"))
     return _code_page(pending, form)
 

@@ -98,7 +98,7 @@ def email_code():
         except (otp.CodeError, registration.Refused) as exc:
             form.code.errors = [str(exc)]
         else:
-            sign_in(account)
+            sign_in(account, notify_new_device=False)
             return hx_redirect(url_for("account.index"))
     return _email_page(pending, form, notice)
 

@@ -1,0 +1,54 @@
+"""New-device notices (issue 6): tell the owner when their account is used from a new browser.
+
+The browser carries a random id in a long-lived cookie; only its hash is kept.
+The first device of an account is just remembered; each later new one gets a
+notice to the confirmed e-mail, or by SMS while the e-mail is unconfirmed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from peewee import IntegrityError
+
+from regapp import messaging
+from regapp.db import database
+from regapp.models import KnownDevice, utcnow
+
+COOKIE = "regapp_device"
+COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookie lifetimes near 400 days
+
+
+def _hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def note(account, token, settings, notify=True, now=None):
+    """Remember this browser for ``account``; notify when it is new and not the first."""
+    digest = _hash(token)
+    known = KnownDevice.select().where(KnownDevice.account == account)
+    if known.where(KnownDevice.device_hash == digest).exists():
+        return False
+    had_devices = known.exists()
+    message = None
+    try:
+        with database.atomic():
+            KnownDevice.create(account=account, device_hash=digest, first_seen=now or utcnow())
+            if notify and had_devices:
+                message = _queue_notice(account, settings, now or utcnow())
+    except IntegrityError:
+        return False  # two tabs signing in at once: one notice is enough
+    if message:
+        messaging.dispatch([message.id])
+    return True
+
+
+def _queue_notice(account, settings, now):
+    when = now.strftime("%d.%m.%Y %H:%M UTC")
+    forgot = settings["PUBLIC_URL"] + "/login/forgot"
+    text = (f"Вход в {settings['SERVICE_NAME'].lower()} с нового устройства {when}. "
+            f"Если это не вы, смените пароль: {forgot}")
+    if account.email_confirmed:
+        return messaging.queue_email(account.email, "Вход с нового устройства", text,
+                                     kind="new_device")
+    return messaging.queue_sms(account.phone, text, kind="new_device")
