@@ -179,3 +179,64 @@ def test_new_device_notice_goes_by_sms_while_the_email_is_unconfirmed(app, accou
     login(app.test_client())
     login(app.test_client())
     assert [(e["channel"], e["to"]) for e in outbox()] == [("sms", "+79161234567")]
+
+
+def change_contact(client, kind, value):
+    page = client.get(f"/account/{kind}").get_data(as_text=True)
+    return client.post(f"/account/{kind}", data={"csrf_token": csrf(page), "value": value})
+
+
+def enter_code(client, kind, code):
+    page = client.get(f"/account/{kind}/code").get_data(as_text=True)
+    return client.post(f"/account/{kind}/code", data={"csrf_token": csrf(page), "code": code})
+
+
+def test_change_phone_with_a_code_to_the_new_number(app, account, outbox):
+    client = app.test_client()
+    login(client)
+    assert change_contact(client, "phone", "8 903 765-43-21").headers["Location"] == "/account/phone/code"
+    assert Account.get().phone == "+79161234567"  # the old one stays until confirmed
+    sms = outbox()[-1]
+    assert sms["to"] == "+79037654321"
+    assert enter_code(client, "phone", sms_code(outbox)).headers["Location"] == "/account"
+    assert Account.get().phone == "+79037654321"
+    assert login(app.test_client(), phone="+79037654321").headers["Location"] == "/account"
+
+
+def test_change_email_with_a_code_to_the_new_address(app, account, outbox):
+    client = app.test_client()
+    login(client)
+    change_contact(client, "email", "Alex.Petrov@Example.org")
+    assert Account.get().email == "a.petrov@example.com"
+    mail = outbox()[-1]
+    assert mail["to"] == "Alex.Petrov@example.org" and mail["subject"] == "Код подтверждения E-mail"
+    assert enter_code(client, "email", sms_code(outbox)).headers["Location"] == "/account"
+    changed = Account.get()
+    assert (changed.email, changed.email_key, changed.email_confirmed) == (
+        "Alex.Petrov@example.org", "alex.petrov@example.org", True)
+
+
+def test_a_contact_taken_by_another_account_is_refused(app, account, outbox):
+    other = RosterRecord.create(policy_number="P2", policy_key="p2", last_name="Смит",
+                                first_name="Джон", name_key="смит джон",
+                                birth_date=account.record.birth_date)
+    Account.create(record=other, phone="+79030000000", email="j@example.com",
+                   email_key="j@example.com", password_hash="x")
+    client = app.test_client()
+    login(client)
+    assert "Номер уже занят" in change_contact(client, "phone", "+79030000000").get_data(as_text=True)
+    assert "E-mail уже занят" in change_contact(client, "email", "J@example.com").get_data(as_text=True)
+    assert outbox() == []
+
+
+def test_a_number_taken_while_the_code_was_on_its_way(app, account, outbox):  # R29
+    client = app.test_client()
+    login(client)
+    change_contact(client, "phone", "+79037654321")
+    other = RosterRecord.create(policy_number="P2", policy_key="p2", last_name="Смит",
+                                first_name="Джон", name_key="смит джон",
+                                birth_date=account.record.birth_date)
+    Account.create(record=other, phone="+79037654321", email="j@example.com",
+                   email_key="j@example.com", password_hash="x")
+    text = enter_code(client, "phone", sms_code(outbox)).get_data(as_text=True)
+    assert "Номер уже занят" in text and Account.get_by_id(account.id).phone == "+79161234567"

@@ -1,6 +1,6 @@
 """The pages of the registration flows and the personal account; views stay thin."""
 
-from regapp.views import account, documents, esia, recovery, register, selfreg
+from regapp.views import account, contact, documents, esia, recovery, register, selfreg
 
 
 def init_app(app):
@@ -12,4 +12,5 @@ def init_app(app):
     account.init_limits(app)
     esia.init_app(app)
     recovery.init_app(app)
+    contact.init_app(app)
     app.jinja_env.globals["current_account"] = account.current_account

@@ -1,0 +1,59 @@
+"""Changing an account's phone or e-mail (issue 6): a code goes to the new one first.
+
+The old contact stays until the code is entered; uniqueness is the database's
+(R29), so a number taken meanwhile gets the ordinary «уже занят».
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+from peewee import IntegrityError
+
+from regapp import messaging, normalize, otp, registration
+from regapp.db import database
+from regapp.models import Account, utcnow
+
+KINDS = {"phone": "change_phone", "email": "change_email"}
+
+
+def check(kind, value, regions=("RU",)):
+    """Normalize the new contact; return ``(value, target)`` or raise normalize.Invalid."""
+    if kind == "phone":
+        phone = normalize.normalize_phone(value, regions)
+        if Account.select().where(Account.phone == phone).exists():
+            raise normalize.Invalid(registration.PHONE_TAKEN)
+        return phone, phone
+    address, key = normalize.normalize_email(value)
+    if Account.select().where(Account.email_key == key).exists():
+        raise normalize.Invalid(registration.EMAIL_TAKEN)
+    return address, key
+
+
+def send_code(kind, value, target, settings, now=None):
+    """Send the code to the new phone or address (60 s apart, 5 an hour)."""
+    with database.atomic():
+        _, code = otp.issue(target, KINDS[kind], settings["SECRET_KEY"], now=now or utcnow())
+        if kind == "phone":
+            message = messaging.queue_sms(value, registration.sms_text(code, settings), kind="code")
+        else:
+            message = messaging.queue_email(value, "Код подтверждения E-mail",
+                                            render_template("email/email_code.txt", code=code),
+                                            kind="email_code")
+    messaging.dispatch([message.id])
+
+
+def confirm(account, kind, value, target, code, settings, now=None):
+    """Check the code and switch to the new contact.
+
+    :raises otp.CodeError: the code is wrong, expired or used up.
+    :raises registration.Refused: someone took the contact meanwhile.
+    """
+    otp.verify(target, KINDS[kind], code, settings["SECRET_KEY"], now=now or utcnow())
+    changes = ({"phone": value} if kind == "phone"
+               else {"email": value, "email_key": target, "email_confirmed": True})
+    try:
+        with database.atomic():
+            Account.update(**changes).where(Account.id == account.id).execute()
+    except IntegrityError:
+        taken = registration.PHONE_TAKEN if kind == "phone" else registration.EMAIL_TAKEN
+        raise registration.Refused(taken, kind) from None
