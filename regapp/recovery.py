@@ -16,17 +16,22 @@ CODE_PROBLEM = "Код неверный или устарел. Проверьт�
 
 
 def send_code(phone, settings, now=None):
-    """Send a recovery code when ``phone`` has an account; say nothing either way."""
+    """Make a recovery code for any phone, and text it only where an account has that phone.
+
+    Both paths do the same database work and obey the same limits, so neither the
+    answer nor its timing tells whether the phone is registered.
+    """
     account = Account.get_or_none(Account.phone == phone)
-    if account is None:
-        return
+    message = None
     try:
         with database.atomic():
             _, code = otp.issue(phone, PURPOSE, settings["SECRET_KEY"], now=now or utcnow())
-            message = messaging.queue_sms(phone, sms_text(code, settings), kind="code")
+            if account is not None:
+                message = messaging.queue_sms(phone, sms_text(code, settings), kind="code")
     except otp.CodeError:
         return  # limits hit: the earlier code still works, and saying so would tell
-    messaging.dispatch([message.id])
+    if message:
+        messaging.dispatch([message.id])
 
 
 def sms_text(code, settings):

@@ -240,3 +240,14 @@ def test_a_number_taken_while_the_code_was_on_its_way(app, account, outbox):  # 
                    email_key="j@example.com", password_hash="x")
     text = enter_code(client, "phone", sms_code(outbox)).get_data(as_text=True)
     assert "Номер уже занят" in text and Account.get_by_id(account.id).phone == "+79161234567"
+
+
+def test_recovery_does_the_same_work_for_unknown_phones(app, account, outbox):
+    """No timing tell: a code is made (and limited) either way; only the SMS differs."""
+    from regapp import recovery
+    from regapp.models import OneTimeCode
+
+    recovery.send_code("+79161234567", app.config)
+    recovery.send_code("+79031234567", app.config)
+    assert sorted(c.target for c in OneTimeCode.select()) == ["+79031234567", "+79161234567"]
+    assert [e["to"] for e in outbox()] == ["+79161234567"]
