@@ -7,25 +7,20 @@ notice to the confirmed e-mail, or by SMS while the e-mail is unconfirmed.
 
 from __future__ import annotations
 
-import hashlib
-
 from peewee import IntegrityError
 
 from regapp import messaging
 from regapp.db import database
 from regapp.models import KnownDevice, utcnow
+from regapp.tokens import hash_token
 
 COOKIE = "regapp_device"
 COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookie lifetimes near 400 days
 
 
-def _hash(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def note(account, token, settings, notify=True, now=None):
     """Remember this browser for ``account``; notify when it is new and not the first."""
-    digest = _hash(token)
+    digest = hash_token(token)
     known = KnownDevice.select().where(KnownDevice.account == account)
     if known.where(KnownDevice.device_hash == digest).exists():
         return False

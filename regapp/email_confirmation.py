@@ -7,26 +7,20 @@ or not, as long as the account still has the address it was sent to.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from flask import current_app, render_template
 
 from regapp import messaging
 from regapp.models import Account, EmailConfirmation, utcnow
+from regapp.tokens import hash_token, new_token
 
 PATH = "/email/confirm/"
 
 
-def _hash(token):
-    return hashlib.sha256((token or "").encode()).hexdigest()
-
-
 def queue_link(account, now=None):
     """Store a confirmation link and its e-mail; call inside the step's transaction."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     EmailConfirmation.create(account=account, email_key=account.email_key,
-                             token_hash=_hash(token), created_at=now or utcnow())
+                             token_hash=hash_token(token), created_at=now or utcnow())
     link = current_app.config["PUBLIC_URL"] + PATH + token
     context = {"link": link, "account": account}
     return messaging.queue_email(
@@ -37,7 +31,7 @@ def queue_link(account, now=None):
 
 def find(token):
     """Return ``(confirmation or None, state)``: ok, used, changed or unknown."""
-    row = EmailConfirmation.get_or_none(EmailConfirmation.token_hash == _hash(token))
+    row = EmailConfirmation.get_or_none(EmailConfirmation.token_hash == hash_token(token))
     if row is None:
         return None, "unknown"
     if row.used_at:

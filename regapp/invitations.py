@@ -9,8 +9,6 @@ registration completes (spent), or a re-send replaces it (revoked).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass, field
 
 from flask import current_app, render_template
@@ -19,6 +17,7 @@ from peewee import SQL, fn
 from regapp import messaging, normalize
 from regapp.db import database
 from regapp.models import Account, Invitation, RosterRecord, utcnow
+from regapp.tokens import hash_token, new_token
 
 LINK_PATH = "/invite/"
 
@@ -41,14 +40,6 @@ class DispatchReport:
         if self.refused:
             data["refused"] = self.refused
         return data
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def link_for(token: str) -> str:
@@ -165,7 +156,7 @@ def _invite(record, now):
 def find_invitation(token: str, now=None):
     """Return ``(invitation or None, state)``: ok, expired, spent, revoked or unknown."""
     now = now or utcnow()
-    invitation = Invitation.get_or_none(Invitation.token_hash == hash_token(token or ""))
+    invitation = Invitation.get_or_none(Invitation.token_hash == hash_token(token))
     if invitation is None:
         return None, "unknown"
     if invitation.spent_at:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from regapp import messaging, otp, passwords
 from regapp.db import database
 from regapp.models import Account, utcnow
+from regapp.registration import sms_text
 
 PURPOSE = "recovery"
 CODE_PROBLEM = "Код неверный или устарел. Проверьте СМС или запросите новый код"
@@ -27,19 +28,12 @@ def send_code(phone, settings, now=None):
         with database.atomic():
             _, code = otp.issue(phone, PURPOSE, settings["SECRET_KEY"], now=now or utcnow())
             if account is not None:
-                message = messaging.queue_sms(phone, sms_text(code, settings), kind="code")
+                message = messaging.queue_sms(phone, sms_text(code, settings, "смены пароля"),
+                                             kind="code")
     except otp.CodeError:
         return  # limits hit: the earlier code still works, and saying so would tell
     if message:
         messaging.dispatch([message.id])
-
-
-def sms_text(code, settings):
-    from urllib.parse import urlsplit
-
-    host = urlsplit(settings["PUBLIC_URL"]).hostname
-    return (f"{code} — код для смены пароля: {settings['SERVICE_NAME'].lower()}. "
-            f"Никому его не сообщайте.\n\n@{host} #{code}")
 
 
 def check_password(phone, password, confirmation):

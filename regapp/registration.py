@@ -127,10 +127,10 @@ def _queue_code(phone, settings, now):
     return messaging.queue_sms(phone, sms_text(code, settings), kind="code")
 
 
-def sms_text(code, settings):
-    """The code SMS: names the service, and ends with the WebOTP line (``@host #code``)."""
+def sms_text(code, settings, purpose="регистрации"):
+    """A code SMS: the code, what it is for, the service, and the WebOTP line (``@host #code``)."""
     host = urlsplit(settings["PUBLIC_URL"]).hostname
-    return (f"{code} — код для регистрации: {settings['SERVICE_NAME'].lower()}. "
+    return (f"{code} — код для {purpose}: {settings['SERVICE_NAME'].lower()}. "
             f"Никому его не сообщайте.\n\n@{host} #{code}")
 
 

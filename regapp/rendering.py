@@ -1,6 +1,6 @@
 """The one place that decides between a full page and an htmx fragment (R30)."""
 
-from flask import make_response, render_template, request
+from flask import make_response, redirect, render_template, request
 from htmx_flask import Htmx
 
 
@@ -21,3 +21,12 @@ def render(page, partial, status=200, **context):
     response = make_response(render_template(template, partial=partial, **context), status)
     response.vary.add("HX-Request")  # caches must keep the two answers apart
     return response
+
+
+def hx_redirect(location):
+    """A 303 for a plain form; htmx follows it with HX-Redirect to load the whole page."""
+    if is_fragment_request():
+        response = make_response(("", 204))
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, code=303)

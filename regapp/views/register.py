@@ -4,7 +4,6 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    redirect,
     render_template,
     request,
     session,
@@ -13,7 +12,7 @@ from flask import (
 
 from regapp import invitations, normalize, otp, passwords, registration, support
 from regapp.forms import CodeForm, LinkRegistrationForm, ResendForm
-from regapp.rendering import is_fragment_request, render
+from regapp.rendering import hx_redirect, render
 from regapp.views.common import client, limit_view, sign_in
 
 bp = Blueprint("register", __name__)
@@ -173,15 +172,6 @@ def _code_page(pending, form, notice=None):
                   resend_form=ResendForm(), notice=notice,
                   phone=normalize.format_phone(pending.phone),
                   wait=otp.seconds_until_resend(pending.phone))
-
-
-def hx_redirect(location):
-    """A 303 for a plain form; htmx follows it with HX-Redirect to load the whole page."""
-    if is_fragment_request():
-        response = current_app.make_response(("", 204))
-        response.headers["HX-Redirect"] = location
-        return response
-    return redirect(location, code=303)
 
 
 def init_limits(app):

@@ -4,9 +4,8 @@ from flask import Blueprint, abort, current_app, render_template, session, url_f
 
 from regapp import email_confirmation, normalize, otp, passwords, registration, self_registration
 from regapp.forms import ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
-from regapp.rendering import render
+from regapp.rendering import hx_redirect, render
 from regapp.views.common import client, limit_view, sign_in
-from regapp.views.register import hx_redirect
 
 bp = Blueprint("selfreg", __name__)
 PATRONYMIC_HINT = ("Заполнение обязательно, если отчество указано в Вашем документе, "
