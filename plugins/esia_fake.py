@@ -27,11 +27,7 @@ def fake_settings(settings):
                 "ESIA_CERT_PATH": str(materials.client_cert),
                 "ESIA_TOKEN_CERT_PATH": str(materials.esia_cert),
                 "ESIA_ISSUER": base.rstrip("/") + "/", "ESIA_SIGNER": "gost"}
-    merged = dict(settings)
-    for key, value in defaults.items():
-        if not merged.get(key) or key == "ESIA_ISSUER" and not settings.get("ESIA_BASE_URL"):
-            merged[key] = value
-    return merged
+    return {**settings, **{key: value for key, value in defaults.items() if not settings.get(key)}}
 
 
 class FakeEsiaProvider(EsiaClient):

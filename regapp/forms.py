@@ -119,7 +119,11 @@ class NewPasswordForm(FlaskForm):
     submit = SubmitField("Сохранить пароль")
 
 
-class LogoutForm(FlaskForm):
+class ActionForm(FlaskForm):
+    """A button's form: nothing but its CSRF token (toggles, resend, unlink, sign-out everywhere)."""
+
+
+class LogoutForm(ActionForm):
     """Sign-out is a POST, so a link scanner cannot sign anyone out."""
 
     submit = SubmitField("Выйти")

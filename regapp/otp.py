@@ -127,7 +127,7 @@ def seconds_until_resend(target, now=None, limits=LIMITS):
             .where(OneTimeCode.target == target).scalar())
     if last is None:
         return 0
-    last = last if isinstance(last, dt.datetime) else dt.datetime.fromisoformat(str(last))
+    last = OneTimeCode.created_at.python_value(last)  # SQLite's MAX() gives text
     return max(0, int((limits.resend_after - (now - last)).total_seconds() + 0.999))
 
 

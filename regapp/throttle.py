@@ -40,11 +40,11 @@ def keys(phone, address):
 def wait_seconds(attempt_keys, now=None) -> int:
     """How long this attempt must wait (0: it may go ahead)."""
     now = now or utcnow()
-    rows = SignInThrottle.select(fn.MAX(SignInThrottle.locked_until)).where(
+    latest = SignInThrottle.select(fn.MAX(SignInThrottle.locked_until)).where(
         SignInThrottle.key.in_(list(attempt_keys.values()))).scalar()
-    if rows is None:
+    if latest is None:
         return 0
-    until = rows if isinstance(rows, dt.datetime) else dt.datetime.fromisoformat(str(rows))
+    until = SignInThrottle.locked_until.python_value(latest)  # SQLite's MAX() gives text
     return max(0, int((until - now).total_seconds() + 0.999))
 
 

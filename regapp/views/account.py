@@ -17,7 +17,7 @@ from flask import (
 
 from regapp import consents, email_confirmation, messaging, normalize, passwords, throttle
 from regapp.db import database
-from regapp.forms import LoginForm, LogoutForm
+from regapp.forms import ActionForm, LoginForm, LogoutForm
 from regapp.models import Account
 from regapp.rendering import is_fragment_request, render
 from regapp.views.common import client, limit_view, sign_in
@@ -99,7 +99,7 @@ def logout():
 @login_required
 def logout_everywhere():
     """Sign out on every device (R28 hardening, issue 6)."""
-    if LogoutForm().validate_on_submit():
+    if ActionForm().validate_on_submit():
         sign_out_everywhere(current_account())
         session.clear()
     return redirect(url_for("pages.index"), code=303)
@@ -121,7 +121,7 @@ def index():
 
 def _notifications(account):
     return {"marketing": consents.marketing_state(account), "channels": consents.CHANNELS,
-            "toggle_form": LogoutForm()}
+            "toggle_form": ActionForm()}
 
 
 @bp.post("/account/notifications/<channel>")
@@ -131,7 +131,7 @@ def notifications(channel):
     if channel not in consents.CHANNELS:
         abort(404)
     account = current_account()
-    if LogoutForm().validate_on_submit():
+    if ActionForm().validate_on_submit():
         consents.set_marketing(account, channel, request.form.get("granted") == "1", client())
     if is_fragment_request():
         return render("account/index.html", "account/_notifications.html", **_notifications(account))
@@ -143,7 +143,7 @@ def notifications(channel):
 def resend_confirmation():
     """Mail the confirmation link again to an unconfirmed address (R23)."""
     account = current_account()
-    if LogoutForm().validate_on_submit() and not account.email_confirmed:
+    if ActionForm().validate_on_submit() and not account.email_confirmed:
         with database.atomic():
             message = email_confirmation.queue_link(account)
         messaging.dispatch([message.id])

@@ -17,7 +17,7 @@ from peewee import IntegrityError
 
 from plugins.esia_client import EsiaError
 from regapp import esia_protocol as wire
-from regapp.forms import LogoutForm
+from regapp.forms import ActionForm
 from regapp.models import Account
 from regapp.registration import ESIA_TAKEN
 from regapp.views.account import current_account, login_required
@@ -132,7 +132,7 @@ ARRIVALS = {"register": _arrive_to_register, "invite": _arrive_to_register,
 @login_required
 def unlink():
     """Unlink Gosuslugi from the account (a POST with CSRF)."""
-    if LogoutForm().validate_on_submit():
+    if ActionForm().validate_on_submit():
         Account.update(esia_id=None).where(Account.id == current_account().id).execute()
         flash("Госуслуги отвязаны от личного кабинета.", "status")
     return redirect(url_for("account.index"), code=303)

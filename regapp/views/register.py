@@ -157,14 +157,20 @@ def resend():
     pending = _pending_or_restart()
     if pending is None:
         return render_template("register/code_gone.html"), 410
-    form, notice = CodeForm(formdata=None), None
+    return resend_then_show(lambda: registration.resend_code(pending, current_app.config),
+                            CodeForm(formdata=None), lambda form, notice: _code_page(pending, form, notice))
+
+
+def resend_then_show(send, form, page):
+    """Send a new code and show the step again; a limit's message goes beside the code field."""
+    notice = None
     if ResendForm().validate_on_submit():
         try:
-            registration.resend_code(pending, current_app.config)
+            send()
             notice = "Новый код отправлен"
         except otp.CodeError as exc:
             form.code.errors = [str(exc)]
-    return _code_page(pending, form, notice)
+    return page(form, notice)
 
 
 def _code_page(pending, form, notice=None):

@@ -6,6 +6,7 @@ from regapp import email_confirmation, normalize, otp, passwords, registration, 
 from regapp.forms import ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
 from regapp.rendering import hx_redirect, render
 from regapp.views.common import client, limit_view, sign_in
+from regapp.views.register import resend_then_show
 
 bp = Blueprint("selfreg", __name__)
 PATRONYMIC_HINT = ("Заполнение обязательно, если отчество указано в Вашем документе, "
@@ -108,14 +109,9 @@ def email_resend():
     pending = _pending()
     if pending is None:
         return render_template("register/code_gone.html"), 410
-    form, notice = EmailCodeForm(formdata=None), None
-    if ResendForm().validate_on_submit():
-        try:
-            registration.resend_email_code(pending, current_app.config)
-            notice = "Новый код отправлен"
-        except otp.CodeError as exc:
-            form.code.errors = [str(exc)]
-    return _email_page(pending, form, notice)
+    return resend_then_show(lambda: registration.resend_email_code(pending, current_app.config),
+                            EmailCodeForm(formdata=None),
+                            lambda form, notice: _email_page(pending, form, notice))
 
 
 def _email_page(pending, form, notice):
