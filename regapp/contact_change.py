@@ -34,7 +34,8 @@ def send_code(kind, value, target, settings, now=None):
     with database.atomic():
         _, code = otp.issue(target, KINDS[kind], settings["SECRET_KEY"], now=now or utcnow())
         if kind == "phone":
-            message = messaging.queue_sms(value, registration.sms_text(code, settings), kind="code")
+            message = messaging.queue_sms(value, registration.sms_text(code, settings, "смены номера"),
+                                          kind="code")
         else:
             message = messaging.queue_email(value, "Код подтверждения E-mail",
                                             render_template("email/email_code.txt", code=code),
