@@ -37,6 +37,12 @@ def htmx_script():
     return send_from_directory(str(HTMX_DIR), "htmx.min.js", max_age=86400)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every page they were not told otherwise on (plain error pages)."""
+    return current_app.send_static_file("favicon.svg")
+
+
 def _error_page(status, title, text):
     def handler(exc):
         page = render_template("error.html", title=title, text=text)

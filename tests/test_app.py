@@ -210,3 +210,12 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):  # R32
 
     assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_every_page_names_an_icon_that_is_served(client):  # issue 9: no 404 on any page
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" type="image/svg+xml" href="/static/favicon.svg">' in page
+    for path in ("/static/favicon.svg", "/favicon.ico"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+        response.close()

@@ -124,11 +124,22 @@ def test_inline_check_of_one_field(client, link):  # R30
     page = client.get(link).get_data(as_text=True)
     response = client.post(link + "/check/phone", headers=HX,
                            data=form_data(page, phone="+7 495 123-45-67", policy=""))
-    text = response.get_data(as_text=True)
-    assert text.lstrip().startswith('<div class="field field--invalid" id="phone-field">')
+    text = response.get_data(as_text=True).strip()
+    # issue 9: the answer is the error line alone; the input itself is never swapped
+    assert text.startswith('<p class="field__error" id="phone-error" role="alert">')
+    assert "<input" not in text
     assert "не мобильный" in text and "полиса" not in text  # only the field asked about
     ok = client.post(link + "/check/phone", headers=HX, data=form_data(page))
-    assert 'field--invalid' not in ok.get_data(as_text=True)
+    assert ok.get_data(as_text=True).strip() == '<p class="field__error" id="phone-error"></p>'
+
+
+def test_an_inline_check_never_sends_a_password_back(client, link):  # issue 9
+    page = client.get(link).get_data(as_text=True)
+    for field in ("password", "confirmation"):
+        text = client.post(f"{link}/check/{field}", headers=HX,
+                           data=form_data(page, confirmation="different")).get_data(as_text=True)
+        assert GOOD not in text and "different" not in text and "<input" not in text
+    assert "Пароли не совпадают" in text
 
 
 def test_password_hints_tick_as_one_types(client, link):  # R10

@@ -127,8 +127,8 @@ def test_inline_check_of_the_birth_date(client):
     page = client.get("/register").get_data(as_text=True)
     text = client.post("/register/check/birth_date", headers=HX,
                        data=form(page, birth_date="01.02.85")).get_data(as_text=True)
-    assert text.lstrip().startswith('<div class="field field--invalid" id="birth_date-field">')
-    assert "ДД.ММ.ГГГГ" in text
+    assert text.strip().startswith('<p class="field__error" id="birth_date-error" role="alert">')
+    assert "ДД.ММ.ГГГГ" in text and "<input" not in text  # issue 9: the input stays put
 
 
 def test_a_taken_email_is_refused_and_kept_for_support(client, roster, outbox):  # R16, R31

@@ -17,8 +17,6 @@ from regapp.views.common import client, limit_view, sign_in
 
 bp = Blueprint("register", __name__)
 
-POLICY_HINT = "Указан в письме со ссылкой"
-PHONE_HINT = "Личный мобильный: на него придёт СМС с кодом"
 LINK_PROBLEMS = {
     "unknown": ("Ссылка не работает",
                 "Ссылка неполная или в ней ошибка. Откройте её из письма целиком или попросите новую."),
@@ -109,9 +107,7 @@ def link_check(token, field):
     form.validate()
     _, errors = _check(invitation, form)
     form.apply({name: msg for name, msg in errors.items() if name == field})
-    hint = {"policy": POLICY_HINT, "phone": PHONE_HINT}.get(field)
-    return render_template("register/_field.html", field=getattr(form, field), hint=hint,
-                           check=url_for("register.link_check", token=token, field=field))
+    return render_template("register/_field_error.html", field=getattr(form, field))
 
 
 @bp.post("/invite/<token>/hints")

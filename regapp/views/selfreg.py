@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, current_app, render_template, session, url_for
 
-from regapp import email_confirmation, normalize, otp, passwords, registration, self_registration
+from regapp import email_confirmation, otp, passwords, registration, self_registration
 from regapp.forms import ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
 from regapp.rendering import hx_redirect, render
 from regapp.views.common import client, limit_view, sign_in
@@ -64,9 +64,7 @@ def check(field):
     form.validate()
     _, errors = _check(form)
     form.apply({name: msg for name, msg in errors.items() if name == field})
-    hint = {"patronymic": PATRONYMIC_HINT, "birth_date": normalize.DATE_HINT}.get(field)
-    return render_template("register/_field.html", field=getattr(form, field), hint=hint,
-                           check=url_for("selfreg.check", field=field))
+    return render_template("register/_field_error.html", field=getattr(form, field))
 
 
 @bp.post("/register/hints")

@@ -1,0 +1,173 @@
+"""Registration walked in Chromium with real key presses, JavaScript on and off (issue 9, R30).
+
+The demo roster's people: Петров (ДМС-2025-000101, +7 916 123-45-67, a.petrov@example.com)
+and Семёнова (ДМС-2025-000102, +7 903 765-43-21, alena.semenova@example.com).
+"""
+
+from playwright.sync_api import expect
+
+from tests.browser.person import (
+    GOOD,
+    at_account,
+    error_of,
+    field,
+    leave,
+    mark_page,
+    press,
+    retype,
+    same_page,
+    tick_consents,
+    type_code,
+    type_into,
+)
+
+PETROV_EMAIL = "a.petrov@example.com"
+PETROV_PHONE = "+79161234567"
+
+
+def open_invitation(page, portal, email=PETROV_EMAIL):
+    page.goto(portal.link_sent_to(email, "/invite/"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Здравствуйте")
+
+
+def test_registration_by_link_keeps_what_was_typed(page, portal):  # R7-R12, issue 9
+    open_invitation(page, portal)
+    type_into(page, "Номер полиса", "ДМС-2025-000101", first=True)
+    leave(page, checked="policy")
+    page.keyboard.type("8 916 123-45-67", delay=5)
+    leave(page, checked="phone")
+    page.keyboard.type(GOOD, delay=5)
+    if page.js:  # the hints tick as one types, without a page load
+        mark_page(page)
+        expect(page.locator("#password-hints .hint--met")).to_have_count(3)
+    confirmation = type_into(page, "Подтверждение пароля", GOOD)
+    leave(page, checked="confirmation")
+
+    # the check has answered: the confirmation still holds what was typed, the focus
+    # stayed on the check-box the person tabbed to, and no error stands there
+    expect(confirmation).to_have_value(GOOD)
+    expect(field(page, "Пароль")).to_have_value(GOOD)
+    expect(error_of(page, "confirmation")).to_be_empty()
+    tick_consents(page, start_with_tab=False)
+    if page.js:
+        assert same_page(page)
+    press(page, "Зарегистрироваться")
+
+    page.wait_for_url("**/register/code")
+    type_code(page, "Код из СМС", portal.code_sent_to(PETROV_PHONE))
+    at_account(page, "Александр")
+
+
+def test_mistakes_on_the_link_form_are_corrected_in_place(page, portal):  # R8, R10, R28
+    open_invitation(page, portal)
+    type_into(page, "Номер полиса", "ДМС-2025-000102", first=True)  # a neighbour's policy
+    leave(page, checked="policy")
+    page.keyboard.type("89161234567", delay=5)
+    leave(page, checked="phone")
+    page.keyboard.type(GOOD, delay=5)
+    type_into(page, "Подтверждение пароля", GOOD + "!")
+    leave(page, checked="confirmation")
+    if page.js:  # each mistake is said beside its field as the person leaves it
+        expect(error_of(page, "policy")).to_have_text("Номер полиса не совпадает с указанным в письме")
+        expect(error_of(page, "confirmation")).to_contain_text("Пароли не совпадают")
+        retype(page, "Подтверждение пароля", GOOD)
+        leave(page, checked="confirmation")
+        expect(error_of(page, "confirmation")).to_be_empty()
+        expect(field(page, "Подтверждение пароля")).to_have_value(GOOD)
+    tick_consents(page)
+    press(page, "Зарегистрироваться")
+
+    # the submit refuses what is still wrong, beside its field, and keeps the rest
+    expect(error_of(page, "policy")).to_contain_text("Номер полиса не совпадает")
+    expect(field(page, "Мобильный телефон")).to_have_value("89161234567")
+    retype(page, "Номер полиса", "дмс 2025 000101")  # case and spaces do not matter (R8)
+    leave(page, checked="policy")
+    if page.js:
+        expect(error_of(page, "policy")).to_be_empty()
+    for label in ("Пароль", "Подтверждение пароля"):  # a full submit never sends them back
+        retype(page, label, GOOD)
+    tick_consents(page)
+    press(page, "Зарегистрироваться")
+
+    page.wait_for_url("**/register/code")
+    code = portal.code_sent_to(PETROV_PHONE)
+    type_code(page, "Код из СМС", "000000" if code != "000000" else "111111")
+    expect(error_of(page, "code")).to_contain_text("Неверный код")
+    retype(page, "Код из СМС", code)
+    press(page, "Подтвердить")
+    at_account(page, "Александр")
+
+
+def fill_registration(page, phone, email, birth_date="14.03.1985"):
+    """The no-link form for Петров, field by field with Tab."""
+    type_into(page, "Фамилия", "Петров", first=True)
+    leave(page, checked="last_name")
+    page.keyboard.type("Александр", delay=5)
+    leave(page, checked="first_name")
+    page.keyboard.type("Иванович", delay=5)
+    leave(page, checked="patronymic")
+    page.keyboard.type(birth_date, delay=5)
+    leave(page, checked="birth_date")
+    page.keyboard.type(phone, delay=5)
+    leave(page, checked="phone")
+    page.keyboard.type(email, delay=5)
+    leave(page, checked="email")
+    page.keyboard.type(GOOD, delay=5)
+    type_into(page, "Подтверждение пароля", GOOD)
+    leave(page, checked="confirmation")
+    for label, value in (("Дата рождения", birth_date), ("Мобильный телефон", phone),
+                         ("Пароль", GOOD), ("Подтверждение пароля", GOOD)):
+        expect(field(page, label)).to_have_value(value)
+
+
+def test_registration_without_link_then_the_confirmation_link(page, portal):  # R13-R17, R33
+    page.goto("/register")
+    fill_registration(page, "+7 (916) 123-45-67", PETROV_EMAIL)
+    tick_consents(page, start_with_tab=False)
+    press(page, "Зарегистрироваться")
+
+    page.wait_for_url("**/register/code")
+    type_code(page, "Код из СМС", portal.code_sent_to(PETROV_PHONE))
+    at_account(page, "Александр")
+    expect(page.locator("main")).to_contain_text("не подтверждён")
+
+    # the demo invited him before he registered: the confirmation is his second e-mail
+    page.goto(portal.link_sent_to(PETROV_EMAIL, "/email/confirm/", after=1))
+    press(page, "Подтвердить")
+    expect(page.get_by_role("status")).to_have_text("E-mail подтверждён. Спасибо!")
+
+
+def test_registration_without_link_with_another_phone(page, portal):  # R17: an e-mail code
+    page.goto("/register")
+    fill_registration(page, "8 999 000-11-22", PETROV_EMAIL)
+    tick_consents(page, start_with_tab=False)
+    press(page, "Зарегистрироваться")
+
+    page.wait_for_url("**/register/code")
+    type_code(page, "Код из СМС", portal.code_sent_to("+79990001122"))
+    page.wait_for_url("**/register/email-code")
+    type_code(page, "Код из письма", portal.code_sent_to(PETROV_EMAIL, after=1))
+    at_account(page, "Александр")
+    expect(page.locator("main")).to_contain_text("подтверждён")
+    expect(page.locator("main")).not_to_contain_text("не подтверждён")
+
+
+def test_a_mistake_on_the_registration_form_is_corrected_in_place(page, portal):  # R13
+    page.goto("/register")
+    fill_registration(page, "89161234567", PETROV_EMAIL, birth_date="14.03.85")
+    if page.js:
+        expect(error_of(page, "birth_date")).to_contain_text("ДД.ММ.ГГГГ")
+    tick_consents(page, start_with_tab=False)
+    press(page, "Зарегистрироваться")
+
+    expect(error_of(page, "birth_date")).to_contain_text("ДД.ММ.ГГГГ")
+    expect(field(page, "Фамилия")).to_have_value("Петров")
+    retype(page, "Дата рождения", "14.03.1985")
+    leave(page, checked="birth_date")
+    if page.js:
+        expect(error_of(page, "birth_date")).to_be_empty()
+    for label in ("Пароль", "Подтверждение пароля"):
+        retype(page, label, GOOD)
+    tick_consents(page)
+    press(page, "Зарегистрироваться")
+    page.wait_for_url("**/register/code")
