@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 
-from regapp import create_app, db, passwords
+from regapp import create_app, migrations, passwords
 from regapp.models import Account, RosterRecord
 
 
@@ -29,7 +29,7 @@ def main():
         app = create_app({"QUEUE": "immediate", "RATELIMIT_ENABLED": False,
                           "WTF_CSRF_ENABLED": False})
         with app.app_context():
-            db.upgrade()
+            migrations.upgrade()
             record = RosterRecord.create(policy_number="P1", policy_key="p1", last_name="Петров",
                                          first_name="Иван", name_key="петров иван",
                                          birth_date="1985-02-01")

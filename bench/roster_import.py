@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from regapp import db
+from regapp import db, migrations
 from regapp.models import RosterRecord
 from regapp.pluginmanager import available, build_plugin_manager
 from regapp.roster import import_roster
@@ -44,7 +44,7 @@ def generate(path, rows):
 
 def run_import(csv_path, db_path):
     db.bind(f"sqlite:///{db_path}")
-    db.upgrade()
+    migrations.upgrade()
     source = available(build_plugin_manager(), "roster")["csv"]({})
     started = time.perf_counter()
     with db.database.connection_context():
@@ -57,7 +57,7 @@ def run_import(csv_path, db_path):
 def run_executemany(db_path, reference_db):
     """The same rows, already normalized, inserted by one plain executemany."""
     db.bind(f"sqlite:///{db_path}")
-    db.upgrade()
+    migrations.upgrade()
     columns = [f.column_name for f in RosterRecord._meta.sorted_fields if f.name != "id"]
     source = sqlite3.connect(reference_db)
     rows = source.execute(f"SELECT {', '.join(columns)} FROM roster_record").fetchall()

@@ -1,8 +1,9 @@
 """E-mail sender ``fake``: keeps every e-mail in the QA outbox instead of sending it (R27)."""
 
-from plugins._contract import outbox_environment
-from regapp import hookimpl, outbox
 from regapp.adapters import DeliveryError, EmailSender
+from regapp.hookspecs import hookimpl
+from regapp.qa import outbox
+from regapp.testing.peers import outbox_environment
 
 
 class FakeEmailSender(EmailSender):

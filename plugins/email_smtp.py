@@ -14,8 +14,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from regapp import hookimpl
 from regapp.adapters import ContractEnvironment, DeliveryError, EmailSender, Received
+from regapp.hookspecs import hookimpl
 from regapp.normalize import ascii_address
 
 #: connection-level failures: the rest of the batch cannot go either
@@ -124,7 +124,7 @@ def regapp_contract_environment(kind, name, behaviour, workdir):
 @contextlib.contextmanager
 def _environment(behaviour):
     # aiosmtpd is a test dependency: imported only when the kit asks
-    from plugins.smtp_testing import RecordingSmtpServer
+    from regapp.testing.smtp import RecordingSmtpServer
 
     with RecordingSmtpServer(refuse=behaviour == "fail") as server:
         def received():

@@ -14,37 +14,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
-from regapp import esia_protocol as wire
-from regapp import hookimpl
-from regapp.adapters import EsiaProvider
+from regapp.adapters import EsiaError, EsiaPerson, EsiaProvider
+from regapp.esia import protocol as wire
+from regapp.hookspecs import hookimpl
 
 LEEWAY = 60
-
-
-class EsiaError(Exception):
-    """ESIA refused, or answered something that cannot be trusted; ``code`` is ESIA's."""
-
-    def __init__(self, description, code=None):
-        super().__init__(description)
-        self.code = code or wire.error_code(description)
-
-
-@dataclass(frozen=True)
-class Person:
-    """Who ESIA says signed in."""
-
-    oid: str
-    last_name: str
-    first_name: str
-    middle_name: str
-    birth_date: str | None
-    trusted: bool
 
 
 class EsiaClient(EsiaProvider):
@@ -94,7 +73,7 @@ class EsiaClient(EsiaProvider):
         oid, tokens = self.exchange(code, redirect_uri, now)
         data = self._request(self.base_url + wire.PERSON_PATH + urllib.parse.quote(oid),
                              headers={"Authorization": f"Bearer {tokens['access_token']}"})
-        return Person(oid=oid, last_name=data.get("lastName") or "",
+        return EsiaPerson(oid=oid, last_name=data.get("lastName") or "",
                       first_name=data.get("firstName") or "",
                       middle_name=data.get("middleName") or "",
                       birth_date=data.get("birthDate"), trusted=data.get("trusted") is True)

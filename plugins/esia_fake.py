@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import os
 
-from plugins.esia_client import EsiaClient
-from regapp import hookimpl
-from regapp.fake_esia import ensure_materials
+from regapp_plugins.esia_client import EsiaClient
 
-MOUNT = "/fake-esia"
+from regapp.adapters import FAKE_ESIA_MOUNT
+from regapp.hookspecs import hookimpl
+from regapp.qa.fake_esia import ensure_materials
+
 CLIENT_ID = "REGAPP-QA"
 
 
 def fake_settings(settings):
     """The settings with the fake's defaults filled in."""
     materials = ensure_materials(os.path.join(settings["INSTANCE_PATH"], "fake-esia"))
-    base = settings.get("ESIA_BASE_URL") or settings["PUBLIC_URL"] + MOUNT
+    base = settings.get("ESIA_BASE_URL") or settings["PUBLIC_URL"] + FAKE_ESIA_MOUNT
     defaults = {"ESIA_BASE_URL": base, "ESIA_CLIENT_ID": CLIENT_ID,
                 "ESIA_KEY_PATH": str(materials.client_key),
                 "ESIA_CERT_PATH": str(materials.client_cert),

@@ -14,9 +14,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 
-from regapp import hookimpl
 from regapp.adapters import EsiaSigner
-from regapp.gost import certificate_hash
+from regapp.esia.gost import certificate_hash
+from regapp.hookspecs import hookimpl
 
 
 class SigningFailed(RuntimeError):

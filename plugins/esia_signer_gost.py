@@ -2,7 +2,7 @@
 
 Reads the system's private key as OpenSSL writes it (PEM, PKCS#8) and its
 certificate (PEM), and produces the raw 64-byte signature in OpenSSL's byte
-order, which is what ESIA's v2/v3 endpoints take (see :mod:`regapp.gost`).
+order, which is what ESIA's v2/v3 endpoints take (see :mod:`regapp.esia.gost`).
 Not a certified cryptographic tool: a deployment that must use one chooses
 the ``command`` signer.
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from regapp import gost, hookimpl
 from regapp.adapters import EsiaSigner
+from regapp.esia import gost
+from regapp.hookspecs import hookimpl
 
 
 class GostSigner(EsiaSigner):

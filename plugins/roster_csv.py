@@ -9,8 +9,8 @@ import contextlib
 import csv
 import io
 
-from regapp import hookimpl
 from regapp.adapters import ContractEnvironment, RosterSource, RosterUnreadable
+from regapp.hookspecs import hookimpl
 
 SAMPLE = 64 * 1024
 SEPARATORS = (";", ",", "\t")

@@ -11,8 +11,8 @@ import zipfile
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from regapp import hookimpl
 from regapp.adapters import ContractEnvironment, RosterSource, RosterUnreadable
+from regapp.hookspecs import hookimpl
 
 
 class XlsxRosterSource(RosterSource):

@@ -1,8 +1,9 @@
 """SMS gateway ``fake``: keeps every text in the QA outbox instead of sending it (R27)."""
 
-from plugins._contract import outbox_environment
-from regapp import hookimpl, outbox
 from regapp.adapters import DeliveryError, SmsGateway
+from regapp.hookspecs import hookimpl
+from regapp.qa import outbox
+from regapp.testing.peers import outbox_environment
 
 
 class FakeSmsGateway(SmsGateway):

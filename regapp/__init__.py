@@ -1,16 +1,24 @@
-"""regapp: the self-service registration portal of a health insurer's personal account."""
+"""regapp: the self-service registration portal of a health insurer's personal account.
+
+Importing the package costs little: Flask comes in with :func:`create_app`, so a
+plugin that imports :mod:`regapp.hookspecs` or :mod:`regapp.adapters` stays light.
+"""
 
 import os
 from pathlib import Path
 
-import pluggy
-from flask import Flask
+from regapp.hookspecs import hookimpl  # noqa: F401  (``@regapp.hookimpl`` keeps working)
 
-#: marks a plugin's hook implementations: ``@regapp.hookimpl``
-hookimpl = pluggy.HookimplMarker("regapp")
 
-#: the top-level ``templates/`` folder, beside this package
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+def templates_folder():
+    """Where the templates are: inside the installed package, else the checkout's ``templates/``.
+
+    A wheel carries the top-level ``templates/`` as ``regapp/templates`` (setup.cfg maps
+    it); an editable install reads the checkout's folder in place.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    return packaged if packaged.is_dir() else here.parent / "templates"
 
 
 def create_app(test_config=None, plugins=()):
@@ -21,13 +29,15 @@ def create_app(test_config=None, plugins=()):
     :param plugins: extra plugin objects to register after the built-ins and
         entry points (tests, embedding).
     """
+    from flask import Flask
+
     from regapp import db, pages, pluginmanager, qa, queue, security, settings, views
 
     app = Flask(
         __name__,
         instance_path=os.environ.get("REGAPP_INSTANCE_PATH") or None,
         instance_relative_config=True,
-        template_folder=str(TEMPLATES),
+        template_folder=str(templates_folder()),
     )
     os.makedirs(app.instance_path, exist_ok=True)
     settings.load(app, test_config)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from regapp.esia.protocol import error_code
+
 
 class DeliveryError(Exception):
     """A message was not accepted by the gateway or server.
@@ -138,6 +140,34 @@ class EsiaSigner(Adapter):
         raise NotImplementedError
 
 
+#: where QA mode mounts the built-in fake ESIA inside the app (the ``fake`` provider's base)
+FAKE_ESIA_MOUNT = "/fake-esia"
+
+
+class EsiaError(Exception):
+    """ESIA refused, or answered something that cannot be trusted.
+
+    ``code`` is ESIA's own (``"007004"`` for a declined consent), read from an
+    ``error_description`` that starts ``ESIA-007004:`` when not given.
+    """
+
+    def __init__(self, description: str, code: str | None = None):
+        super().__init__(description)
+        self.code = code or error_code(description)
+
+
+@dataclass(frozen=True)
+class EsiaPerson:
+    """Who ESIA says signed in: ``oid`` is ESIA's person id, ``trusted`` a confirmed account."""
+
+    oid: str
+    last_name: str
+    first_name: str
+    middle_name: str
+    birth_date: str | None
+    trusted: bool
+
+
 class EsiaProvider(Adapter):
     """A client of ESIA (Gosuslugi) or of a stand-in for it."""
 
@@ -145,6 +175,9 @@ class EsiaProvider(Adapter):
         """Return the URL that sends the person to sign in and consent."""
         raise NotImplementedError
 
-    def fetch_person(self, code: str, redirect_uri: str) -> dict[str, Any]:
-        """Exchange ``code`` for tokens and return the person's data."""
+    def fetch_person(self, code: str, redirect_uri: str) -> EsiaPerson:
+        """Exchange ``code`` for tokens and return who signed in.
+
+        :raises EsiaError: ESIA refused (its code in ``code``) or its answer failed a check.
+        """
         raise NotImplementedError

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
-from regapp import create_app, db, invitations, roster
+from regapp import create_app, invitations, migrations, roster
 from regapp.adapters import RosterUnreadable
 from regapp.pluginmanager import UnknownAdapter
 
@@ -49,7 +49,7 @@ def _serve(app, host, port):
 def run_command(host, port):
     """Serve the portal with the configured settings."""
     app = current_app._get_current_object()
-    db.upgrade()
+    migrations.upgrade()
     click.echo(f"regapp: http://{host}:{port}/")
     _serve(app, host, port)
 
@@ -59,10 +59,12 @@ def run_command(host, port):
 def demo_command(port):
     """Create instance/, load a demo roster, turn QA mode on and serve the portal."""
     os.environ["REGAPP_QA_MODE"] = "true"
+    # instance/ in the folder it is started from, wherever the package is installed
+    os.environ.setdefault("REGAPP_INSTANCE_PATH", os.path.abspath("instance"))
     os.environ.setdefault("REGAPP_PUBLIC_URL", f"http://127.0.0.1:{port}")
     app = _make_app()
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         report = roster.import_roster(
             app.extensions["regapp.adapters"].roster_source("csv"), str(DEMO_ROSTER))
         sent = invitations.send_invitations()
@@ -85,7 +87,8 @@ def fake_esia_command(port):
     """Serve the fake ESIA on its own (the same one QA mode mounts at /fake-esia)."""
     import os
 
-    from regapp import TEMPLATES, fake_esia
+    from regapp import templates_folder
+    from regapp.qa import fake_esia
 
     config = current_app.config
     materials = fake_esia.ensure_materials(os.path.join(current_app.instance_path, "fake-esia"))
@@ -95,7 +98,7 @@ def fake_esia_command(port):
     click.echo(f"fake ESIA: http://127.0.0.1:{port}/  (client id {fake.client_id})")
     click.echo(f"  client key and certificate: {materials.client_key}, {materials.client_cert}")
     click.echo(f"  token certificate (ESIA_TOKEN_CERT_PATH): {materials.esia_cert}")
-    run_simple("127.0.0.1", port, fake_esia.standalone_app(fake, TEMPLATES), threaded=True)
+    run_simple("127.0.0.1", port, fake_esia.standalone_app(fake, templates_folder()), threaded=True)
 
 
 @main.command("worker")
@@ -111,7 +114,7 @@ def worker_command(workers):
 @main.command("init-db")
 def init_db_command():
     """Create or upgrade the database schema (safe to repeat)."""
-    version = db.upgrade()
+    version = migrations.upgrade()
     click.echo(f"Schema is at version {version}: {current_app.config['DATABASE']}")
 
 
@@ -127,7 +130,7 @@ def roster_group():
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def roster_import_command(path, source, dry_run, as_json):
     """Load a roster file: add and update records by policy number (R1–R3)."""
-    db.upgrade()
+    migrations.upgrade()
     adapters = current_app.extensions["regapp.adapters"]
     try:
         reader = adapters.roster_source(source, path)
@@ -163,7 +166,7 @@ def support_lookup_command(query):
     """
     from regapp import support
 
-    db.upgrade()
+    migrations.upgrade()
     support.purge(current_app.config["REFUSAL_RETENTION_DAYS"])
     click.echo(support.describe(support.lookup(query, current_app.config["PHONE_REGIONS"])))
 
@@ -180,7 +183,7 @@ def invitations_group():
               help="Send this policy's holder a new link; the old one stops working.")
 def invitations_send_command(dry_run, as_json, policy):
     """Invite everyone who can register and has not been invited (R4–R6)."""
-    db.upgrade()
+    migrations.upgrade()
     if policy:
         report = invitations.resend_invitation(policy, dry_run=dry_run)
     else:

@@ -2,7 +2,7 @@
 
 SQLite in WAL mode by default (R32); any URL playhouse.db_url understands
 (``postgresql://…``) otherwise. The schema is created and upgraded by
-:func:`upgrade`, which ``regapp init-db``, ``run`` and ``demo`` call.
+:func:`regapp.migrations.upgrade`, which ``regapp init-db``, ``run`` and ``demo`` call.
 """
 
 from __future__ import annotations
@@ -33,14 +33,6 @@ def bind(url):
     db = open_database(url)
     database.initialize(db)
     return db
-
-
-def upgrade():
-    """Create or upgrade the schema; safe to run any number of times."""
-    from regapp import migrations
-
-    with database.connection_context():
-        return migrations.apply(database)
 
 
 def init_app(app):

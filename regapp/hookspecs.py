@@ -1,7 +1,8 @@
 """The plugin surface of regapp: every hook a plugin may implement.
 
-A plugin is a module or object with functions marked ``@regapp.hookimpl``
-whose names are the hooks below. Built-in adapters (``plugins/``) are plugins
+A plugin is a module or object with functions marked ``@hookimpl`` (from
+this module; importing it pulls in pluggy only, never Flask) whose names are
+the hooks below. Built-in adapters (``plugins/``) are plugins
 like any other; third-party ones install as packages that declare an entry
 point in the ``regapp`` group. Hooks are called with keyword arguments only,
 and an implementation may accept fewer arguments than its specification.
@@ -15,6 +16,8 @@ file's ending). The contracts of the classes are in :mod:`regapp.adapters`.
 import pluggy
 
 hookspec = pluggy.HookspecMarker("regapp")
+#: marks a plugin's hook implementations: ``from regapp.hookspecs import hookimpl``
+hookimpl = pluggy.HookimplMarker("regapp")
 
 
 # -- SMS gateways -----------------------------------------------------------

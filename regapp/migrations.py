@@ -1,6 +1,7 @@
 """Ordered schema steps; each runs once, in a transaction, in order."""
 
 from regapp import models
+from regapp.db import database
 
 
 def _initial(db):
@@ -79,3 +80,9 @@ def apply(db):
                 row.version = version
         row.save()
     return row.version
+
+
+def upgrade():
+    """Create or upgrade the schema of the bound database; safe to run any number of times."""
+    with database.connection_context():
+        return apply(database)

@@ -11,16 +11,16 @@ from regapp import hookspecs
 
 #: the built-in adapters, registered before any entry point
 BUILTIN_PLUGINS = (
-    "plugins.sms_fake",
-    "plugins.sms_http",
-    "plugins.email_fake",
-    "plugins.email_smtp",
-    "plugins.roster_csv",
-    "plugins.roster_xlsx",
-    "plugins.esia_signer_gost",
-    "plugins.esia_signer_command",
-    "plugins.esia_client",
-    "plugins.esia_fake",
+    "regapp_plugins.sms_fake",
+    "regapp_plugins.sms_http",
+    "regapp_plugins.email_fake",
+    "regapp_plugins.email_smtp",
+    "regapp_plugins.roster_csv",
+    "regapp_plugins.roster_xlsx",
+    "regapp_plugins.esia_signer_gost",
+    "regapp_plugins.esia_signer_command",
+    "regapp_plugins.esia_client",
+    "regapp_plugins.esia_fake",
 )
 
 #: adapter kind → (hook that declares it, setting that chooses it, words for messages)

@@ -5,7 +5,7 @@ import contextvars
 import pytest
 from flask.testing import FlaskClient
 
-from regapp import create_app, db
+from regapp import create_app, migrations
 from regapp.db import database
 
 BASE_SETTINGS = {
@@ -23,7 +23,7 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def fake_esia_materials(tmp_path_factory):
     """The fake ESIA's key pairs, made once: key generation is slow in pure Python."""
-    from regapp.fake_esia import ensure_materials
+    from regapp.qa.fake_esia import ensure_materials
 
     return ensure_materials(tmp_path_factory.mktemp("fake-esia"))
 
@@ -40,7 +40,7 @@ def app(tmp_path, monkeypatch, request, fake_esia_materials):
     app = create_app(settings, plugins=getattr(request, "param", ()))
     app.test_client_class = IsolatedClient
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         yield app
     if not database.is_closed():
         database.close()
@@ -82,6 +82,6 @@ def _has_mix_stderr():
 @pytest.fixture
 def outbox(app):
     """The QA outbox entries, oldest first."""
-    from regapp import outbox as outbox_file
+    from regapp.qa import outbox as outbox_file
 
     return lambda: outbox_file.read(app.config["OUTBOX_PATH"], newest_first=False)

@@ -4,12 +4,12 @@ import re
 import threading
 import urllib.parse
 
+from regapp_plugins.esia_client import EsiaClient
+from regapp_plugins.esia_signer_gost import GostSigner
 from werkzeug.serving import make_server
 
-from plugins.esia_client import EsiaClient
-from plugins.esia_signer_gost import GostSigner
-from regapp import TEMPLATES
-from regapp.fake_esia import FakeEsia, ensure_materials, standalone_app
+from regapp import templates_folder
+from regapp.qa.fake_esia import FakeEsia, ensure_materials, standalone_app
 
 CLIENT_ID = "REGAPP"
 REDIRECT = "https://lk.example.ru/esia/back"
@@ -24,7 +24,7 @@ class ServedFakeEsia:
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
         self.fake = FakeEsia.from_materials(self.materials, CLIENT_ID, self.base_url + "/",
                                             redirect_prefixes=(redirect_prefix,))
-        self.server.app = standalone_app(self.fake, TEMPLATES)
+        self.server.app = standalone_app(self.fake, templates_folder())
 
     def settings(self, **extra):
         return {"ESIA_BASE_URL": self.base_url, "ESIA_CLIENT_ID": CLIENT_ID,

@@ -5,8 +5,9 @@ import json
 import pytest
 from flask import render_template_string
 
-from regapp import create_app, hookimpl
+from regapp import create_app
 from regapp.adapters import SmsGateway
+from regapp.hookspecs import hookimpl
 from regapp.pluginmanager import UnknownAdapter
 from regapp.rendering import render
 
@@ -143,7 +144,7 @@ def test_csrf_is_on_for_every_form(app):  # R28
 
 
 def test_qa_outbox_page_and_banner(client, app, outbox):  # R27
-    from regapp import outbox as outbox_file
+    from regapp.qa import outbox as outbox_file
 
     outbox_file.append(app.config["OUTBOX_PATH"], "sms", "+79161234567", "Код: 123456")
     outbox_file.append(app.config["OUTBOX_PATH"], "email", "ivan@example.com", "Ссылка",

@@ -4,14 +4,14 @@ import datetime as dt
 import time
 
 import pytest
+from regapp_plugins.email_smtp import SmtpEmailSender
 
-from plugins.email_smtp import SmtpEmailSender
-from plugins.sms_http import RecordingGateway
-from plugins.smtp_testing import RecordingSmtpServer
-from regapp import create_app, db, messaging
+from regapp import create_app, messaging, migrations
 from regapp.adapters import Email
 from regapp.db import database
 from regapp.models import Account, Message, RosterRecord, utcnow
+from regapp.testing.http import RecordingGateway
+from regapp.testing.smtp import RecordingSmtpServer
 
 LATER = dt.timedelta(days=1)
 
@@ -62,7 +62,7 @@ def smtp_app(tmp_path, monkeypatch, server, **extra):
 def test_smtp_delivers_a_batch_over_one_connection(tmp_path, monkeypatch, smtp_server):
     app = smtp_app(tmp_path, monkeypatch, smtp_server)
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         ids = queue(*(mail(to=f"user{n}@example.com") for n in range(5)))
         assert [status(i).status for i in ids] == ["sent"] * 5
     assert len(smtp_server.messages) == 5
@@ -81,7 +81,7 @@ def test_smtp_delivers_a_batch_over_one_connection(tmp_path, monkeypatch, smtp_s
 def test_smtp_to_a_cyrillic_domain_uses_its_ascii_form(tmp_path, monkeypatch, smtp_server):
     app = smtp_app(tmp_path, monkeypatch, smtp_server)
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         queue(mail(to="ivan@почта.рф"))
     assert smtp_server.messages[0]["to"] == ["ivan@xn--80a1acny.xn--p1ai"]
 
@@ -89,7 +89,7 @@ def test_smtp_to_a_cyrillic_domain_uses_its_ascii_form(tmp_path, monkeypatch, sm
 def test_smtp_wrong_password_is_retried_not_lost(tmp_path, monkeypatch, smtp_server):
     app = smtp_app(tmp_path, monkeypatch, smtp_server, SMTP_PASSWORD="wrong")
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         [message_id] = queue(mail())
         assert status(message_id).status == "pending"
         assert "SMTP" in status(message_id).last_error
@@ -102,7 +102,7 @@ def test_smtp_starttls(tmp_path, monkeypatch):
         app = smtp_app(tmp_path, monkeypatch, server, SMTP_TLS="starttls", SMTP_CA_FILE=ca_file,
                        SMTP_USER=None, SMTP_HOST="localhost")
         with app.app_context():
-            db.upgrade()
+            migrations.upgrade()
             [message_id] = queue(mail())
             assert status(message_id).status == "sent", status(message_id).last_error
     assert len(server.messages) == 1
@@ -269,7 +269,7 @@ def test_sqlite_queue_delivers_in_process(tmp_path, monkeypatch):
     consumer.start()
     try:
         with app.app_context():
-            db.upgrade()
+            migrations.upgrade()
             [message_id] = queue(sms())
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

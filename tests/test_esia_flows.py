@@ -5,12 +5,12 @@ import urllib.parse
 
 import pytest
 
-from regapp import create_app, db
-from regapp import esia_protocol as wire
+from regapp import create_app, migrations
 from regapp.db import database
+from regapp.esia import protocol as wire
+from regapp.esia import views
 from regapp.models import Account
 from regapp.roster import import_roster
-from regapp.views import esia as views
 from tests.conftest import BASE_SETTINGS, IsolatedClient
 from tests.esia_helpers import NoRedirects, ServedFakeEsia, sign_in
 from tests.rosters import person, write_csv
@@ -37,7 +37,7 @@ def make_app(tmp_path, monkeypatch, esia, **extra):
 def app(tmp_path, monkeypatch, esia):
     app = make_app(tmp_path, monkeypatch, esia)
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         rows = [person("P1", last="Петров", first="Александр", patronymic="Иванович",
                        born="14.03.1985", phone="+7 916 123-45-67", email="a.petrov@example.com")]
         import_roster(app.extensions["regapp.adapters"].roster_source("csv"),
@@ -77,7 +77,7 @@ def register_with_code(client, outbox_path, **fields):
                                page).group(1)
     data.update(fields)
     assert client.post("/register", data=data).headers["Location"] == "/register/code"
-    from regapp import outbox
+    from regapp.qa import outbox
 
     code = re.search(r"\b(\d{6})\b", outbox.read(outbox_path)[0]["text"]).group(1)
     code_page = client.get("/register/code").get_data(as_text=True)
@@ -116,12 +116,12 @@ def test_an_unconfirmed_account_is_refused_with_an_explanation(client):
 
 
 def test_a_tampered_signature_is_refused_by_the_fake(tmp_path, monkeypatch, esia):
-    from regapp.fake_esia import ensure_materials
+    from regapp.qa.fake_esia import ensure_materials
 
     other = ensure_materials(tmp_path / "other-keys")
     app = make_app(tmp_path, monkeypatch, esia, ESIA_KEY_PATH=str(other.client_key))
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         client = app.test_client()
         to_esia = client.get("/esia/start/register")
         answer = NoRedirects().open(to_esia.headers["Location"])
@@ -135,7 +135,7 @@ def test_a_tampered_signature_is_refused_by_the_fake(tmp_path, monkeypatch, esia
 def test_an_unregistered_return_address_gets_007023(tmp_path, monkeypatch, esia):
     app = make_app(tmp_path, monkeypatch, esia, PUBLIC_URL="https://elsewhere.example.com")
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         to_esia = app.test_client().get("/esia/start/register")
         answer = NoRedirects().open(to_esia.headers["Location"])
         assert answer.status == 400 and "ESIA-007023" in answer.read().decode()
@@ -183,7 +183,7 @@ def test_without_a_provider_the_buttons_are_hidden(tmp_path, monkeypatch):
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({**BASE_SETTINGS, "QA_MODE": False})
     with app.app_context():
-        db.upgrade()
+        migrations.upgrade()
         client = app.test_client()
         assert "Госуслуг" not in client.get("/register").get_data(as_text=True)
         assert "Войти через Госуслуги" not in client.get("/login").get_data(as_text=True)

@@ -5,8 +5,8 @@ import urllib.parse
 
 import pytest
 
-from plugins.esia_client import EsiaError
-from regapp import esia_protocol as wire
+from regapp.adapters import EsiaError
+from regapp.esia import protocol as wire
 from tests.esia_helpers import REDIRECT, NoRedirects, ServedFakeEsia, query, sign_in
 
 
@@ -112,7 +112,7 @@ def test_a_token_request_with_an_old_timestamp_gets_007015(esia, browser):
 
 
 def test_tokens_signed_by_someone_else_are_refused(esia, browser, tmp_path):
-    from regapp.fake_esia import ensure_materials
+    from regapp.qa.fake_esia import ensure_materials
 
     other = ensure_materials(tmp_path / "other")
     client = esia.client(ESIA_TOKEN_CERT_PATH=str(other.esia_cert))

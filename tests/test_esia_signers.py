@@ -12,11 +12,11 @@ import subprocess
 import sys
 
 import pytest
+from regapp_plugins.esia_signer_command import CommandSigner, SigningFailed
+from regapp_plugins.esia_signer_gost import GostSigner
 
-from plugins.esia_signer_command import CommandSigner, SigningFailed
-from plugins.esia_signer_gost import GostSigner
-from regapp import gost
-from regapp.gost import UnusableKey, load_private_key
+from regapp.esia import gost
+from regapp.esia.gost import UnusableKey, load_private_key
 
 PACKAGE = "libengine-gost-openssl"
 

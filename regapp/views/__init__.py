@@ -1,6 +1,7 @@
 """The pages of the registration flows and the personal account; views stay thin."""
 
-from regapp.views import account, contact, documents, esia, recovery, register, selfreg
+from regapp.esia import views as esia
+from regapp.views import account, contact, documents, recovery, register, selfreg
 
 
 def init_app(app):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from regapp import outbox as outbox_file
+from regapp.qa import outbox as outbox_file
+from regapp.testing.peers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -65,7 +65,7 @@ class Portal:
     def __init__(self, folder, esia_materials):
         self.instance = folder / "instance"
         shutil.copytree(esia_materials, self.instance / "fake-esia")
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(folder / "portal.log", "w+b")  # noqa: SIM115 (closed in stop)
         env = {**os.environ, "REGAPP_INSTANCE_PATH": str(self.instance)}
@@ -137,12 +137,6 @@ class Portal:
             if urlsplit(url).path.startswith(path_start):
                 return urlsplit(url).path
         raise AssertionError(f"no {path_start} link in: {text}")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _regapp_command():

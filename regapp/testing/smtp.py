@@ -5,10 +5,11 @@ Used by the tests and by the contract test kit; needs the ``test`` extra.
 
 import email
 import email.policy
-import socket
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from regapp.testing.peers import free_port
 
 
 class _Recorder:
@@ -49,7 +50,7 @@ class RecordingSmtpServer:
             kwargs.update(authenticator=_authenticator(credentials), auth_require_tls=False)
         if tls_context:
             kwargs.update(tls_context=tls_context, require_starttls=require_starttls)
-        self.port = _free_port()
+        self.port = free_port()
         self.controller = Controller(_Recorder(self), hostname=self.host, port=self.port, **kwargs)
 
     @property
@@ -74,9 +75,3 @@ def _authenticator(credentials):
         return AuthResult(success=ok)
 
     return check
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

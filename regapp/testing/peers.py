@@ -1,9 +1,10 @@
-"""Small helpers the built-in plugins share for the contract test kit."""
+"""Peers and helpers for contract environments: the built-in plugins use them, and so may yours."""
 
 import contextlib
+import socket
 
-from regapp import outbox
 from regapp.adapters import ContractEnvironment, Received
+from regapp.qa import outbox
 
 
 @contextlib.contextmanager
@@ -20,3 +21,10 @@ def outbox_environment(workdir, channel, fail_setting, behaviour):
         ]
 
     yield ContractEnvironment(settings=settings, received=received)
+
+
+def free_port():
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

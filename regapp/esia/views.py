@@ -15,8 +15,8 @@ from flask import (
 )
 from peewee import IntegrityError
 
-from plugins.esia_client import EsiaError
-from regapp import esia_protocol as wire
+from regapp.adapters import EsiaError
+from regapp.esia import protocol as wire
 from regapp.forms import ActionForm
 from regapp.models import Account
 from regapp.registration import ESIA_TAKEN

@@ -23,8 +23,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
-from regapp import esia_protocol as wire
-from regapp import gost
+from regapp.esia import gost
+from regapp.esia import protocol as wire
 
 PERSONS = [
     {"oid": "1000000001", "title": "Подтверждённая учётная запись", "lastName": "Петров",

@@ -1,0 +1,91 @@
+"""The package as a stranger installs it: sdist, then wheel, into a fresh virtualenv (issue 10).
+
+Builds both from this checkout, installs the wheel without ``-e`` into a new virtualenv,
+starts ``regapp demo`` from an empty folder and opens what a person and QA open first.
+"""
+
+import os
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from regapp.testing.peers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out),
+                    str(ROOT)], check=True, capture_output=True)
+    return out
+
+
+def test_the_sdist_carries_the_layout(dist):
+    with tarfile.open(next(dist.glob("regapp-*.tar.gz"))) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    for path in ("templates/base.html", "templates/email/invitation.txt", "plugins/sms_http.py",
+                 "regapp/static/app.css", "regapp/demo_roster.csv", "setup.cfg"):
+        assert path in names
+
+
+def test_the_wheel_owns_every_name_it_installs(dist):
+    with zipfile.ZipFile(next(dist.glob("regapp-*.whl"))) as wheel:
+        names = set(wheel.namelist())
+    tops = {name.split("/", 1)[0] for name in names if not name.startswith("regapp-")}
+    assert tops == {"regapp", "regapp_plugins"}  # never a bare "plugins"
+    for path in ("regapp/templates/base.html", "regapp/templates/email/invitation.txt",
+                 "regapp/static/app.css", "regapp/static/favicon.svg",
+                 "regapp/documents/terms-1.txt", "regapp_plugins/esia_client.py"):
+        assert path in names
+
+
+def test_an_installed_wheel_runs_the_demo_from_an_empty_folder(dist, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    wheel = next(dist.glob("regapp-*.whl"))
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], check=True,
+                   capture_output=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGAPP_")}
+    log = open(tmp_path / "demo.log", "w+")  # noqa: SIM115
+    demo = subprocess.Popen([str(venv / "bin" / "regapp"), "demo", "--port", str(port)],
+                            cwd=empty, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert "Зарегистрироваться" in _get(base + "/", demo, log)
+        assert "Приглашение в личный кабинет" in _get(base + "/qa/outbox", demo, log)
+        assert _get(base + "/static/vendor/htmx.min.js", demo, log)
+        invitation = next(line for line in _get(base + "/qa/outbox.jsonl", demo, log).splitlines()
+                          if "/invite/" in line)
+        link = invitation.split(base, 1)[1].split("\\n", 1)[0]
+        form = _get(base + link, demo, log)
+        assert "Номер полиса" in form and "Подтверждение пароля" in form
+        assert (empty / "instance" / "regapp.db").exists()  # «creates instance/» where it starts
+    finally:
+        demo.terminate()
+        demo.wait(10)
+        log.close()
+
+
+def _get(url, process, log, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise AssertionError(f"{url} did not answer; the demo said:\n{log.read()}") from None
+            time.sleep(0.2)
