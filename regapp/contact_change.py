@@ -12,6 +12,7 @@ from peewee import IntegrityError
 from regapp import messaging, normalize, otp, registration
 from regapp.db import database
 from regapp.models import Account, utcnow
+from regapp.texts import text
 
 KINDS = {"phone": "change_phone", "email": "change_email"}
 
@@ -21,11 +22,11 @@ def check(kind, value, regions=("RU",)):
     if kind == "phone":
         phone = normalize.normalize_phone(value, regions)
         if Account.select().where(Account.phone == phone).exists():
-            raise normalize.Invalid(registration.PHONE_TAKEN)
+            raise normalize.Invalid(text("phone.taken"))
         return phone, phone
     address, key = normalize.normalize_email(value)
     if Account.select().where(Account.email_key == key).exists():
-        raise normalize.Invalid(registration.EMAIL_TAKEN)
+        raise normalize.Invalid(text("email.taken"))
     return address, key
 
 
@@ -56,5 +57,4 @@ def confirm(account, kind, value, target, code, settings, now=None):
         with database.atomic():
             Account.update(**changes).where(Account.id == account.id).execute()
     except IntegrityError:
-        taken = registration.PHONE_TAKEN if kind == "phone" else registration.EMAIL_TAKEN
-        raise registration.Refused(taken, kind) from None
+        raise registration.Refused(text(f"{kind}.taken"), kind) from None

@@ -1,9 +1,41 @@
 """The forms; inline htmx checks and full submits go through the same classes (R30)."""
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 
 from regapp import documents
+
+#: fields that an inline check never names
+_NOT_CHECKED = ("SubmitField", "CSRFTokenField", "HiddenField")
+
+
+def is_inline_check():
+    """Whether this request is an htmx inline check of one field, not a submit."""
+    return bool(request.headers.get("HX-Request") and request.headers.get("HX-Trigger-Name"))
+
+
+class InlineChecks:
+    """One inline-check mechanism for every form (R30), after canaille's ``HTMXFormMixin``.
+
+    A field's check is an htmx POST of the whole form to the form's own URL, naming the
+    field in ``HX-Trigger-Name`` (the field macro's ``check``). The view runs the same
+    rules as a submit and answers with that field's error line only
+    (:func:`regapp.rendering.answer_check`).
+    """
+
+    def checked_field(self):
+        """The field an inline check asks about, or None for a real submit."""
+        if not is_inline_check():
+            return None
+        field = self._fields.get(request.headers["HX-Trigger-Name"])
+        return field if field is not None and field.type not in _NOT_CHECKED else None
+
+    def apply(self, errors):
+        """Put the domain's errors beside their fields; True when there are none."""
+        for name, message in errors.items():
+            getattr(self, name).errors = [message]
+        return not errors
 
 
 class ConsentsMixin:
@@ -23,7 +55,7 @@ class ConsentsMixin:
                 for kind in documents.CURRENT}
 
 
-class LinkRegistrationForm(ConsentsMixin, FlaskForm):
+class LinkRegistrationForm(InlineChecks, ConsentsMixin, FlaskForm):
     """R7: the form an invitation link opens."""
 
     policy = StringField("Номер полиса", render_kw={"autocomplete": "off"})
@@ -33,14 +65,8 @@ class LinkRegistrationForm(ConsentsMixin, FlaskForm):
     confirmation = PasswordField("Подтверждение пароля", render_kw={"autocomplete": "new-password"})
     submit = SubmitField("Зарегистрироваться")
 
-    def apply(self, errors):
-        """Put the domain's errors beside their fields; True when there are none."""
-        for name, message in errors.items():
-            getattr(self, name).errors = [message]
-        return not errors
 
-
-class RegistrationForm(ConsentsMixin, FlaskForm):
+class RegistrationForm(InlineChecks, ConsentsMixin, FlaskForm):
     """R13: the registration tab, for people without a link."""
 
     last_name = StringField("Фамилия", render_kw={"autocomplete": "family-name"})
@@ -55,7 +81,6 @@ class RegistrationForm(ConsentsMixin, FlaskForm):
     password = LinkRegistrationForm.password
     confirmation = LinkRegistrationForm.confirmation
     submit = SubmitField("Зарегистрироваться")
-    apply = LinkRegistrationForm.apply
 
     def values(self):
         """The typed values as the domain checks take them."""
@@ -110,7 +135,7 @@ class ForgotForm(FlaskForm):
     submit = SubmitField("Получить код")
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(InlineChecks, FlaskForm):
     """R24: the code and the new password."""
 
     code = CodeForm.code

@@ -21,6 +21,7 @@ from peewee import fn
 
 from regapp.db import database
 from regapp.models import OneTimeCode, utcnow
+from regapp.texts import text
 
 
 @dataclass(frozen=True)
@@ -45,41 +46,40 @@ class CodeError(Exception):
 
 class TooSoon(CodeError):
     def __init__(self, seconds):
-        super().__init__(f"Новый код можно запросить через {seconds} с")
+        super().__init__(text("code.too_soon", seconds=seconds))
         self.seconds = seconds
 
 
 class TooMany(CodeError):
     def __init__(self):
-        super().__init__("Слишком много кодов за час. Попробуйте позже")
+        super().__init__(text("code.too_many"))
 
 
 class Locked(CodeError):
     def __init__(self):
-        super().__init__("Слишком много неверных попыток. Попробуйте через час")
+        super().__init__(text("code.locked"))
 
 
 class NoCode(CodeError):
     def __init__(self):
-        super().__init__("Код устарел или не запрашивался. Запросите новый код")
+        super().__init__(text("code.none"))
 
 
 class Expired(CodeError):
     def __init__(self):
-        super().__init__("Срок действия кода истёк. Запросите новый код")
+        super().__init__(text("code.expired"))
 
 
 class Wrong(CodeError):
     def __init__(self, remaining):
-        text = (f"Неверный код. Осталось попыток: {remaining}" if remaining
-                else "Неверный код. Попытки закончились: запросите новый код")
-        super().__init__(text)
+        super().__init__(text("code.wrong", remaining=remaining) if remaining
+                         else text("code.wrong_last"))
         self.remaining = remaining
 
 
 class Malformed(CodeError):
     def __init__(self, digits):
-        super().__init__(f"Введите {digits} цифр из сообщения")
+        super().__init__(text("code.malformed", digits=digits))
 
 
 def _digest(secret, salt, code):

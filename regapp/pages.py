@@ -7,6 +7,7 @@ from peewee import PeeweeException
 
 from regapp import rendering
 from regapp.db import database
+from regapp.texts import text
 
 bp = Blueprint("pages", __name__)
 
@@ -43,10 +44,10 @@ def favicon():
     return current_app.send_static_file("favicon.svg")
 
 
-def _error_page(status, title, text):
+def _error_page(status):
     def handler(exc):
-        page = render_template("error.html", title=title, text=text)
-        return page, status
+        return render_template("error.html", title=text(f"error.{status}.title"),
+                               text=text(f"error.{status}")), status
 
     return handler
 
@@ -55,15 +56,10 @@ def init_app(app):
     """Register the pages and the error pages."""
     rendering.init_app(app)
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals["text"] = text
     app.register_blueprint(bp)
-    app.register_error_handler(404, _error_page(404, "Страница не найдена",
-                                                "Проверьте адрес или начните с главной страницы."))
-    app.register_error_handler(400, _error_page(400, "Запрос не принят",
-                                                "Обновите страницу и попробуйте ещё раз."))
-    app.register_error_handler(429, _error_page(429, "Слишком много попыток",
-                                                "Подождите немного и попробуйте снова."))
-    app.register_error_handler(500, _error_page(500, "Что-то пошло не так",
-                                                "Мы уже разбираемся. Попробуйте ещё раз чуть позже."))
+    for status in (400, 404, 429, 500):
+        app.register_error_handler(status, _error_page(status))
 
     @app.context_processor
     def _common():

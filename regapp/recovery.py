@@ -11,9 +11,9 @@ from regapp import messaging, otp, passwords
 from regapp.db import database
 from regapp.models import Account, utcnow
 from regapp.registration import sms_text
+from regapp.texts import text
 
 PURPOSE = "recovery"
-CODE_PROBLEM = "Код неверный или устарел. Проверьте СМС или запросите новый код"
 
 
 def send_code(phone, settings, now=None):
@@ -46,21 +46,21 @@ def check_password(phone, password, confirmation):
     if reason := passwords.check(password, context):
         return "password", reason
     if password != confirmation:
-        return "confirmation", "Пароли не совпадают"
+        return "confirmation", text("password.mismatch")
     return None
 
 
 def reset(phone, code, password, settings, now=None):
     """Check the code and set the new password; return the account (signed out elsewhere).
 
-    :raises otp.CodeError: with :data:`CODE_PROBLEM` as its text, whatever the problem.
+    :raises otp.CodeError: with one text (``recovery.code_problem``), whatever the problem.
     """
     try:
         otp.verify(phone, PURPOSE, code, settings["SECRET_KEY"], now=now or utcnow())
     except otp.Locked:
         raise
     except otp.CodeError:
-        raise otp.CodeError(CODE_PROBLEM) from None
+        raise otp.CodeError(text("recovery.code_problem")) from None
     account = Account.get(Account.phone == phone)  # a verified code means it exists
     Account.update(password_hash=passwords.hash_password(password),
                    session_epoch=Account.session_epoch + 1).where(

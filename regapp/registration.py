@@ -20,13 +20,11 @@ from peewee import IntegrityError
 from regapp import documents, email_confirmation, messaging, normalize, otp, passwords
 from regapp.db import database
 from regapp.models import Account, ConsentEvent, Invitation, PendingRegistration, utcnow
+from regapp.texts import text
 
 PENDING_LIFETIME = dt.timedelta(minutes=30)
 PURPOSE = "registration"
 EMAIL_PURPOSE = "registration_email"
-PHONE_TAKEN = "Номер уже занят: его использует другой пользователь личного кабинета"
-EMAIL_TAKEN = "E-mail уже занят: его использует другой пользователь личного кабинета"
-ESIA_TAKEN = "Эта учётная запись Госуслуг уже связана с другим личным кабинетом"
 
 
 @dataclass(frozen=True)
@@ -51,13 +49,13 @@ def check_link_form(invitation, policy, phone, password, confirmation, consents,
     errors, cleaned = {}, {}
     try:
         if normalize.policy_key(policy) != record.policy_key:
-            errors["policy"] = "Номер полиса не совпадает с указанным в письме"
+            errors["policy"] = text("policy.mismatch")
     except normalize.Invalid as exc:
         errors["policy"] = str(exc)
     try:
         cleaned["phone"] = normalize.normalize_phone(phone, regions)
         if Account.select().where(Account.phone == cleaned["phone"]).exists():
-            errors["phone"] = PHONE_TAKEN
+            errors["phone"] = text("phone.taken")
     except normalize.Invalid as exc:
         errors["phone"] = str(exc)
     context = (record.last_name, record.first_name, record.patronymic, record.policy_number,
@@ -65,10 +63,10 @@ def check_link_form(invitation, policy, phone, password, confirmation, consents,
     if reason := passwords.check(password, context):
         errors["password"] = reason
     elif password != confirmation:
-        errors["confirmation"] = "Пароли не совпадают"
+        errors["confirmation"] = text("password.mismatch")
     for kind in documents.REQUIRED:
         if not consents.get(kind, (False, None))[0]:
-            errors[kind] = "Без этого согласия регистрация невозможна"
+            errors[kind] = text("consent.required")
     cleaned["consents"] = consents
     return cleaned, errors
 
@@ -183,7 +181,7 @@ def complete_email(pending, code, settings, now=None):
     """Check the e-mail code (after the SMS one); return the account, e-mail confirmed (R17)."""
     now = now or utcnow()
     if not PendingRegistration.get_by_id(pending.id).phone_confirmed:
-        raise Refused("Сначала подтвердите номер телефона")
+        raise Refused(text("signup.phone_first"))
     otp.verify(pending.email_key, EMAIL_PURPOSE, code, settings["SECRET_KEY"], now=now)
     return _create_account(pending, now, email_confirmed=True)
 
@@ -216,7 +214,7 @@ def _create_account(pending, now, email_confirmed):
             if pending.invitation_id and not Invitation.update(spent_at=now).where(
                     (Invitation.id == pending.invitation_id)
                     & Invitation.spent_at.is_null()).execute():
-                raise Refused("Эта ссылка уже использована: регистрация по ней завершена")
+                raise Refused(text("signup.link_spent"))
             _record_consents(account, pending, now)
             PendingRegistration.update(account=account).where(
                 PendingRegistration.id == pending.id).execute()
@@ -241,11 +239,11 @@ def _record_consents(account, pending, now):
 
 def _taken(exc, pending):
     """Turn a unique-constraint loss into the answer the person would have got anyway."""
-    text = str(exc).lower()
-    if "esia" in text:
-        return Refused(ESIA_TAKEN)
-    if "phone" in text:
-        return Refused(PHONE_TAKEN, "phone")
-    if "email" in text:
-        return Refused(EMAIL_TAKEN, "email")
-    return Refused("Вы уже зарегистрированы: войдите с телефоном и паролем")
+    lost = str(exc).lower()
+    if "esia" in lost:
+        return Refused(text("esia.taken"))
+    if "phone" in lost:
+        return Refused(text("phone.taken"), "phone")
+    if "email" in lost:
+        return Refused(text("email.taken"), "email")
+    return Refused(text("signup.registered"))

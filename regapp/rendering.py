@@ -23,6 +23,13 @@ def render(page, partial, status=200, **context):
     return response
 
 
+def answer_check(field, hints=None):
+    """An inline check's answer: the field's error line, or a new password's hints."""
+    if hints is not None and field.name == "password":
+        return render_template("_password_hints.html", hints=hints)
+    return render_template("_field_error.html", field=field)
+
+
 def hx_redirect(location):
     """A 303 for a plain form; htmx follows it with HX-Redirect to load the whole page."""
     if is_fragment_request():

@@ -10,10 +10,8 @@ import datetime as dt
 
 from regapp import documents, matching, normalize, passwords, registration, support
 from regapp.models import Account
+from regapp.texts import text
 
-NOT_FOUND = ("Мы не нашли вас в списке застрахованных. Проверьте, что ФИО и дата рождения — "
-             "как в паспорте, а телефон или E-mail — те, что вы сообщили работодателю. "
-             "Если всё верно, позвоните нам: {help_phone}")
 NAME_FIELDS = ("last_name", "first_name", "patronymic")
 
 
@@ -34,19 +32,19 @@ def check_form(data, regions=("RU",), min_age=18, today=None):
     _check(errors, cleaned, "phone", lambda: normalize.normalize_phone(data.get("phone"), regions))
     _check(errors, cleaned, "email", lambda: normalize.normalize_email(data.get("email")))
     if "phone" in cleaned and Account.select().where(Account.phone == cleaned["phone"]).exists():
-        errors["phone"] = registration.PHONE_TAKEN
+        errors["phone"] = text("phone.taken")
     if "email" in cleaned and Account.select().where(
             Account.email_key == cleaned["email"][1]).exists():
-        errors["email"] = registration.EMAIL_TAKEN
+        errors["email"] = text("email.taken")
     context = [cleaned.get(n, "") for n in NAME_FIELDS] + [data.get("phone", "")]
     if reason := passwords.check(data.get("password"), context):
         errors["password"] = reason
     elif data.get("password") != data.get("confirmation"):
-        errors["confirmation"] = "Пароли не совпадают"
+        errors["confirmation"] = text("password.mismatch")
     consents = data.get("consents", {})
     for kind in documents.REQUIRED:
         if not consents.get(kind, (False, None))[0]:
-            errors[kind] = "Без этого согласия регистрация невозможна"
+            errors[kind] = text("consent.required")
     cleaned["consents"] = consents
     return cleaned, errors
 
@@ -78,7 +76,7 @@ def start(cleaned, password, settings, client=None, today=None, now=None, esia_p
         support.refuse(match.reason, "form", name_key=identity.name_key,
                        birth_date=identity.birth_date, phone=identity.phone,
                        email_key=identity.email_key, client_ip=client.ip)
-        raise NotFound(NOT_FOUND.format(help_phone=settings["HELP_PHONE"]))
+        raise NotFound(text("signup.not_found", help_phone=settings["HELP_PHONE"]))
     return registration.start(
         match.record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
         settings, client, now, email_confirmed=False,

@@ -14,6 +14,7 @@ from regapp import normalize
 from regapp.invitations import duplicate_email_keys
 from regapp.matching import REASONS
 from regapp.models import Account, Invitation, Refusal, RosterRecord, utcnow
+from regapp.texts import key_of
 
 
 def refuse(reason, channel, record=None, policy_key=None, name_key=None, birth_date=None,
@@ -28,12 +29,9 @@ def refuse(reason, channel, record=None, policy_key=None, name_key=None, birth_d
 
 
 def note_taken(errors, channel, client_ip, record=None, phone=None, email_key=None):
-    """Keep the «уже занят» answers a form gave (R31)."""
-    from regapp.registration import EMAIL_TAKEN, PHONE_TAKEN
-
-    for name, text, reason in (("phone", PHONE_TAKEN, "phone_taken"),
-                               ("email", EMAIL_TAKEN, "email_taken")):
-        if errors.get(name) == text:
+    """Keep the «уже занят» answers a form gave (R31), known by their texts' keys."""
+    for name, reason in (("phone", "phone_taken"), ("email", "email_taken")):
+        if key_of(errors.get(name)) == f"{name}.taken":
             refuse(reason, channel, record=record, phone=phone, email_key=email_key,
                    client_ip=client_ip)
 

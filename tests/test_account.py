@@ -7,9 +7,8 @@ import pytest
 from regapp import passwords
 from regapp.models import Account, RosterRecord
 from regapp.roster import import_roster
+from tests.helpers import GOOD, code_in, csrf
 from tests.rosters import person, write_csv
-
-GOOD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -21,10 +20,6 @@ def account(app, tmp_path):
     return Account.create(record=RosterRecord.get(), phone="+79161234567",
                           email="a.petrov@example.com", email_key="a.petrov@example.com",
                           email_confirmed=True, password_hash=passwords.hash_password(GOOD))
-
-
-def csrf(page):
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def login(client, phone="+79161234567", password=GOOD):
@@ -57,7 +52,7 @@ def reset(client, code, password=GOOD + " again", confirmation=None):
 
 
 def sms_code(outbox):
-    return re.search(r"\b(\d{6})\b", outbox()[-1]["text"]).group(1)
+    return code_in(outbox()[-1]["text"])
 
 
 def test_recovery_sets_a_new_password_and_signs_out_elsewhere(app, account, outbox):  # R24

@@ -8,14 +8,13 @@ import pytest
 from regapp import create_app, migrations
 from regapp.db import database
 from regapp.esia import protocol as wire
-from regapp.esia import views
 from regapp.models import Account
 from regapp.roster import import_roster
+from regapp.texts import text
 from tests.conftest import BASE_SETTINGS, IsolatedClient
 from tests.esia_helpers import NoRedirects, ServedFakeEsia, sign_in
+from tests.helpers import GOOD, csrf
 from tests.rosters import person, write_csv
-
-GOOD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -50,10 +49,6 @@ def app(tmp_path, monkeypatch, esia):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def csrf(page):
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def gosuslugi(client, start, oid=None, decline=False):
@@ -107,12 +102,12 @@ def test_declining_returns_to_the_form_with_a_message(client):
     back = gosuslugi(client, "/esia/start/register", decline=True)
     assert back.headers["Location"] == "/register"
     page = client.get("/register").get_data(as_text=True)
-    assert views.DECLINED in page and 'value="Петров"' not in page
+    assert text("esia.declined") in page and 'value="Петров"' not in page
 
 
 def test_an_unconfirmed_account_is_refused_with_an_explanation(client):
     gosuslugi(client, "/esia/start/register", oid="1000000002")
-    assert views.UNTRUSTED in client.get("/register").get_data(as_text=True)
+    assert text("esia.untrusted") in client.get("/register").get_data(as_text=True)
 
 
 def test_a_tampered_signature_is_refused_by_the_fake(tmp_path, monkeypatch, esia):
@@ -149,13 +144,13 @@ def test_a_replayed_return_is_not_accepted(client):
     client.get(url)
     replay = client.get(url)
     assert replay.headers["Location"] == "/"
-    assert views.EXPIRED in client.get("/").get_data(as_text=True)
+    assert text("esia.expired") in client.get("/").get_data(as_text=True)
 
 
 def test_sign_in_with_gosuslugi_and_no_account_explains(client):
     back = gosuslugi(client, "/esia/start/login", oid="1000000003")
     assert back.headers["Location"] == "/login"
-    assert views.NO_ACCOUNT in client.get("/login").get_data(as_text=True)
+    assert text("esia.no_account") in client.get("/login").get_data(as_text=True)
 
 
 def test_link_and_unlink_from_the_account_and_one_account_per_esia_id(app, client):  # R20, R29

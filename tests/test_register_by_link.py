@@ -8,10 +8,8 @@ import pytest
 from regapp import invitations
 from regapp.models import Account, Invitation, Message, utcnow
 from regapp.roster import import_roster
+from tests.helpers import GOOD, HX, check_of, code_in, csrf
 from tests.rosters import PEOPLE, write_csv
-
-GOOD = "correct horse battery staple"
-HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -22,10 +20,6 @@ def link(app, tmp_path, outbox):
     invitations.send_invitations()
     mail = next(e for e in outbox() if e["to"] == "a.petrov@example.com")
     return re.search(r"https://regapp\.example\.com(/invite/[\w-]+)", mail["text"]).group(1)
-
-
-def csrf(page):
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def form_data(page, **change):
@@ -41,7 +35,7 @@ def sms_sent():
 
 
 def last_code(outbox):
-    return re.search(r"\b(\d{6})\b", outbox()[-1]["text"]).group(1)
+    return code_in(outbox()[-1]["text"])
 
 
 def test_the_link_opens_a_greeting_form_with_the_seed_labels(client, link):  # R7
@@ -122,21 +116,21 @@ def test_refusals_stand_beside_their_field_and_send_no_sms(client, link, change,
 
 def test_inline_check_of_one_field(client, link):  # R30
     page = client.get(link).get_data(as_text=True)
-    response = client.post(link + "/check/phone", headers=HX,
+    response = client.post(link, headers=check_of("phone"),
                            data=form_data(page, phone="+7 495 123-45-67", policy=""))
     text = response.get_data(as_text=True).strip()
     # issue 9: the answer is the error line alone; the input itself is never swapped
     assert text.startswith('<p class="field__error" id="phone-error" role="alert">')
     assert "<input" not in text
     assert "не мобильный" in text and "полиса" not in text  # only the field asked about
-    ok = client.post(link + "/check/phone", headers=HX, data=form_data(page))
+    ok = client.post(link, headers=check_of("phone"), data=form_data(page))
     assert ok.get_data(as_text=True).strip() == '<p class="field__error" id="phone-error"></p>'
 
 
 def test_an_inline_check_never_sends_a_password_back(client, link):  # issue 9
     page = client.get(link).get_data(as_text=True)
     for field in ("password", "confirmation"):
-        text = client.post(f"{link}/check/{field}", headers=HX,
+        text = client.post(link, headers=check_of(field),
                            data=form_data(page, confirmation="different")).get_data(as_text=True)
         assert GOOD not in text and "different" not in text and "<input" not in text
     assert "Пароли не совпадают" in text
@@ -144,8 +138,8 @@ def test_an_inline_check_never_sends_a_password_back(client, link):  # issue 9
 
 def test_password_hints_tick_as_one_types(client, link):  # R10
     page = client.get(link).get_data(as_text=True)
-    weak = client.post(link + "/hints", headers=HX, data=form_data(page, password="abc"))
-    strong = client.post(link + "/hints", headers=HX, data=form_data(page, password=GOOD))
+    weak = client.post(link, headers=check_of("password"), data=form_data(page, password="abc"))
+    strong = client.post(link, headers=check_of("password"), data=form_data(page, password=GOOD))
     assert weak.get_data(as_text=True).count("hint--met") == 1  # only "no personal data"
     assert strong.get_data(as_text=True).count("hint--met") == 3
 

@@ -6,10 +6,8 @@ import pytest
 
 from regapp.models import Account, Message, Refusal
 from regapp.roster import import_roster
+from tests.helpers import GOOD, HX, check_of, csrf
 from tests.rosters import person, write_csv
-
-GOOD = "correct horse battery staple"
-HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -18,10 +16,6 @@ def roster(app, tmp_path):
                    phone="+7 916 123-45-67", email="ali@example.com")]
     import_roster(app.extensions["regapp.adapters"].roster_source("csv"),
                   write_csv(tmp_path / "r.csv", rows))
-
-
-def csrf(page):
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def form(page, **change):
@@ -125,7 +119,7 @@ def test_field_errors_send_no_sms(client, roster, change, message):
 
 def test_inline_check_of_the_birth_date(client):
     page = client.get("/register").get_data(as_text=True)
-    text = client.post("/register/check/birth_date", headers=HX,
+    text = client.post("/register", headers=check_of("birth_date"),
                        data=form(page, birth_date="01.02.85")).get_data(as_text=True)
     assert text.strip().startswith('<p class="field__error" id="birth_date-error" role="alert">')
     assert "ДД.ММ.ГГГГ" in text and "<input" not in text  # issue 9: the input stays put

@@ -8,9 +8,10 @@ import pytest
 from regapp import invitations, otp, passwords, registration
 from regapp.models import Account, ConsentEvent, Invitation, Message, PendingRegistration, utcnow
 from regapp.roster import import_roster
+from regapp.texts import text
+from tests.helpers import GOOD, code_in
 from tests.rosters import PEOPLE, write_csv
 
-GOOD = "correct horse battery staple"
 CONSENTS = {"terms": (True, "1"), "pd": (True, "1"), "marketing": (False, "1")}
 
 
@@ -43,7 +44,7 @@ def start(app, invitation, **kw):
 
 
 def last_code(outbox):
-    return re.search(r"\b(\d{6})\b", outbox()[-1]["text"]).group(1)
+    return code_in(outbox()[-1]["text"])
 
 
 def test_a_valid_form_sends_a_code_and_the_code_opens_the_account(app, invited, outbox):  # R12
@@ -99,7 +100,7 @@ def test_a_phone_already_used_by_an_account_is_taken(app, invited, outbox):  # R
     first = start(app, invited["ДМС-101"])
     registration.complete(first, last_code(outbox), app.config)
     _, errors = fill(invited["ДМС-102"], phone="89161234567")
-    assert errors["phone"] == registration.PHONE_TAKEN
+    assert errors["phone"] == text("phone.taken")
 
 
 def test_two_people_racing_for_one_phone_one_wins(app, invited, outbox):  # R29

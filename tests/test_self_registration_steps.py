@@ -8,9 +8,10 @@ import pytest
 from regapp import email_confirmation, otp, registration, self_registration
 from regapp.models import Account, Message, Refusal, RosterRecord
 from regapp.roster import import_roster
+from regapp.texts import text
+from tests.helpers import GOOD
 from tests.rosters import person, write_csv
 
-GOOD = "correct horse battery staple"
 TODAY = dt.date(2026, 11, 25)
 
 
@@ -115,7 +116,7 @@ def test_phone_and_email_must_be_free(app, roster, outbox):  # R16
     Account.create(record=record, phone="+79161234567", email="A.Petrov@Example.com",
                    email_key="a.petrov@example.com", password_hash="x")
     cleaned, errors = self_registration.check_form(data(), today=TODAY)
-    assert errors["phone"] == registration.PHONE_TAKEN and errors["email"] == registration.EMAIL_TAKEN
+    assert errors["phone"] == text("phone.taken") and errors["email"] == text("email.taken")
     self_registration.note_taken(errors, cleaned, registration.Client("198.51.100.1"))
     assert {r.reason for r in Refusal.select()} == {"phone_taken", "email_taken"}
 

@@ -16,24 +16,15 @@ from flask import (
 from peewee import IntegrityError
 
 from regapp.adapters import EsiaError
+from regapp.auth import current_account, login_required, sign_in
 from regapp.esia import protocol as wire
 from regapp.forms import ActionForm
 from regapp.models import Account
-from regapp.registration import ESIA_TAKEN
-from regapp.views.account import current_account, login_required
-from regapp.views.common import sign_in
+from regapp.texts import text
 
 bp = Blueprint("esia", __name__, url_prefix="/esia")
 log = logging.getLogger("regapp.esia")
 
-DECLINED = ("Вы отказались передать данные с Госуслуг. "
-            "Можно зарегистрироваться и без них: заполните форму.")
-UNTRUSTED = ("Ваша учётная запись на Госуслугах не подтверждена. Подтвердите её "
-             "(например, в МФЦ) или зарегистрируйтесь без Госуслуг.")
-FAILED = "Не удалось получить данные с Госуслуг ({code}). Попробуйте ещё раз или продолжите без них."
-EXPIRED = "Вход через Госуслуги не завершён. Попробуйте ещё раз."
-NO_ACCOUNT = ("Нет личного кабинета, связанного с этой учётной записью Госуслуг. Войдите по номеру "
-              "телефона и свяжите Госуслуги в личном кабинете, или зарегистрируйтесь.")
 PURPOSES = ("register", "invite", "login", "link")
 
 
@@ -51,9 +42,9 @@ def redirect_uri():
 
 def origin(journey):
     """Where the person came from, to return to."""
-    return {"register": url_for("selfreg.register"),
-            "invite": url_for("register.link_form", token=journey.get("token") or "-"),
-            "login": url_for("account.login"),
+    return {"register": url_for("signup.form"),
+            "invite": url_for("invite.form", token=journey.get("token") or "-"),
+            "login": url_for("signin.login"),
             "link": url_for("account.index")}[journey["purpose"]]
 
 
@@ -63,7 +54,7 @@ def start(purpose):
     if purpose not in PURPOSES:
         abort(404)
     if purpose == "link" and current_account() is None:
-        return redirect(url_for("account.login"), code=303)
+        return redirect(url_for("signin.login"), code=303)
     state = str(uuid.uuid4())
     session["esia"] = {"state": state, "purpose": purpose, "token": request.args.get("token")}
     return redirect(provider().authorization_url(state, redirect_uri()), code=303)
@@ -74,36 +65,37 @@ def back():
     """ESIA sends the person back here with a code, or with an error."""
     journey = session.pop("esia", None)
     if not journey or request.args.get("state") != journey["state"]:
-        flash(EXPIRED, "error")
+        flash(text("esia.expired"), "error")
         return redirect(url_for("pages.index"), code=303)
     if request.args.get("error"):
         code = wire.error_code(request.args.get("error_description"))
-        flash(DECLINED if code == "007004" else FAILED.format(code=f"ESIA-{code}"), "error")
+        flash(text("esia.declined") if code == "007004"
+              else text("esia.failed", code=f"ESIA-{code}"), "error")
         return redirect(origin(journey), code=303)
     try:
         person = provider().fetch_person(request.args.get("code", ""), redirect_uri())
     except EsiaError as exc:
         log.warning("ESIA round trip failed: %s", exc)
-        flash(FAILED.format(code=f"ESIA-{exc.code}" if exc.code else "нет ответа"), "error")
+        flash(text("esia.failed", code=f"ESIA-{exc.code}" if exc.code else "нет ответа"), "error")
         return redirect(origin(journey), code=303)
     return ARRIVALS[journey["purpose"]](journey, person)
 
 
 def _arrive_to_register(journey, person):
     if not person.trusted:
-        flash(UNTRUSTED, "error")
+        flash(text("esia.untrusted"), "error")
         return redirect(origin(journey), code=303)
     session["esia_person"] = {"oid": person.oid, "last_name": person.last_name,
                               "first_name": person.first_name, "middle_name": person.middle_name}
-    flash("Данные получены с Госуслуг. Заполните остальные поля.", "status")
+    flash(text("esia.received"), "status")
     return redirect(origin(journey), code=303)
 
 
 def _arrive_to_login(journey, person):
     account = Account.get_or_none(Account.esia_id == person.oid)
     if account is None:
-        flash(NO_ACCOUNT, "error")
-        return redirect(url_for("account.login"), code=303)
+        flash(text("esia.no_account"), "error")
+        return redirect(url_for("signin.login"), code=303)
     sign_in(account)
     return redirect(url_for("account.index"), code=303)
 
@@ -111,16 +103,16 @@ def _arrive_to_login(journey, person):
 def _arrive_to_link(journey, person):
     account = current_account()
     if account is None:
-        return redirect(url_for("account.login"), code=303)
+        return redirect(url_for("signin.login"), code=303)
     if not person.trusted:
-        flash(UNTRUSTED, "error")
+        flash(text("esia.untrusted"), "error")
         return redirect(url_for("account.index"), code=303)
     try:
         Account.update(esia_id=person.oid).where(Account.id == account.id).execute()
     except IntegrityError:
-        flash(ESIA_TAKEN, "error")
+        flash(text("esia.taken"), "error")
     else:
-        flash("Госуслуги связаны с личным кабинетом: теперь можно входить через них.", "status")
+        flash(text("esia.linked"), "status")
     return redirect(url_for("account.index"), code=303)
 
 
@@ -134,7 +126,7 @@ def unlink():
     """Unlink Gosuslugi from the account (a POST with CSRF)."""
     if ActionForm().validate_on_submit():
         Account.update(esia_id=None).where(Account.id == current_account().id).execute()
-        flash("Госуслуги отвязаны от личного кабинета.", "status")
+        flash(text("esia.unlinked"), "status")
     return redirect(url_for("account.index"), code=303)
 
 

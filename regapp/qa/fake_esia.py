@@ -284,11 +284,11 @@ def blueprint(fake: FakeEsia, name="fake_esia", url_prefix=""):
             code, missing = problem
             description = wire.error_description(code) + (f" [{', '.join(missing)}]" if missing else "")
             if code in ("007023",) or not fake._redirect_ok(values.get("redirect_uri")):
-                return render_template("fake_esia/error.html", description=description), 400
+                return render_template("qa/fake_esia/error.html", description=description), 400
             return redirect(_with_query(values["redirect_uri"], error=wire.ERRORS[code][0],
                                         error_description=description, state=values.get("state")))
         ticket = fake.remember_request(values)
-        return render_template("fake_esia/signin.html", persons=fake.persons, ticket=ticket,
+        return render_template("qa/fake_esia/signin.html", persons=fake.persons, ticket=ticket,
                                action=request.path)
 
     @bp.post(wire.AUTHORIZE_PATH)

@@ -1,17 +1,17 @@
-"""The pages of the registration flows and the personal account; views stay thin."""
+"""The pages a person walks through, one blueprint per thing they do; views stay thin.
 
+``invite`` (the link's form), ``signup`` (the form without a link, the code steps, e-mail
+confirmation), ``signin``, ``recovery``, ``account`` and ``documents``; Gosuslugi's pages
+are in :mod:`regapp.esia.views`, QA's in :mod:`regapp.qa.views`.
+"""
+
+from regapp.auth import current_account
 from regapp.esia import views as esia
-from regapp.views import account, contact, documents, recovery, register, selfreg
+from regapp.views import account, documents, invite, recovery, signin, signup
 
 
 def init_app(app):
-    """Register the flows' blueprints and their rate limits."""
-    for module in (register, selfreg, account, documents):
-        app.register_blueprint(module.bp)
-    register.init_limits(app)
-    selfreg.init_limits(app)
-    account.init_limits(app)
-    esia.init_app(app)
-    recovery.init_app(app)
-    contact.init_app(app)
-    app.jinja_env.globals["current_account"] = account.current_account
+    """Register the flows' blueprints with their rate limits."""
+    for module in (invite, signup, signin, recovery, account, documents, esia):
+        module.init_app(app)
+    app.jinja_env.globals["current_account"] = current_account

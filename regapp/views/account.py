@@ -1,111 +1,40 @@
-"""Sign-in, sign-out and the personal account page (R23)."""
-
-import functools
+"""The personal account (R23): the page, notification settings, changing phone or e-mail."""
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_wtf import FlaskForm
+from wtforms import StringField, SubmitField
 
-from regapp import consents, email_confirmation, messaging, normalize, passwords, throttle
+from regapp import (
+    consents,
+    contact_change,
+    email_confirmation,
+    messaging,
+    normalize,
+    otp,
+    registration,
+)
+from regapp.auth import current_account, login_required
 from regapp.db import database
-from regapp.forms import ActionForm, LoginForm, LogoutForm
-from regapp.models import Account
+from regapp.forms import ActionForm, CodeForm, EmailCodeForm, LogoutForm
 from regapp.rendering import is_fragment_request, render
-from regapp.views.common import client, limit_view, sign_in
+from regapp.texts import text
+from regapp.views.common import client, limit_view
 
-bp = Blueprint("account", __name__)
-
-WRONG_LOGIN = "Неверный номер телефона или пароль"
-LOCKED = ("Слишком много неудачных попыток входа. Попробуйте через {minutes} мин. "
-          "или восстановите пароль по СМС («Забыли пароль?»)")
-#: compared against when no account has the phone, so both answers take as long
-_DUMMY_HASH = passwords.hash_password("no account has this password")
+bp = Blueprint("account", __name__, url_prefix="/account")
+CONTACT_LABELS = {"phone": "Новый номер мобильного телефона", "email": "Новый E-mail"}
 
 
-def current_account():
-    """The signed-in account, or None."""
-    if "account" not in g:
-        account_id = session.get("account_id")
-        account = Account.get_or_none(Account.id == account_id) if account_id else None
-        if account is not None and session.get("epoch") != account.session_epoch:
-            session.clear()  # signed out everywhere since this session began
-            account = None
-        g.account = account
-    return g.account
-
-
-def sign_out_everywhere(account):
-    """End every session of ``account``, this one included."""
-    Account.update(session_epoch=Account.session_epoch + 1).where(
-        Account.id == account.id).execute()
-
-
-def login_required(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if current_account() is None:
-            return redirect(url_for("account.login"), code=303)
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    """Sign in by mobile phone and password; one message whatever was wrong."""
-    form, error = LoginForm(), None
-    if form.validate_on_submit():
-        phone = _typed_phone(form.phone.data)
-        attempt = throttle.keys(phone, request.remote_addr)
-        if wait := throttle.wait_seconds(attempt):
-            error = LOCKED.format(minutes=max(1, (wait + 59) // 60))
-        else:
-            account = Account.get_or_none(Account.phone == phone) if phone else None
-            stored = account.password_hash if account else _DUMMY_HASH
-            if passwords.verify_password(stored, form.password.data or "") and account:
-                throttle.succeeded(attempt)
-                sign_in(account)
-                return redirect(url_for("account.index"), code=303)
-            throttle.failed(attempt)
-            error = WRONG_LOGIN
-    return render_template("auth/login.html", form=form, error=error)
-
-
-def _typed_phone(text):
-    try:
-        return normalize.normalize_phone(text, current_app.config["PHONE_REGIONS"])
-    except normalize.Invalid:
-        return None
-
-
-@bp.post("/logout")
-def logout():
-    """Sign out (a POST with CSRF)."""
-    if LogoutForm().validate_on_submit():
-        session.clear()
-    return redirect(url_for("pages.index"), code=303)
-
-
-@bp.post("/logout/everywhere")
-@login_required
-def logout_everywhere():
-    """Sign out on every device (R28 hardening, issue 6)."""
-    if ActionForm().validate_on_submit():
-        sign_out_everywhere(current_account())
-        session.clear()
-    return redirect(url_for("pages.index"), code=303)
-
-
-@bp.get("/account")
+@bp.get("")
 @login_required
 def index():
     """The personal account: who, which policy, how to reach them, what they allow."""
@@ -124,7 +53,7 @@ def _notifications(account):
             "toggle_form": ActionForm()}
 
 
-@bp.post("/account/notifications/<channel>")
+@bp.post("/notifications/<channel>")
 @login_required
 def notifications(channel):
     """Turn marketing on or off for one channel; takes effect at once (R11)."""
@@ -138,7 +67,7 @@ def notifications(channel):
     return redirect(url_for("account.index"), code=303)
 
 
-@bp.post("/account/email/resend")
+@bp.post("/email/resend")
 @login_required
 def resend_confirmation():
     """Mail the confirmation link again to an unconfirmed address (R23)."""
@@ -147,11 +76,59 @@ def resend_confirmation():
         with database.atomic():
             message = email_confirmation.queue_link(account)
         messaging.dispatch([message.id])
-        flash(f"Ссылка для подтверждения отправлена на {account.email}", "status")
+        flash(text("account.link_sent", email=account.email), "status")
     return redirect(url_for("account.index"), code=303)
 
 
-def init_limits(app):
-    """Sign-in attempts per address and per phone (R28)."""
-    limit_view(app, "account.login", "20/minute;200/hour", "10/minute;50/hour")
+class NewContactForm(FlaskForm):
+    value = StringField()
+    submit = SubmitField("Получить код")
+
+
+@bp.route("/<kind>", methods=["GET", "POST"])
+@login_required
+def change_contact(kind):
+    """Ask for the new phone or e-mail and send it a code."""
+    if kind not in contact_change.KINDS:
+        abort(404)
+    form = NewContactForm()
+    form.value.label.text = CONTACT_LABELS[kind]
+    if form.validate_on_submit():
+        try:
+            value, target = contact_change.check(kind, form.value.data,
+                                                 current_app.config["PHONE_REGIONS"])
+            contact_change.send_code(kind, value, target, current_app.config)
+        except (normalize.Invalid, otp.CodeError) as exc:
+            form.value.errors = [str(exc)]
+        else:
+            session["contact_change"] = {"kind": kind, "value": value, "target": target}
+            return redirect(url_for("account.contact_code", kind=kind), code=303)
+    return render_template("account/change.html", form=form, kind=kind)
+
+
+@bp.route("/<kind>/code", methods=["GET", "POST"])
+@login_required
+def contact_code(kind):
+    """Enter the code sent to the new contact."""
+    pending = session.get("contact_change")
+    if not pending or pending["kind"] != kind:
+        return redirect(url_for("account.change_contact", kind=kind), code=303)
+    form = CodeForm() if kind == "phone" else EmailCodeForm()
+    if form.validate_on_submit():
+        try:
+            contact_change.confirm(current_account(), kind, pending["value"], pending["target"],
+                                   form.code.data, current_app.config)
+        except (otp.CodeError, registration.Refused) as exc:
+            form.code.errors = [str(exc)]
+        else:
+            session.pop("contact_change", None)
+            flash(text(f"account.{kind}_changed"), "status")
+            return redirect(url_for("account.index"), code=303)
+    return render_template("account/change_code.html", form=form, value=pending["value"])
+
+
+def init_app(app):
+    app.register_blueprint(bp)
     limit_view(app, "account.resend_confirmation", "3/minute;10/hour")
+    limit_view(app, "account.change_contact", "5/minute;20/hour")
+    limit_view(app, "account.contact_code", "20/minute;100/hour")

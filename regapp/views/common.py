@@ -1,10 +1,8 @@
-"""What several views share: the client for consent records, signing in, rate-limit keys."""
+"""What several views share: the client for consent records, rate limits per view."""
 
-import secrets
+from flask import request
 
-from flask import after_this_request, current_app, request, session
-
-from regapp import devices
+from regapp.forms import is_inline_check
 from regapp.registration import Client
 
 
@@ -13,35 +11,26 @@ def client():
     return Client(ip=request.remote_addr, user_agent=request.headers.get("User-Agent", "")[:500])
 
 
-def sign_in(account, notify_new_device=True):
-    """Start a fresh session for ``account`` (renewed at sign-in, R28); note the device."""
-    session.clear()
-    session["account_id"] = account.id
-    session["epoch"] = account.session_epoch
-    session.permanent = False
-    token = request.cookies.get(devices.COOKIE) or secrets.token_urlsafe(24)
-    devices.note(account, token, current_app.config, notify=notify_new_device)
-
-    @after_this_request
-    def _keep_device(response):
-        response.set_cookie(devices.COOKIE, token, max_age=devices.COOKIE_AGE, httponly=True,
-                            secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
-        return response
-
-
 def phone_key():
     """Rate-limit key: the phone typed in the form, else the client address."""
     return (request.form.get("phone") or "").strip() or request.remote_addr or "?"
 
 
-def limit_view(app, endpoint, by_address, by_phone=None):
+def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
     """Rate-limit POSTs to ``endpoint`` per client address and, if given, per typed phone.
 
-    Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper
-    replaces the registered view.
+    The submit limits do not count a form's inline checks; ``checks`` limits those on
+    their own, per address, so a bot cannot ask «уже занят?» without end.
+    Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper replaces
+    the registered view.
     """
     limiter = app.extensions["regapp.limiter"]
-    view = limiter.limit(by_address, methods=["POST"])(app.view_functions[endpoint])
+    view = limiter.limit(by_address, methods=["POST"],
+                         exempt_when=is_inline_check)(app.view_functions[endpoint])
     if by_phone:
-        view = limiter.limit(by_phone, key_func=phone_key, methods=["POST"])(view)
+        view = limiter.limit(by_phone, key_func=phone_key, methods=["POST"],
+                             exempt_when=is_inline_check)(view)
+    if checks:
+        view = limiter.limit(checks, methods=["POST"],
+                             exempt_when=lambda: not is_inline_check())(view)
     app.view_functions[endpoint] = view

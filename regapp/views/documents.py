@@ -15,3 +15,7 @@ def show(name, version):
         abort(404)
     title, _, rest = body.partition("\n")
     return render_template("documents/show.html", title=title, body=rest.strip())
+
+
+def init_app(app):
+    app.register_blueprint(bp)

@@ -3,8 +3,10 @@
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 
 from regapp import normalize, otp, passwords, recovery
+from regapp.auth import sign_in
 from regapp.forms import ForgotForm, NewPasswordForm
-from regapp.views.common import limit_view, sign_in
+from regapp.rendering import answer_check
+from regapp.views.common import limit_view
 
 bp = Blueprint("recovery", __name__, url_prefix="/login/forgot")
 
@@ -22,7 +24,7 @@ def forgot():
             recovery.send_code(phone, current_app.config)
             session["recovery_phone"] = phone
             return redirect(url_for("recovery.new_password"), code=303)
-    return render_template("auth/forgot.html", form=form)
+    return render_template("recovery/forgot.html", form=form)
 
 
 @bp.route("/code", methods=["GET", "POST"])
@@ -32,6 +34,9 @@ def new_password():
     if not phone:
         return redirect(url_for("recovery.forgot"), code=303)
     form = NewPasswordForm()
+    hints = passwords.hints(form.password.data or "", [phone])
+    if field := form.checked_field():
+        return answer_check(field, hints)
     if form.validate_on_submit():
         problem = recovery.check_password(phone, form.password.data, form.confirmation.data)
         if problem:
@@ -45,12 +50,11 @@ def new_password():
             else:
                 sign_in(account)
                 return redirect(url_for("account.index"), code=303)
-    return render_template("auth/new_password.html", form=form,
-                           phone=normalize.format_phone(phone),
-                           hints=passwords.hints(form.password.data or "", [phone]))
+    return render_template("recovery/new_password.html", form=form,
+                           phone=normalize.format_phone(phone), hints=hints)
 
 
 def init_app(app):
     app.register_blueprint(bp)
     limit_view(app, "recovery.forgot", "5/minute;30/hour", "3/minute;10/hour")
-    limit_view(app, "recovery.new_password", "20/minute;100/hour")
+    limit_view(app, "recovery.new_password", "20/minute;100/hour", checks="120/minute;1000/hour")

@@ -52,6 +52,8 @@ def test_forgotten_password_then_sign_in_with_the_new_one(page, portal):  # R24
 
     type_into(page, "Код из СМС", "000000" if code != "000000" else "111111", first=True)
     type_into(page, "Новый пароль", OTHER_GOOD)
+    if page.js:  # the hints tick as one types, here too
+        expect(page.locator("#password-hints .hint--met")).to_have_count(3)
     type_into(page, "Подтверждение пароля", OTHER_GOOD)
     press(page, "Сохранить пароль")
     expect(error_of(page, "code")).to_contain_text("Код неверный или устарел")

@@ -1,0 +1,109 @@
+"""Sign-in state, in one place: who is signed in, signing in and out, the password check.
+
+A session carries the account's id and its ``session_epoch``; raising the epoch
+signs the account out everywhere (recovery, «Выйти на всех устройствах»). Views
+import from here, never from another blueprint's module.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+
+from flask import after_this_request, current_app, g, redirect, request, session, url_for
+
+from regapp import devices, normalize, passwords, throttle
+from regapp.models import Account
+from regapp.texts import text
+
+#: compared against when no account has the phone, so both answers take as long
+_DUMMY_HASH = passwords.hash_password("no account has this password")
+
+
+class SignInRefused(Exception):
+    """The phone and password do not open an account now; ``str()`` says so to the person."""
+
+
+def current_account():
+    """The signed-in account, or None."""
+    if "account" not in g:
+        account_id = session.get("account_id")
+        account = Account.get_or_none(Account.id == account_id) if account_id else None
+        if account is not None and session.get("epoch") != account.session_epoch:
+            session.clear()  # signed out everywhere since this session began
+            account = None
+        g.account = account
+    return g.account
+
+
+def login_required(view):
+    """Send a stranger to the sign-in page."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_account() is None:
+            return redirect(url_for("signin.login"), code=303)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def check_password(typed_phone, password, address, regions):
+    """The account that ``typed_phone`` and ``password`` open, with the lock-out applied.
+
+    One message whatever was wrong, and the same work whether or not the phone has an
+    account; a stale hash is upgraded on success.
+
+    :raises SignInRefused: wrong, unknown, or locked out for a while.
+    """
+    phone = _phone_or_none(typed_phone, regions)
+    attempt = throttle.keys(phone, address)
+    if wait := throttle.wait_seconds(attempt):
+        raise SignInRefused(text("signin.locked", minutes=max(1, (wait + 59) // 60)))
+    account = Account.get_or_none(Account.phone == phone) if phone else None
+    stored = account.password_hash if account else _DUMMY_HASH
+    if not (passwords.verify_password(stored, password or "") and account):
+        throttle.failed(attempt)
+        raise SignInRefused(text("signin.wrong"))
+    throttle.succeeded(attempt)
+    if passwords.needs_rehash(stored):
+        Account.update(password_hash=passwords.hash_password(password)).where(
+            Account.id == account.id).execute()
+    return account
+
+
+def _phone_or_none(typed, regions):
+    try:
+        return normalize.normalize_phone(typed, regions)
+    except normalize.Invalid:
+        return None
+
+
+def sign_in(account, notify_new_device=True):
+    """Start a fresh session for ``account`` (renewed at sign-in, R28); note the device."""
+    session.clear()
+    session["account_id"] = account.id
+    session["epoch"] = account.session_epoch
+    session.permanent = False
+    g.pop("account", None)
+    token = request.cookies.get(devices.COOKIE) or secrets.token_urlsafe(24)
+    devices.note(account, token, current_app.config, notify=notify_new_device)
+
+    @after_this_request
+    def _keep_device(response):
+        response.set_cookie(devices.COOKIE, token, max_age=devices.COOKIE_AGE, httponly=True,
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
+        return response
+
+
+def sign_out():
+    """End this browser's session."""
+    session.clear()
+    g.pop("account", None)
+
+
+def sign_out_everywhere(account):
+    """End every session of ``account``, this one included."""
+    Account.update(session_epoch=Account.session_epoch + 1).where(
+        Account.id == account.id).execute()
+    sign_out()

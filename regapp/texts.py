@@ -1,0 +1,111 @@
+"""Everything the portal says to a person, by key: one table, overridable per deployment.
+
+A deployment changes any wording in ``instance/config.py``::
+
+    TEXTS = {"signin.wrong": "Телефон или пароль не подошли"}
+
+Keys stay stable; the words are the insurer's (the seed's where it has them). Values
+are ``str.format`` templates: ``{help_phone}`` and the like are filled by the caller.
+Page prose lives in the templates; SMS and e-mail bodies in ``templates/sms`` and
+``templates/email``.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, has_app_context
+
+TEXTS = {
+    # sign-in (R23)
+    "signin.wrong": "Неверный номер телефона или пароль",
+    "signin.locked": ("Слишком много неудачных попыток входа. Попробуйте через {minutes} мин. "
+                      "или восстановите пароль по СМС («Забыли пароль?»)"),
+    # registration, both forms (R8–R17)
+    "policy.mismatch": "Номер полиса не совпадает с указанным в письме",
+    "phone.taken": "Номер уже занят: его использует другой пользователь личного кабинета",
+    "email.taken": "E-mail уже занят: его использует другой пользователь личного кабинета",
+    "esia.taken": "Эта учётная запись Госуслуг уже связана с другим личным кабинетом",
+    "password.mismatch": "Пароли не совпадают",
+    "consent.required": "Без этого согласия регистрация невозможна",
+    "form.check_fields": "Проверьте поля, отмеченные ниже",
+    "signup.not_found": ("Мы не нашли вас в списке застрахованных. Проверьте, что ФИО и дата "
+                         "рождения — как в паспорте, а телефон или E-mail — те, что вы сообщили "
+                         "работодателю. Если всё верно, позвоните нам: {help_phone}"),
+    "signup.phone_first": "Сначала подтвердите номер телефона",
+    "signup.link_spent": "Эта ссылка уже использована: регистрация по ней завершена",
+    "signup.registered": "Вы уже зарегистрированы: войдите с телефоном и паролем",
+    # one-time codes (R28)
+    "code.too_soon": "Новый код можно запросить через {seconds} с",
+    "code.too_many": "Слишком много кодов за час. Попробуйте позже",
+    "code.locked": "Слишком много неверных попыток. Попробуйте через час",
+    "code.none": "Код устарел или не запрашивался. Запросите новый код",
+    "code.expired": "Срок действия кода истёк. Запросите новый код",
+    "code.wrong": "Неверный код. Осталось попыток: {remaining}",
+    "code.wrong_last": "Неверный код. Попытки закончились: запросите новый код",
+    "code.malformed": "Введите {digits} цифр из сообщения",
+    "code.sent_again": "Новый код отправлен",
+    "recovery.code_problem": "Код неверный или устарел. Проверьте СМС или запросите новый код",
+    # the personal account (R23, issue 6)
+    "account.link_sent": "Ссылка для подтверждения отправлена на {email}",
+    "account.phone_changed": "Телефон изменён.",
+    "account.email_changed": "E-mail изменён и подтверждён.",
+    # e-mail confirmation (R33)
+    "confirm.confirmed": "E-mail подтверждён. Спасибо!",
+    "confirm.used": "Этот E-mail уже подтверждён по этой ссылке.",
+    "confirm.changed": "Ссылка относится к адресу, который в профиле уже заменён.",
+    "confirm.unknown": "Ссылка не работает: откройте её из письма целиком.",
+    # Gosuslugi (R19–R21)
+    "esia.declined": ("Вы отказались передать данные с Госуслуг. "
+                      "Можно зарегистрироваться и без них: заполните форму."),
+    "esia.untrusted": ("Ваша учётная запись на Госуслугах не подтверждена. Подтвердите её "
+                       "(например, в МФЦ) или зарегистрируйтесь без Госуслуг."),
+    "esia.failed": ("Не удалось получить данные с Госуслуг ({code}). Попробуйте ещё раз "
+                    "или продолжите без них."),
+    "esia.expired": "Вход через Госуслуги не завершён. Попробуйте ещё раз.",
+    "esia.no_account": ("Нет личного кабинета, связанного с этой учётной записью Госуслуг. "
+                        "Войдите по номеру телефона и свяжите Госуслуги в личном кабинете, "
+                        "или зарегистрируйтесь."),
+    "esia.received": "Данные получены с Госуслуг. Заполните остальные поля.",
+    "esia.linked": "Госуслуги связаны с личным кабинетом: теперь можно входить через них.",
+    "esia.unlinked": "Госуслуги отвязаны от личного кабинета.",
+    # invitation links (R6)
+    "link.unknown.title": "Ссылка не работает",
+    "link.unknown": "Ссылка неполная или в ней ошибка. Откройте её из письма целиком или попросите новую.",
+    "link.expired.title": "Срок действия ссылки истёк",
+    "link.expired": "Ссылка больше не действует. Позвоните нам — мы отправим новую.",
+    "link.revoked.title": "Эта ссылка заменена новой",
+    "link.revoked": "Мы отправили вам новое письмо со ссылкой. Откройте ссылку из последнего письма.",
+    "link.spent.title": "Вы уже зарегистрированы",
+    "link.spent": "Регистрация по этой ссылке завершена. Войдите с номером телефона и паролем.",
+    # error pages
+    "error.404.title": "Страница не найдена",
+    "error.404": "Проверьте адрес или начните с главной страницы.",
+    "error.400.title": "Запрос не принят",
+    "error.400": "Обновите страницу и попробуйте ещё раз.",
+    "error.429.title": "Слишком много попыток",
+    "error.429": "Подождите немного и попробуйте снова.",
+    "error.500.title": "Что-то пошло не так",
+    "error.500": "Мы уже разбираемся. Попробуйте ещё раз чуть позже.",
+}
+
+
+class Said(str):
+    """Words said to a person that remember their key, so code compares keys, not Russian."""
+
+    key: str
+
+    def __new__(cls, words, key):
+        said = super().__new__(cls, words)
+        said.key = key
+        return said
+
+
+def text(key, **values):
+    """The words for ``key``, the deployment's ``TEXTS`` first, with ``values`` filled in."""
+    overrides = (current_app.config.get("TEXTS") or {}) if has_app_context() else {}
+    words = overrides.get(key) or TEXTS[key]
+    return Said(words.format(**values) if values else words, key)
+
+
+def key_of(words):
+    """The key that ``words`` were said under, or None for text from elsewhere."""
+    return getattr(words, "key", None)

@@ -1,0 +1,187 @@
+"""Registration without a link (R13–R17), the code steps of both flows, e-mail confirmation."""
+
+from flask import Blueprint, current_app, render_template, session, url_for
+
+from regapp import (
+    email_confirmation,
+    normalize,
+    otp,
+    passwords,
+    registration,
+    self_registration,
+)
+from regapp.auth import sign_in
+from regapp.forms import CodeForm, ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
+from regapp.rendering import answer_check, hx_redirect, render
+from regapp.texts import text
+from regapp.views.common import client, limit_view
+
+bp = Blueprint("signup", __name__)
+PATRONYMIC_HINT = ("Заполнение обязательно, если отчество указано в Вашем документе, "
+                   "удостоверяющем личность")
+
+
+def _check(form):
+    config = current_app.config
+    return self_registration.check_form(form.values(), config["PHONE_REGIONS"],
+                                        config["SELF_REGISTRATION_MIN_AGE"])
+
+
+def _hints(form):
+    return passwords.hints(form.password.data or "", [
+        form.last_name.data, form.first_name.data, form.patronymic.data, form.phone.data])
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def form():
+    """The registration tab: find the person in the roster, then the SMS code."""
+    form, error = RegistrationForm(), None
+    esia_person = session.get("esia_person")
+    if esia_person and not form.is_submitted():  # R20: names from Gosuslugi
+        form.last_name.data = esia_person["last_name"]
+        form.first_name.data = esia_person["first_name"]
+        form.patronymic.data = esia_person["middle_name"]
+    if field := form.checked_field():
+        form.validate()
+        _, errors = _check(form)
+        form.apply({name: words for name, words in errors.items() if name == field.name})
+        return answer_check(field, _hints(form))
+    if form.validate_on_submit():
+        cleaned, errors = _check(form)
+        self_registration.note_taken(errors, cleaned, client())
+        if form.apply(errors):
+            try:
+                pending = self_registration.start(cleaned, form.password.data,
+                                                  current_app.config, client(),
+                                                  esia_person=esia_person)
+            except self_registration.NotFound as exc:
+                error = str(exc)
+            except otp.CodeError as exc:
+                form.phone.errors = [str(exc)]
+            else:
+                session["pending"] = pending.id
+                return hx_redirect(url_for("signup.code"))
+    return render("signup/form.html", "signup/_form.html", form=form, error=error,
+                  hints=_hints(form), patronymic_hint=PATRONYMIC_HINT)
+
+
+def _pending(email_step=False):
+    """The live pending registration of this browser, or None (it is forgotten then)."""
+    pending = registration.find_pending(session.get("pending"))
+    if pending is None:
+        session.pop("pending", None)
+    elif email_step and not pending.email_code_required:
+        return None
+    return pending
+
+
+def _code_gone():
+    return render_template("signup/code_gone.html"), 410
+
+
+@bp.route("/register/code", methods=["GET", "POST"])
+def code():
+    """The SMS code step; the state is the pending row, so reloads and tabs lose nothing."""
+    pending = _pending()
+    if pending is None:
+        return _code_gone()
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            account = registration.complete(pending, form.code.data, current_app.config)
+        except (otp.CodeError, registration.Refused) as exc:
+            form.code.errors = [str(exc)]
+        else:
+            if account is None:  # R17: an e-mail code comes next
+                return hx_redirect(url_for("signup.email_code"))
+            sign_in(account, notify_new_device=False)
+            return hx_redirect(url_for("account.index"))
+    return _sms_page(pending, form)
+
+
+@bp.post("/register/code/resend")
+def resend():
+    """Send a new code: 60 s after the last, at most 5 an hour (R28)."""
+    pending = _pending()
+    if pending is None:
+        return _code_gone()
+    return _resend_then_show(lambda: registration.resend_code(pending, current_app.config),
+                             CodeForm(formdata=None),
+                             lambda form, notice: _sms_page(pending, form, notice))
+
+
+@bp.route("/register/email-code", methods=["GET", "POST"])
+def email_code():
+    """R17: the phone differs from the roster's, so the e-mail is confirmed by a code too."""
+    pending = _pending(email_step=True)
+    if pending is None:
+        return _code_gone()
+    form = EmailCodeForm()
+    if form.validate_on_submit():
+        try:
+            account = registration.complete_email(pending, form.code.data, current_app.config)
+        except (otp.CodeError, registration.Refused) as exc:
+            form.code.errors = [str(exc)]
+        else:
+            sign_in(account, notify_new_device=False)
+            return hx_redirect(url_for("account.index"))
+    return _email_page(pending, form)
+
+
+@bp.post("/register/email-code/resend")
+def email_resend():
+    """Mail a new e-mail code (60 s apart, 5 an hour)."""
+    pending = _pending(email_step=True)
+    if pending is None:
+        return _code_gone()
+    return _resend_then_show(
+        lambda: registration.resend_email_code(pending, current_app.config),
+        EmailCodeForm(formdata=None), lambda form, notice: _email_page(pending, form, notice))
+
+
+def _resend_then_show(send, form, page):
+    """Send a new code and show the step again; a limit's message goes beside the code field."""
+    notice = None
+    if ResendForm().validate_on_submit():
+        try:
+            send()
+            notice = text("code.sent_again")
+        except otp.CodeError as exc:
+            form.code.errors = [str(exc)]
+    return page(form, notice)
+
+
+def _sms_page(pending, form, notice=None):
+    return render("signup/code.html", "signup/_code.html", form=form,
+                  resend_form=ResendForm(), notice=notice,
+                  phone=normalize.format_phone(pending.phone),
+                  wait=otp.seconds_until_resend(pending.phone))
+
+
+def _email_page(pending, form, notice=None):
+    return render("signup/email_code.html", "signup/_email_code.html", form=form,
+                  resend_form=ResendForm(), notice=notice, email=pending.email,
+                  wait=otp.seconds_until_resend(pending.email_key))
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token):
+    """R33: opening the link shows a button; only the person's POST confirms."""
+    form = ConfirmEmailForm()
+    row, state = email_confirmation.find(token)
+    if form.validate_on_submit() and state == "ok":
+        state = email_confirmation.confirm(token)
+    status = {"unknown": 404, "changed": 410}.get(state, 200)
+    message = None if state == "ok" else text(f"confirm.{state}")
+    return render_template("signup/confirm_email.html", form=form, state=state,
+                           message=message, email=row.account.email if row else None), status
+
+
+def init_app(app):
+    app.register_blueprint(bp)
+    limit_view(app, "signup.form", "10/minute;60/hour", "5/minute;20/hour",
+               checks="120/minute;1000/hour")
+    for endpoint in ("signup.code", "signup.email_code"):
+        limit_view(app, endpoint, "20/minute;100/hour")
+    for endpoint in ("signup.resend", "signup.email_resend"):
+        limit_view(app, endpoint, "5/minute;30/hour")
