@@ -87,7 +87,7 @@ def sign_in(account, notify_new_device=True):
     session.permanent = False
     g.pop("account", None)
     token = request.cookies.get(devices.COOKIE) or secrets.token_urlsafe(24)
-    devices.note(account, token, current_app.config, notify=notify_new_device)
+    devices.note(account, token, notify=notify_new_device)
 
     @after_this_request
     def _keep_device(response):

@@ -6,10 +6,9 @@ The old contact stays until the code is entered; uniqueness is the database's
 
 from __future__ import annotations
 
-from flask import render_template
 from peewee import IntegrityError
 
-from regapp import messaging, normalize, otp, registration
+from regapp import messaging, normalize, notifications, otp, registration
 from regapp.db import database
 from regapp.models import Account, utcnow
 from regapp.texts import text
@@ -35,12 +34,9 @@ def send_code(kind, value, target, settings, now=None):
     with database.atomic():
         _, code = otp.issue(target, KINDS[kind], settings["SECRET_KEY"], now=now or utcnow())
         if kind == "phone":
-            message = messaging.queue_sms(value, registration.sms_text(code, settings, "смены номера"),
-                                          kind="code")
+            message = notifications.code_sms(value, code, KINDS[kind])
         else:
-            message = messaging.queue_email(value, "Код подтверждения E-mail",
-                                            render_template("email/email_code.txt", code=code),
-                                            kind="email_code")
+            message = notifications.email_code(value, code)
     messaging.dispatch([message.id])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from peewee import IntegrityError
 
-from regapp import messaging
+from regapp import messaging, notifications
 from regapp.db import database
 from regapp.models import KnownDevice, utcnow
 from regapp.tokens import hash_token
@@ -18,7 +18,7 @@ COOKIE = "regapp_device"
 COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookie lifetimes near 400 days
 
 
-def note(account, token, settings, notify=True, now=None):
+def note(account, token, notify=True, now=None):
     """Remember this browser for ``account``; notify when it is new and not the first."""
     digest = hash_token(token)
     known = KnownDevice.select().where(KnownDevice.account == account)
@@ -30,20 +30,9 @@ def note(account, token, settings, notify=True, now=None):
         with database.atomic():
             KnownDevice.create(account=account, device_hash=digest, first_seen=now or utcnow())
             if notify and had_devices:
-                message = _queue_notice(account, settings, now or utcnow())
+                message = notifications.new_device(account, now or utcnow())
     except IntegrityError:
         return False  # two tabs signing in at once: one notice is enough
     if message:
         messaging.dispatch([message.id])
     return True
-
-
-def _queue_notice(account, settings, now):
-    when = now.strftime("%d.%m.%Y %H:%M UTC")
-    forgot = settings["PUBLIC_URL"] + "/login/forgot"
-    text = (f"Вход в {settings['SERVICE_NAME'].lower()} с нового устройства {when}. "
-            f"Если это не вы, смените пароль: {forgot}")
-    if account.email_confirmed:
-        return messaging.queue_email(account.email, "Вход с нового устройства", text,
-                                     kind="new_device")
-    return messaging.queue_sms(account.phone, text, kind="new_device")

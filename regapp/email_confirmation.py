@@ -7,13 +7,9 @@ or not, as long as the account still has the address it was sent to.
 
 from __future__ import annotations
 
-from flask import current_app, render_template
-
-from regapp import messaging
+from regapp import notifications
 from regapp.models import Account, EmailConfirmation, utcnow
 from regapp.tokens import hash_token, new_token
-
-PATH = "/email/confirm/"
 
 
 def queue_link(account, now=None):
@@ -21,12 +17,7 @@ def queue_link(account, now=None):
     token = new_token()
     EmailConfirmation.create(account=account, email_key=account.email_key,
                              token_hash=hash_token(token), created_at=now or utcnow())
-    link = current_app.config["PUBLIC_URL"] + PATH + token
-    context = {"link": link, "account": account}
-    return messaging.queue_email(
-        to=account.email, kind="email_confirmation", subject="Подтвердите E-mail",
-        text=render_template("email/confirm_email.txt", **context),
-        html=render_template("email/confirm_email.html", **context))
+    return notifications.confirmation_link(account, token)
 
 
 def find(token):

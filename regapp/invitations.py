@@ -11,15 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from flask import current_app, render_template
+from flask import current_app
 from peewee import SQL, fn
 
-from regapp import messaging, normalize
+from regapp import messaging, normalize, notifications
 from regapp.db import database
 from regapp.models import Account, Invitation, RosterRecord, utcnow
 from regapp.tokens import hash_token, new_token
-
-LINK_PATH = "/invite/"
 
 
 @dataclass
@@ -40,10 +38,6 @@ class DispatchReport:
         if self.refused:
             data["refused"] = self.refused
         return data
-
-
-def link_for(token: str) -> str:
-    return current_app.config["PUBLIC_URL"] + LINK_PATH + token
 
 
 def duplicate_email_keys(today=None) -> set:
@@ -141,14 +135,7 @@ def _invite(record, now):
     """Store one invitation and its e-mail, in the caller's transaction."""
     token = new_token()
     expires = now + dt.timedelta(days=current_app.config["INVITATION_TTL_DAYS"])
-    context = {"record": record, "link": link_for(token), "expires": expires,
-               "first_name": normalize.display_name(record.first_name),
-               "patronymic": normalize.display_name(record.patronymic)}
-    message = messaging.queue_email(
-        to=record.email, kind="invitation",
-        subject=f"Приглашение в {current_app.config['SERVICE_NAME'].lower()}",
-        text=render_template("email/invitation.txt", **context),
-        html=render_template("email/invitation.html", **context))
+    message = notifications.invitation(record, token, expires)
     return Invitation.create(record=record, token_hash=hash_token(token), email=record.email,
                              created_at=now, expires_at=expires, message=message)
 

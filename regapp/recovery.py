@@ -7,10 +7,9 @@ the same. A new password signs the account out everywhere.
 
 from __future__ import annotations
 
-from regapp import messaging, otp, passwords
+from regapp import messaging, notifications, otp, passwords
 from regapp.db import database
 from regapp.models import Account, utcnow
-from regapp.registration import sms_text
 from regapp.texts import text
 
 PURPOSE = "recovery"
@@ -28,8 +27,7 @@ def send_code(phone, settings, now=None):
         with database.atomic():
             _, code = otp.issue(phone, PURPOSE, settings["SECRET_KEY"], now=now or utcnow())
             if account is not None:
-                message = messaging.queue_sms(phone, sms_text(code, settings, "смены пароля"),
-                                             kind="code")
+                message = notifications.code_sms(phone, code, PURPOSE)
     except otp.CodeError:
         return  # limits hit: the earlier code still works, and saying so would tell
     if message:

@@ -13,11 +13,18 @@ import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from peewee import IntegrityError
 
-from regapp import documents, email_confirmation, messaging, normalize, otp, passwords
+from regapp import (
+    documents,
+    email_confirmation,
+    messaging,
+    normalize,
+    notifications,
+    otp,
+    passwords,
+)
 from regapp.db import database
 from regapp.models import Account, ConsentEvent, Invitation, PendingRegistration, utcnow
 from regapp.texts import text
@@ -122,14 +129,7 @@ def resend_code(pending, settings, now=None):
 
 def _queue_code(phone, settings, now):
     _, code = otp.issue(phone, PURPOSE, settings["SECRET_KEY"], now=now)
-    return messaging.queue_sms(phone, sms_text(code, settings), kind="code")
-
-
-def sms_text(code, settings, purpose="регистрации"):
-    """A code SMS: the code, what it is for, the service, and the WebOTP line (``@host #code``)."""
-    host = urlsplit(settings["PUBLIC_URL"]).hostname
-    return (f"{code} — код для {purpose}: {settings['SERVICE_NAME'].lower()}. "
-            f"Никому его не сообщайте.\n\n@{host} #{code}")
+    return notifications.code_sms(phone, code, PURPOSE)
 
 
 def _consents_shown(consents):
@@ -194,12 +194,8 @@ def resend_email_code(pending, settings, now=None):
 
 
 def _queue_email_code(pending, settings, now):
-    from flask import render_template
-
     _, code = otp.issue(pending.email_key, EMAIL_PURPOSE, settings["SECRET_KEY"], now=now)
-    return messaging.queue_email(pending.email, "Код подтверждения E-mail",
-                                 render_template("email/email_code.txt", code=code),
-                                 kind="email_code")
+    return notifications.email_code(pending.email, code)
 
 
 def _create_account(pending, now, email_confirmed):

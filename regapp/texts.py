@@ -76,6 +76,11 @@ TEXTS = {
     "link.revoked": "Мы отправили вам новое письмо со ссылкой. Откройте ссылку из последнего письма.",
     "link.spent.title": "Вы уже зарегистрированы",
     "link.spent": "Регистрация по этой ссылке завершена. Войдите с номером телефона и паролем.",
+    # subjects of the e-mails (their bodies are templates/email/*)
+    "subject.invitation": "Приглашение в {service}",
+    "subject.confirm_email": "Подтвердите E-mail",
+    "subject.email_code": "Код подтверждения E-mail",
+    "subject.new_device": "Вход с нового устройства",
     # error pages
     "error.404.title": "Страница не найдена",
     "error.404": "Проверьте адрес или начните с главной страницы.",

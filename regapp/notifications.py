@@ -1,0 +1,78 @@
+"""Every SMS and e-mail a person gets, rendered from ``templates/sms`` and ``templates/email``.
+
+Each function renders one message and stores it with :mod:`regapp.messaging` inside the
+caller's transaction (R26); the caller dispatches it after the commit. Links to the
+portal are built from its routes on ``PUBLIC_URL``, never from copied paths.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+
+from regapp import messaging, normalize
+from regapp.texts import text
+
+#: what a code SMS says the code is for, by the step that sends it
+CODE_PURPOSES = {"registration": "регистрации", "recovery": "смены пароля",
+                 "change_phone": "смены номера"}
+
+
+def link(endpoint, **values):
+    """An absolute link to one of the portal's pages, on ``PUBLIC_URL``."""
+    public = urlsplit(current_app.config["PUBLIC_URL"])
+    urls = current_app.url_map.bind(public.netloc, script_name=public.path or "/",
+                                    url_scheme=public.scheme)
+    return urls.build(endpoint, values, force_external=True)
+
+
+def _context(**values):
+    config = current_app.config
+    return {"service": config["SERVICE_NAME"], "help_phone": config["HELP_PHONE"],
+            "host": urlsplit(config["PUBLIC_URL"]).hostname, **values}
+
+
+def code_sms(phone, code, purpose):
+    """The code, what it is for, and the WebOTP line (``@host #code``)."""
+    body = render_template("sms/code.txt", **_context(code=code, purpose=CODE_PURPOSES[purpose]))
+    return messaging.queue_sms(phone, body.strip(), kind="code")
+
+
+def email_code(address, code):
+    """An e-mail whose only run of six digits is the code (R17, a new address)."""
+    return messaging.queue_email(address, text("subject.email_code"),
+                                 render_template("email/email_code.txt", **_context(code=code)),
+                                 kind="email_code")
+
+
+def invitation(record, token, expires):
+    """The invitation with its individual link and the policy number (R4)."""
+    context = _context(record=record, link=link("invite.form", token=token), expires=expires,
+                       first_name=normalize.display_name(record.first_name),
+                       patronymic=normalize.display_name(record.patronymic))
+    return messaging.queue_email(
+        to=record.email, kind="invitation",
+        subject=text("subject.invitation", service=current_app.config["SERVICE_NAME"].lower()),
+        text=render_template("email/invitation.txt", **context),
+        html=render_template("email/invitation.html", **context))
+
+
+def confirmation_link(account, token):
+    """The link that confirms an address (R17, R33): the only mail an unconfirmed one gets."""
+    context = _context(link=link("signup.confirm_email", token=token), account=account)
+    return messaging.queue_email(
+        to=account.email, kind="email_confirmation", subject=text("subject.confirm_email"),
+        text=render_template("email/confirm_email.txt", **context),
+        html=render_template("email/confirm_email.html", **context))
+
+
+def new_device(account, now):
+    """A sign-in from a new browser: by e-mail when it is confirmed, else by SMS."""
+    context = _context(when=now.strftime("%d.%m.%Y %H:%M UTC"), forgot=link("recovery.forgot"))
+    if account.email_confirmed:
+        return messaging.queue_email(account.email, text("subject.new_device"),
+                                     render_template("email/new_device.txt", **context),
+                                     kind="new_device")
+    return messaging.queue_sms(account.phone, render_template("sms/new_device.txt", **context),
+                               kind="new_device")
