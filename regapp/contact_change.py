@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from peewee import IntegrityError
 
-from regapp import messaging, normalize, notifications, otp, registration
+from regapp import checks, messaging, normalize, notifications, otp, registration
 from regapp.db import database
 from regapp.models import Account, utcnow
 from regapp.texts import text
@@ -20,11 +20,11 @@ def check(kind, value, regions=("RU",)):
     """Normalize the new contact; return ``(value, target)`` or raise normalize.Invalid."""
     if kind == "phone":
         phone = normalize.normalize_phone(value, regions)
-        if Account.select().where(Account.phone == phone).exists():
+        if checks.phone_taken(phone):
             raise normalize.Invalid(text("phone.taken"))
         return phone, phone
     address, key = normalize.normalize_email(value)
-    if Account.select().where(Account.email_key == key).exists():
+    if checks.email_taken(key):
         raise normalize.Invalid(text("email.taken"))
     return address, key
 

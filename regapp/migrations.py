@@ -5,7 +5,7 @@ from regapp.db import database
 
 
 def _initial(db):
-    db.create_tables(models.ALL_MODELS, safe=True)
+    db.create_tables(models.FIRST_TABLES, safe=True)
 
 
 def _one_time_codes(db):

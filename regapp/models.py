@@ -229,4 +229,5 @@ class SchemaVersion(BaseModel):
     version = IntegerField()
 
 
-ALL_MODELS = (RosterRecord, Account, Message, Invitation)
+#: the tables of schema version 1; later ones are added by their own migration steps
+FIRST_TABLES = (RosterRecord, Account, Message, Invitation)

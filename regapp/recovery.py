@@ -7,7 +7,7 @@ the same. A new password signs the account out everywhere.
 
 from __future__ import annotations
 
-from regapp import messaging, notifications, otp, passwords
+from regapp import checks, messaging, notifications, otp, passwords
 from regapp.db import database
 from regapp.models import Account, utcnow
 from regapp.texts import text
@@ -41,11 +41,9 @@ def check_password(phone, password, confirmation):
     if account is not None:
         record = account.record
         context += [record.last_name, record.first_name, record.patronymic, record.policy_number]
-    if reason := passwords.check(password, context):
-        return "password", reason
-    if password != confirmation:
-        return "confirmation", text("password.mismatch")
-    return None
+    errors = {}
+    checks.new_password(errors, password, confirmation, context)
+    return next(iter(errors.items()), None)
 
 
 def reset(phone, code, password, settings, now=None):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from regapp import (
+    checks,
     documents,
     email_confirmation,
     messaging,
@@ -61,19 +62,13 @@ def check_link_form(invitation, policy, phone, password, confirmation, consents,
         errors["policy"] = str(exc)
     try:
         cleaned["phone"] = normalize.normalize_phone(phone, regions)
-        if Account.select().where(Account.phone == cleaned["phone"]).exists():
-            errors["phone"] = text("phone.taken")
+        checks.contacts_free(errors, phone=cleaned["phone"])
     except normalize.Invalid as exc:
         errors["phone"] = str(exc)
     context = (record.last_name, record.first_name, record.patronymic, record.policy_number,
                cleaned.get("phone") or phone)
-    if reason := passwords.check(password, context):
-        errors["password"] = reason
-    elif password != confirmation:
-        errors["confirmation"] = text("password.mismatch")
-    for kind in documents.REQUIRED:
-        if not consents.get(kind, (False, None))[0]:
-            errors[kind] = text("consent.required")
+    checks.new_password(errors, password, confirmation, context)
+    checks.consents_given(errors, consents)
     cleaned["consents"] = consents
     return cleaned, errors
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from regapp import documents, matching, normalize, passwords, registration, support
-from regapp.models import Account
+from regapp import checks, matching, normalize, registration, support
 from regapp.texts import text
 
 NAME_FIELDS = ("last_name", "first_name", "patronymic")
@@ -31,20 +30,12 @@ def check_form(data, regions=("RU",), min_age=18, today=None):
         data.get("birth_date"), today=today or dt.date.today(), min_age=min_age))
     _check(errors, cleaned, "phone", lambda: normalize.normalize_phone(data.get("phone"), regions))
     _check(errors, cleaned, "email", lambda: normalize.normalize_email(data.get("email")))
-    if "phone" in cleaned and Account.select().where(Account.phone == cleaned["phone"]).exists():
-        errors["phone"] = text("phone.taken")
-    if "email" in cleaned and Account.select().where(
-            Account.email_key == cleaned["email"][1]).exists():
-        errors["email"] = text("email.taken")
+    checks.contacts_free(errors, phone=cleaned.get("phone"),
+                         email_key=cleaned["email"][1] if "email" in cleaned else None)
     context = [cleaned.get(n, "") for n in NAME_FIELDS] + [data.get("phone", "")]
-    if reason := passwords.check(data.get("password"), context):
-        errors["password"] = reason
-    elif data.get("password") != data.get("confirmation"):
-        errors["confirmation"] = text("password.mismatch")
+    checks.new_password(errors, data.get("password"), data.get("confirmation"), context)
     consents = data.get("consents", {})
-    for kind in documents.REQUIRED:
-        if not consents.get(kind, (False, None))[0]:
-            errors[kind] = text("consent.required")
+    checks.consents_given(errors, consents)
     cleaned["consents"] = consents
     return cleaned, errors
 

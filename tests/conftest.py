@@ -7,6 +7,7 @@ from flask.testing import FlaskClient
 
 from regapp import create_app, migrations
 from regapp.db import database
+from tests.helpers import GOOD, Auth, code_in
 
 BASE_SETTINGS = {
     "TESTING": True,
@@ -85,3 +86,38 @@ def outbox(app):
     from regapp.qa import outbox as outbox_file
 
     return lambda: outbox_file.read(app.config["OUTBOX_PATH"], newest_first=False)
+
+
+@pytest.fixture
+def last_code(outbox):
+    """The one-time code in the newest message of the outbox: ``last_code()``."""
+    return lambda: code_in(outbox()[-1]["text"])
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def account(app, tmp_path):
+    """Петров's account (password GOOD, e-mail confirmed) on a one-person roster."""
+    from regapp import passwords
+    from regapp.models import Account, RosterRecord
+    from regapp.roster import import_roster
+    from tests.rosters import person, write_csv
+
+    import_roster(app.extensions["regapp.adapters"].roster_source("csv"), write_csv(
+        tmp_path / "r.csv", [person("P1", last="Петров", first="Александр", patronymic="Иванович",
+                                    phone="+7 916 123-45-67", email="a.petrov@example.com",
+                                    employer="ООО «Ромашка»")]))
+    return Account.create(record=RosterRecord.get(), phone="+79161234567",
+                          email="a.petrov@example.com", email_key="a.petrov@example.com",
+                          email_confirmed=True, password_hash=passwords.hash_password(GOOD))
+
+
+@pytest.fixture
+def signed_in(client, auth, account):
+    """A client signed in to ``account``."""
+    assert auth.login().headers["Location"] == "/account"
+    return client

@@ -21,3 +21,19 @@ def csrf(page):
 def code_in(text):
     """The one-time code an SMS or e-mail carries (its only run of 6 digits)."""
     return re.search(r"\b(\d{6})\b", text).group(1)
+
+
+class Auth:
+    """Sign a test client in and out through the pages, as flaskr's ``auth`` fixture does."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, phone="+79161234567", password=GOOD):
+        page = self.client.get("/login").get_data(as_text=True)
+        return self.client.post("/login", data={"csrf_token": csrf(page), "phone": phone,
+                                                "password": password})
+
+    def logout(self):
+        page = self.client.get("/account").get_data(as_text=True)
+        return self.client.post("/logout", data={"csrf_token": csrf(page)})

@@ -2,30 +2,13 @@
 
 import re
 
-import pytest
-
 from regapp import passwords
 from regapp.models import Account, RosterRecord
-from regapp.roster import import_roster
-from tests.helpers import GOOD, code_in, csrf
-from tests.rosters import person, write_csv
-
-
-@pytest.fixture
-def account(app, tmp_path):
-    import_roster(app.extensions["regapp.adapters"].roster_source("csv"), write_csv(
-        tmp_path / "r.csv", [person("P1", last="Петров", first="Александр", patronymic="Иванович",
-                                    phone="+7 916 123-45-67", email="a.petrov@example.com",
-                                    employer="ООО «Ромашка»")]))
-    return Account.create(record=RosterRecord.get(), phone="+79161234567",
-                          email="a.petrov@example.com", email_key="a.petrov@example.com",
-                          email_confirmed=True, password_hash=passwords.hash_password(GOOD))
+from tests.helpers import GOOD, Auth, csrf
 
 
 def login(client, phone="+79161234567", password=GOOD):
-    page = client.get("/login").get_data(as_text=True)
-    return client.post("/login", data={"csrf_token": csrf(page), "phone": phone,
-                                       "password": password})
+    return Auth(client).login(phone, password)
 
 
 def test_sign_out_everywhere_ends_other_sessions(app, account):
@@ -51,18 +34,15 @@ def reset(client, code, password=GOOD + " again", confirmation=None):
         "confirmation": password if confirmation is None else confirmation})
 
 
-def sms_code(outbox):
-    return code_in(outbox()[-1]["text"])
 
-
-def test_recovery_sets_a_new_password_and_signs_out_elsewhere(app, account, outbox):  # R24
+def test_recovery_sets_a_new_password_and_signs_out_elsewhere(app, account, outbox, last_code):  # R24
     other_device = app.test_client()
     login(other_device)
     client = app.test_client()
     answer = forgot(client, "8 916 123-45-67")
     assert answer.headers["Location"] == "/login/forgot/code"
     assert "код для смены пароля" in outbox()[-1]["text"]
-    done = reset(client, sms_code(outbox))
+    done = reset(client, last_code())
     assert done.headers["Location"] == "/account"
     assert client.get("/account").status_code == 200
     assert other_device.get("/account").status_code == 303
@@ -70,7 +50,7 @@ def test_recovery_sets_a_new_password_and_signs_out_elsewhere(app, account, outb
     assert login(app.test_client(), password=GOOD + " again").headers["Location"] == "/account"
 
 
-def test_an_unknown_phone_gets_the_same_answer_and_no_sms(app, account, outbox):  # no enumeration
+def test_an_unknown_phone_gets_the_same_answer_and_no_sms(app, account, outbox, last_code):  # no enumeration
     known, unknown = app.test_client(), app.test_client()
     a, b = forgot(known, "+79161234567"), forgot(unknown, "+79031234567")
     assert (a.status_code, a.headers["Location"]) == (b.status_code, b.headers["Location"])
@@ -79,19 +59,19 @@ def test_an_unknown_phone_gets_the_same_answer_and_no_sms(app, account, outbox):
     strip = lambda page: re.sub(r'value="[^"]+"|<strong>[^<]+</strong>', "", page)  # noqa: E731
     assert strip(page_a) == strip(page_b)
     assert [e["to"] for e in outbox()] == ["+79161234567"]
-    wrong_known = reset(known, f"{(int(sms_code(outbox)) + 1) % 10**6:06d}").get_data(as_text=True)
+    wrong_known = reset(known, f"{(int(last_code()) + 1) % 10**6:06d}").get_data(as_text=True)
     wrong_unknown = reset(unknown, "123456").get_data(as_text=True)
     assert "Код неверный или устарел" in wrong_known and "Код неверный или устарел" in wrong_unknown
 
 
-def test_recovery_uses_the_registration_password_policy(app, account, outbox):
+def test_recovery_uses_the_registration_password_policy(app, account, outbox, last_code):
     client = app.test_client()
     forgot(client, "+79161234567")
-    text = reset(client, sms_code(outbox), password="Петров1985!").get_data(as_text=True)
+    text = reset(client, last_code(), password="Петров1985!").get_data(as_text=True)
     assert "имя, телефон или номер полиса" in text
-    text = reset(client, sms_code(outbox), confirmation="different").get_data(as_text=True)
+    text = reset(client, last_code(), confirmation="different").get_data(as_text=True)
     assert "Пароли не совпадают" in text
-    assert reset(client, sms_code(outbox)).headers["Location"] == "/account"  # code still good
+    assert reset(client, last_code()).headers["Location"] == "/account"  # code still good
 
 
 def test_forgot_link_on_the_login_page(client):
@@ -147,9 +127,8 @@ def test_unconfirmed_email_can_have_its_link_sent_again(app, account, outbox):  
     assert "Ссылка для подтверждения отправлена" in client.get("/account").get_data(as_text=True)
 
 
-def test_the_account_shows_the_policy(app, account):
-    client = app.test_client()
-    login(client)
+def test_the_account_shows_the_policy(app, signed_in):
+    client = signed_in
     page = client.get("/account").get_data(as_text=True)
     assert "P1, ООО «Ромашка»" in page and "Петров Александр Иванович" in page
 
@@ -186,26 +165,24 @@ def enter_code(client, kind, code):
     return client.post(f"/account/{kind}/code", data={"csrf_token": csrf(page), "code": code})
 
 
-def test_change_phone_with_a_code_to_the_new_number(app, account, outbox):
-    client = app.test_client()
-    login(client)
+def test_change_phone_with_a_code_to_the_new_number(app, outbox, last_code, signed_in):
+    client = signed_in
     assert change_contact(client, "phone", "8 903 765-43-21").headers["Location"] == "/account/phone/code"
     assert Account.get().phone == "+79161234567"  # the old one stays until confirmed
     sms = outbox()[-1]
     assert sms["to"] == "+79037654321" and "код для смены номера" in sms["text"]
-    assert enter_code(client, "phone", sms_code(outbox)).headers["Location"] == "/account"
+    assert enter_code(client, "phone", last_code()).headers["Location"] == "/account"
     assert Account.get().phone == "+79037654321"
     assert login(app.test_client(), phone="+79037654321").headers["Location"] == "/account"
 
 
-def test_change_email_with_a_code_to_the_new_address(app, account, outbox):
-    client = app.test_client()
-    login(client)
+def test_change_email_with_a_code_to_the_new_address(app, outbox, last_code, signed_in):
+    client = signed_in
     change_contact(client, "email", "Alex.Petrov@Example.org")
     assert Account.get().email == "a.petrov@example.com"
     mail = outbox()[-1]
     assert mail["to"] == "Alex.Petrov@example.org" and mail["subject"] == "Код подтверждения E-mail"
-    assert enter_code(client, "email", sms_code(outbox)).headers["Location"] == "/account"
+    assert enter_code(client, "email", last_code()).headers["Location"] == "/account"
     changed = Account.get()
     assert (changed.email, changed.email_key, changed.email_confirmed) == (
         "Alex.Petrov@example.org", "alex.petrov@example.org", True)
@@ -224,16 +201,15 @@ def test_a_contact_taken_by_another_account_is_refused(app, account, outbox):
     assert outbox() == []
 
 
-def test_a_number_taken_while_the_code_was_on_its_way(app, account, outbox):  # R29
-    client = app.test_client()
-    login(client)
+def test_a_number_taken_while_the_code_was_on_its_way(app, account, outbox, last_code, signed_in):  # R29
+    client = signed_in
     change_contact(client, "phone", "+79037654321")
     other = RosterRecord.create(policy_number="P2", policy_key="p2", last_name="Смит",
                                 first_name="Джон", name_key="смит джон",
                                 birth_date=account.record.birth_date)
     Account.create(record=other, phone="+79037654321", email="j@example.com",
                    email_key="j@example.com", password_hash="x")
-    text = enter_code(client, "phone", sms_code(outbox)).get_data(as_text=True)
+    text = enter_code(client, "phone", last_code()).get_data(as_text=True)
     assert "Номер уже занят" in text and Account.get_by_id(account.id).phone == "+79161234567"
 
 
@@ -246,3 +222,17 @@ def test_recovery_does_the_same_work_for_unknown_phones(app, account, outbox):
     recovery.send_code("+79031234567", app.config)
     assert sorted(c.target for c in OneTimeCode.select()) == ["+79031234567", "+79161234567"]
     assert [e["to"] for e in outbox()] == ["+79161234567"]
+
+
+def test_sign_in_upgrades_a_password_hash_made_with_older_parameters(app, account):  # R28
+    from argon2 import PasswordHasher
+
+    from regapp.models import Account
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(GOOD)
+    Account.update(password_hash=weak).where(Account.id == account.id).execute()
+    client = app.test_client()
+    assert login(client).headers["Location"] == "/account"
+    upgraded = Account.get_by_id(account.id).password_hash
+    assert upgraded != weak and not passwords.needs_rehash(upgraded)
+    assert passwords.verify_password(upgraded, GOOD)

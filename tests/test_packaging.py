@@ -5,6 +5,7 @@ starts ``regapp demo`` from an empty folder and opens what a person and QA open 
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -23,16 +24,32 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
+    """The sdist, and the wheel built from it, of a copy of the checkout (a build leaves
+    build/ behind, and a stale build/ must not leak into the wheel)."""
+    source = tmp_path_factory.mktemp("source") / "regapp"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    for name in tracked + _untracked():
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out),
-                    str(ROOT)], check=True, capture_output=True)
+                    str(source)], check=True, capture_output=True)
     return out
+
+
+def _untracked():
+    """Files git would add (new, not ignored): the change under work counts too."""
+    return subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout.splitlines()
 
 
 def test_the_sdist_carries_the_layout(dist):
     with tarfile.open(next(dist.glob("regapp-*.tar.gz"))) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    for path in ("templates/base.html", "templates/email/invitation.txt", "plugins/sms_http.py",
+    for path in ("templates/base.html", "templates/sms/code.txt", "plugins/sms_http.py",
+                 "instance/config.py.example",
                  "regapp/static/app.css", "regapp/demo_roster.csv", "setup.cfg"):
         assert path in names
 

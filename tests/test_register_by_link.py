@@ -8,7 +8,7 @@ import pytest
 from regapp import invitations
 from regapp.models import Account, Invitation, Message, utcnow
 from regapp.roster import import_roster
-from tests.helpers import GOOD, HX, check_of, code_in, csrf
+from tests.helpers import GOOD, HX, check_of, csrf
 from tests.rosters import PEOPLE, write_csv
 
 
@@ -34,9 +34,6 @@ def sms_sent():
     return Message.select().where(Message.channel == "sms").count()
 
 
-def last_code(outbox):
-    return code_in(outbox()[-1]["text"])
-
 
 def test_the_link_opens_a_greeting_form_with_the_seed_labels(client, link):  # R7
     page = client.get(link).get_data(as_text=True)
@@ -58,7 +55,7 @@ def test_opening_the_link_changes_nothing(client, link):  # R33
     assert Invitation.select().where(Invitation.spent_at.is_null(False)).count() == 0
 
 
-def test_whole_flow_without_javascript(client, link, outbox):  # R12
+def test_whole_flow_without_javascript(client, link, outbox, last_code):  # R12
     page = client.get(link).get_data(as_text=True)
     response = client.post(link, data=form_data(page, policy="дмс 101", phone="89161234567"))
     assert response.status_code == 303 and response.headers["Location"] == "/register/code"
@@ -67,7 +64,7 @@ def test_whole_flow_without_javascript(client, link, outbox):  # R12
     assert 'autocomplete="one-time-code"' in code_page and 'inputmode="numeric"' in code_page
     assert "Отправить код повторно" in code_page
     done = client.post("/register/code", data={"csrf_token": csrf(code_page),
-                                                "code": last_code(outbox)})
+                                                "code": last_code()})
     assert done.status_code == 303 and done.headers["Location"] == "/account"
     account_page = client.get("/account").get_data(as_text=True)
     assert "<h1>Личный кабинет</h1>" in account_page and "Александр" in account_page
@@ -76,7 +73,7 @@ def test_whole_flow_without_javascript(client, link, outbox):  # R12
     assert account.phone == "+79161234567" and account.email_confirmed
 
 
-def test_whole_flow_with_htmx(client, link, outbox):  # R30
+def test_whole_flow_with_htmx(client, link, outbox, last_code):  # R30
     page = client.get(link).get_data(as_text=True)
     response = client.post(link, data=form_data(page), headers=HX)
     assert response.status_code == 204 and response.headers["HX-Redirect"] == "/register/code"
@@ -86,7 +83,7 @@ def test_whole_flow_with_htmx(client, link, outbox):  # R30
     text = fragment.get_data(as_text=True)
     assert text.lstrip().startswith('<div id="code-step">') and "<html" not in text
     done = client.post("/register/code", headers=HX, data={"csrf_token": csrf(text),
-                                                            "code": last_code(outbox)})
+                                                            "code": last_code()})
     assert done.headers["HX-Redirect"] == "/account" and Account.select().count() == 1
 
 
@@ -188,11 +185,11 @@ def test_resend_too_soon_says_when(client, link, outbox):  # R28
     assert sms_sent() == 1
 
 
-def test_login_and_logout(client, link, outbox):  # R23
+def test_login_and_logout(client, link, outbox, last_code):  # R23
     page = client.get(link).get_data(as_text=True)
     client.post(link, data=form_data(page))
     code_page = client.get("/register/code").get_data(as_text=True)
-    client.post("/register/code", data={"csrf_token": csrf(code_page), "code": last_code(outbox)})
+    client.post("/register/code", data={"csrf_token": csrf(code_page), "code": last_code()})
     account_page = client.get("/account").get_data(as_text=True)
     client.post("/logout", data={"csrf_token": csrf(account_page)})
     assert client.get("/account").status_code == 303
@@ -215,22 +212,22 @@ def test_documents_are_versioned_pages(client):  # R11
     assert client.get("/documents/pd/99").status_code == 404
 
 
-def test_back_button_and_resubmit_keep_one_registration_and_one_code(client, link, outbox):
+def test_back_button_and_resubmit_keep_one_registration_and_one_code(client, link, outbox, last_code):
     page = client.get(link).get_data(as_text=True)
     client.post(link, data=form_data(page))
     again = client.post(link, data=form_data(client.get(link).get_data(as_text=True)))
     assert again.status_code == 303 and again.headers["Location"] == "/register/code"
     assert sms_sent() == 1
     code_page = client.get("/register/code").get_data(as_text=True)
-    done = client.post("/register/code", data={"csrf_token": csrf(code_page), "code": last_code(outbox)})
+    done = client.post("/register/code", data={"csrf_token": csrf(code_page), "code": last_code()})
     assert done.headers["Location"] == "/account" and Account.select().count() == 1
 
 
-def test_two_tabs_finishing_at_once_make_one_account(client, link, outbox, app):
+def test_two_tabs_finishing_at_once_make_one_account(client, link, outbox, app, last_code):
     page = client.get(link).get_data(as_text=True)
     client.post(link, data=form_data(page))
     code_page = client.get("/register/code").get_data(as_text=True)
-    code = last_code(outbox)
+    code = last_code()
     first = client.post("/register/code", data={"csrf_token": csrf(code_page), "code": code})
     second = app.test_client()  # the other tab lost the session cookie race; it still has the page
     with client.session_transaction() as session:

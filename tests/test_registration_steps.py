@@ -9,7 +9,7 @@ from regapp import invitations, otp, passwords, registration
 from regapp.models import Account, ConsentEvent, Invitation, Message, PendingRegistration, utcnow
 from regapp.roster import import_roster
 from regapp.texts import text
-from tests.helpers import GOOD, code_in
+from tests.helpers import GOOD
 from tests.rosters import PEOPLE, write_csv
 
 CONSENTS = {"terms": (True, "1"), "pd": (True, "1"), "marketing": (False, "1")}
@@ -43,18 +43,15 @@ def start(app, invitation, **kw):
                                       registration.Client("203.0.113.7", "Mobile Safari"))
 
 
-def last_code(outbox):
-    return code_in(outbox()[-1]["text"])
 
-
-def test_a_valid_form_sends_a_code_and_the_code_opens_the_account(app, invited, outbox):  # R12
+def test_a_valid_form_sends_a_code_and_the_code_opens_the_account(app, invited, outbox, last_code):  # R12
     invitation = invited["ДМС-101"]
     pending = start(app, invitation, policy="дмс 101")  # R8: case and spaces do not matter
     sms = outbox()[-1]
     assert sms["channel"] == "sms" and sms["to"] == "+79161234567"
     assert len(re.findall(r"\d{6}", sms["text"])) == 2  # the code, and again in the WebOTP line
-    assert sms["text"].endswith(f"@regapp.example.com #{last_code(outbox)}")
-    account = registration.complete(pending, last_code(outbox), app.config)
+    assert sms["text"].endswith(f"@regapp.example.com #{last_code()}")
+    account = registration.complete(pending, last_code(), app.config)
     assert (account.phone, account.email, account.email_confirmed) == (
         "+79161234567", "a.petrov@example.com", True)
     assert passwords.verify_password(account.password_hash, GOOD)
@@ -62,9 +59,9 @@ def test_a_valid_form_sends_a_code_and_the_code_opens_the_account(app, invited, 
     assert registration.find_pending(pending.id) is None
 
 
-def test_consents_are_recorded_with_version_hash_address_and_agent(app, invited, outbox):  # R11
+def test_consents_are_recorded_with_version_hash_address_and_agent(app, invited, outbox, last_code):  # R11
     pending = start(app, invited["ДМС-101"])
-    account = registration.complete(pending, last_code(outbox), app.config)
+    account = registration.complete(pending, last_code(), app.config)
     events = {e.kind: e for e in ConsentEvent.select().where(ConsentEvent.account == account)}
     assert set(events) == {"terms", "pd"}  # marketing not given: no row
     assert all(e.granted and e.version == "1" and len(e.text_sha256) == 64 for e in events.values())
@@ -72,10 +69,10 @@ def test_consents_are_recorded_with_version_hash_address_and_agent(app, invited,
     assert events["terms"].channel == "link"
 
 
-def test_marketing_consent_when_given_is_recorded(app, invited, outbox):
+def test_marketing_consent_when_given_is_recorded(app, invited, outbox, last_code):
     consents = {**CONSENTS, "marketing": (True, "1")}
     pending = start(app, invited["ДМС-101"], consents=consents)
-    account = registration.complete(pending, last_code(outbox), app.config)
+    account = registration.complete(pending, last_code(), app.config)
     assert ConsentEvent.get(ConsentEvent.account == account, ConsentEvent.kind == "marketing").granted
 
 
@@ -96,16 +93,16 @@ def test_each_refusal_names_its_field_and_sends_no_sms(app, invited, change, fie
     assert Message.select().where(Message.channel == "sms").count() == 0
 
 
-def test_a_phone_already_used_by_an_account_is_taken(app, invited, outbox):  # R9, seed's spouses
+def test_a_phone_already_used_by_an_account_is_taken(app, invited, outbox, last_code):  # R9, seed's spouses
     first = start(app, invited["ДМС-101"])
-    registration.complete(first, last_code(outbox), app.config)
+    registration.complete(first, last_code(), app.config)
     _, errors = fill(invited["ДМС-102"], phone="89161234567")
     assert errors["phone"] == text("phone.taken")
 
 
-def test_two_people_racing_for_one_phone_one_wins(app, invited, outbox):  # R29
+def test_two_people_racing_for_one_phone_one_wins(app, invited, outbox, last_code):  # R29
     one = start(app, invited["ДМС-101"])
-    code_one = last_code(outbox)
+    code_one = last_code()
     registration.complete(one, code_one, app.config)
     # the second filled the form before the first finished, and asks for a code later
     other = PendingRegistration.create(
@@ -116,23 +113,23 @@ def test_two_people_racing_for_one_phone_one_wins(app, invited, outbox):  # R29
     later = utcnow() + dt.timedelta(minutes=2)
     registration.resend_code(other, app.config, now=later)
     with pytest.raises(registration.Refused) as caught:
-        registration.complete(other, last_code(outbox), app.config, now=later)
+        registration.complete(other, last_code(), app.config, now=later)
     assert caught.value.field == "phone" and "занят" in str(caught.value)
     assert Account.select().count() == 1
 
 
-def test_two_tabs_finishing_at_once_make_one_account(app, invited, outbox):
+def test_two_tabs_finishing_at_once_make_one_account(app, invited, outbox, last_code):
     pending = start(app, invited["ДМС-101"])
-    code = last_code(outbox)
+    code = last_code()
     registration.complete(pending, code, app.config)
     with pytest.raises(otp.CodeError):
         registration.complete(pending, code, app.config)
     assert Account.select().count() == 1
 
 
-def test_a_wrong_code_creates_nothing(app, invited, outbox):
+def test_a_wrong_code_creates_nothing(app, invited, outbox, last_code):
     pending = start(app, invited["ДМС-101"])
-    wrong = f"{(int(last_code(outbox)) + 1) % 10**6:06d}"
+    wrong = f"{(int(last_code()) + 1) % 10**6:06d}"
     with pytest.raises(otp.Wrong):
         registration.complete(pending, wrong, app.config)
     assert Account.select().count() == 0

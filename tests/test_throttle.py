@@ -3,10 +3,14 @@
 import datetime as dt
 
 from regapp import throttle
-from tests.test_account import GOOD, account, csrf, login  # noqa: F401
+from tests.helpers import Auth
 
 T0 = dt.datetime(2026, 11, 25, 9, 0)
 KEYS = throttle.keys("+79161234567", "203.0.113.7")
+
+
+def login(client, **kwargs):
+    return Auth(client).login(**kwargs)
 
 
 def at(seconds):

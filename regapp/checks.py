@@ -1,0 +1,43 @@
+"""The checks that several forms share, written once (R9–R11, R16, R29).
+
+Each adds its refusal to ``errors`` (field name → words) so a form can show every
+problem at once. Both registration forms, recovery and contact changes use them; the
+database's unique constraints still decide a race (R29).
+"""
+
+from __future__ import annotations
+
+from regapp import documents, passwords
+from regapp.models import Account
+from regapp.texts import text
+
+
+def phone_taken(phone):
+    return Account.select().where(Account.phone == phone).exists()
+
+
+def email_taken(email_key):
+    return Account.select().where(Account.email_key == email_key).exists()
+
+
+def contacts_free(errors, phone=None, email_key=None):
+    """«уже занят» beside a phone or e-mail another account uses (R9, R16)."""
+    if phone and phone_taken(phone):
+        errors["phone"] = text("phone.taken")
+    if email_key and email_taken(email_key):
+        errors["email"] = text("email.taken")
+
+
+def new_password(errors, password, confirmation, context):
+    """The password policy with the person's own words as context, then the confirmation (R10)."""
+    if reason := passwords.check(password, context):
+        errors["password"] = reason
+    elif password != confirmation:
+        errors["confirmation"] = text("password.mismatch")
+
+
+def consents_given(errors, consents):
+    """The required consents ticked (R11): ``consents`` maps kind → (given, version)."""
+    for kind in documents.REQUIRED:
+        if not consents.get(kind, (False, None))[0]:
+            errors[kind] = text("consent.required")
