@@ -14,6 +14,8 @@ import unicodedata
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from regapp.texts import text as say
+
 
 class Invalid(ValueError):
     """A value that cannot be accepted; ``str()`` is the Russian reason."""
@@ -88,16 +90,16 @@ def check_name_part(value, required=True) -> str:
     text = clean_text(value)
     if not text:
         if required:
-            raise Invalid("Заполните поле")
+            raise Invalid(say("input.required"))
         return ""
     if len(text) > NAME_MAX:
-        raise Invalid(f"Не длиннее {NAME_MAX} символов")
+        raise Invalid(say("name.too_long", most=NAME_MAX))
     if any(ch.isdigit() for ch in text):
-        raise Invalid("Цифры в имени не допускаются")
+        raise Invalid(say("name.digits"))
     if not _NAME_CHARS.match(text):
-        raise Invalid("Допустимы буквы, пробел, дефис и апостроф")
+        raise Invalid(say("name.chars"))
     if _LATIN.search(text) and not _CYRILLIC.search(text):
-        raise Invalid("Введите как в паспорте, кириллицей")
+        raise Invalid(say("name.latin"))
     return text
 
 
@@ -126,28 +128,28 @@ def normalize_phone(value, regions=("RU",)) -> str:
     """Return the mobile number in E.164 (``+79161234567``) or raise :class:`Invalid`."""
     text = _phone_text(value)
     if not text:
-        raise Invalid("Укажите номер мобильного телефона")
+        raise Invalid(say("phone.required"))
     if re.search(r"[;,/]", text) and len(re.findall(r"\d", text)) > 12:
-        raise Invalid("Указано несколько номеров: нужен один")
+        raise Invalid(say("phone.several"))
     if re.search(r"доб|ext", text, re.IGNORECASE):
-        raise Invalid("Укажите номер без добавочного")
+        raise Invalid(say("phone.extension"))
     if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", text):
-        raise Invalid(f"Номер записан как число Excel ({text}): нужен текст")
+        raise Invalid(say("phone.excel", typed=text))
     if not _PHONE_CHARS.match(text):
-        raise Invalid(f"Номер может содержать только цифры, например {PHONE_EXAMPLE}")
+        raise Invalid(say("phone.chars", example=PHONE_EXAMPLE))
     digits = re.sub(r"\D", "", text)
     if text.startswith("+") and len(digits) == 12 and digits.startswith("78"):
         digits = "7" + digits[2:]  # "+7 (8916…": an 8 typed after the +7 mask
     try:
         number = phonenumbers.parse("+" + digits if text.startswith("+") else digits, "RU")
     except phonenumbers.NumberParseException:
-        raise Invalid(f"Проверьте номер, например {PHONE_EXAMPLE}") from None
+        raise Invalid(say("phone.invalid", example=PHONE_EXAMPLE)) from None
     if not phonenumbers.is_valid_number(number):
-        raise Invalid(f"Проверьте номер, например {PHONE_EXAMPLE}")
+        raise Invalid(say("phone.invalid", example=PHONE_EXAMPLE))
     if phonenumbers.number_type(number) not in _MOBILE:
-        raise Invalid("Это не мобильный номер: на него не придёт СМС")
+        raise Invalid(say("phone.not_mobile"))
     if phonenumbers.region_code_for_number(number) not in regions:
-        raise Invalid("Номера этой страны не принимаются: укажите российский мобильный")
+        raise Invalid(say("phone.country"))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -172,13 +174,13 @@ def normalize_email(value) -> tuple[str, str]:
     """Return ``(address, key)``: the address to send to and the key to compare by."""
     text = unicodedata.normalize("NFC", str(value or "")).strip()
     if not text:
-        raise Invalid("Укажите E-mail")
+        raise Invalid(say("email.required"))
     if text.count("@") > 1:
-        raise Invalid("Указано несколько адресов: нужен один")
+        raise Invalid(say("email.several"))
     try:
         checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
-        raise Invalid("Проверьте E-mail, например ivan.petrov@example.ru") from None
+        raise Invalid(say("email.invalid")) from None
     _check_domain_script(checked.domain)
     return checked.normalized, email_key(checked.normalized)
 
@@ -204,10 +206,10 @@ def _check_domain_script(domain: str):
     labels = domain.split(".")
     for label in labels:
         if _CYRILLIC.search(label) and _LATIN.search(label):
-            raise Invalid("В адресе смешаны русские и латинские буквы: проверьте раскладку")
+            raise Invalid(say("email.mixed_scripts"))
     tld = labels[-1]
     if _CYRILLIC.search(tld) and tld.translate(_CYRILLIC_TO_LATIN).isascii():
-        raise Invalid("В адресе смешаны русские и латинские буквы: проверьте раскладку")
+        raise Invalid(say("email.mixed_scripts"))
 
 
 # -- dates ---------------------------------------------------------------------------
@@ -227,22 +229,22 @@ def parse_date(value) -> dt.date:
         return _excel_serial(value)
     text = clean_text(value)
     if not text:
-        raise Invalid(f"Укажите дату в виде {DATE_HINT}")
+        raise Invalid(say("date.format", form=DATE_HINT))
     if match := _RU_DATE.match(text):
         day, month, year = map(int, match.groups())
     elif match := _ISO_DATE.match(text.split("T")[0].split(" ")[0]):
         year, month, day = map(int, match.groups())
     else:
-        raise Invalid(f"Укажите дату в виде {DATE_HINT}")
+        raise Invalid(say("date.format", form=DATE_HINT))
     try:
         return dt.date(year, month, day)
     except ValueError:
-        raise Invalid(f"Такой даты нет: {text}") from None
+        raise Invalid(say("date.impossible", typed=text)) from None
 
 
 def _excel_serial(value) -> dt.date:
     if not 1 <= value < 2958466:
-        raise Invalid(f"Укажите дату в виде {DATE_HINT}")
+        raise Invalid(say("date.format", form=DATE_HINT))
     return dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
 
 
@@ -251,11 +253,11 @@ def parse_birth_date(value, today=None, min_age=0) -> dt.date:
     born = parse_date(value)
     today = today or dt.date.today()
     if born > today:
-        raise Invalid("Дата рождения не может быть в будущем")
+        raise Invalid(say("birth_date.future"))
     if born.year < 1900 or _age(born, today) > 120:
-        raise Invalid("Проверьте год рождения")
+        raise Invalid(say("birth_date.year"))
     if _age(born, today) < min_age:
-        raise Invalid(f"Зарегистрироваться самостоятельно можно с {min_age} лет")
+        raise Invalid(say("birth_date.too_young", age=min_age))
     return born
 
 
@@ -281,7 +283,7 @@ def policy_key(value) -> str:
     text = re.sub(r"^(№|N[o°º]\.?)\s*", "", text, flags=re.IGNORECASE)
     key = re.sub(r"[\s-]", "", text).casefold().translate(_CYRILLIC_TO_LATIN)
     if not key:
-        raise Invalid("Укажите номер полиса ДМС")
+        raise Invalid(say("policy.required"))
     if len(key) > POLICY_MAX:
-        raise Invalid("Слишком длинный номер полиса ДМС")
+        raise Invalid(say("policy.too_long"))
     return key

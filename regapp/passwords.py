@@ -16,6 +16,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from regapp.texts import text as say
+
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 MIN_SCORE = 3
@@ -58,9 +60,9 @@ def hints(password, context=()):
     strong = long_enough and not personal and zxcvbn(
         password[:100], user_inputs=words)["score"] >= MIN_SCORE
     return [
-        Hint("length", f"Не короче {MIN_LENGTH} символов", long_enough),
-        Hint("personal", "Без имени, телефона и номера полиса", bool(password) and not personal),
-        Hint("strength", "Трудно подобрать: например, три-четыре случайных слова", strong),
+        Hint("length", say("password.hint.length", least=MIN_LENGTH), long_enough),
+        Hint("personal", say("password.hint.personal"), bool(password) and not personal),
+        Hint("strength", say("password.hint.strength"), strong),
     ]
 
 
@@ -68,15 +70,14 @@ def check(password, context=()):
     """Return None when the password may be used, else the reason in plain words."""
     password = password or ""
     if len(password) < MIN_LENGTH:
-        return f"Пароль должен быть не короче {MIN_LENGTH} символов"
+        return say("password.too_short", least=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"Пароль должен быть не длиннее {MAX_LENGTH} символов"
+        return say("password.too_long", most=MAX_LENGTH)
     unmet = {h.key for h in hints(password, context) if not h.met}
     if "personal" in unmet:
-        return "Пароль не должен содержать ваше имя, телефон или номер полиса"
+        return say("password.personal")
     if "strength" in unmet:
-        return ("Такой пароль легко подобрать: он слишком простой или часто встречается. "
-                "Добавьте слово или несколько символов")
+        return say("password.weak")
     return None
 
 

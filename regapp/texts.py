@@ -6,19 +6,57 @@ A deployment changes any wording in ``instance/config.py``::
 
 Keys stay stable; the words are the insurer's (the seed's where it has them). Values
 are ``str.format`` templates: ``{help_phone}`` and the like are filled by the caller.
-Page prose lives in the templates; SMS and e-mail bodies in ``templates/sms`` and
-``templates/email``.
+
+What is not here, and why: page prose lives in the templates; SMS and e-mail bodies in
+``templates/sms`` and ``templates/email``; field labels and button names are the outward
+contract (INTERFACES.md) and stay in :mod:`regapp.forms`; consent labels are part of the
+versioned documents a person agrees to (:mod:`regapp.documents`); refusal reasons read
+out to support agents are keyed in :data:`regapp.matching.REASONS`.
 """
 
 from __future__ import annotations
 
-from flask import current_app, has_app_context
+import sys
 
 TEXTS = {
     # sign-in (R23)
     "signin.wrong": "Неверный номер телефона или пароль",
     "signin.locked": ("Слишком много неудачных попыток входа. Попробуйте через {minutes} мин. "
                       "или восстановите пароль по СМС («Забыли пароль?»)"),
+    # what a field takes (R8–R10, R13): the same words for the forms and the roster report
+    "input.required": "Заполните поле",
+    "name.too_long": "Не длиннее {most} символов",
+    "name.digits": "Цифры в имени не допускаются",
+    "name.chars": "Допустимы буквы, пробел, дефис и апостроф",
+    "name.latin": "Введите как в паспорте, кириллицей",
+    "phone.required": "Укажите номер мобильного телефона",
+    "phone.several": "Указано несколько номеров: нужен один",
+    "phone.extension": "Укажите номер без добавочного",
+    "phone.excel": "Номер записан как число Excel ({typed}): нужен текст",
+    "phone.chars": "Номер может содержать только цифры, например {example}",
+    "phone.invalid": "Проверьте номер, например {example}",
+    "phone.not_mobile": "Это не мобильный номер: на него не придёт СМС",
+    "phone.country": "Номера этой страны не принимаются: укажите российский мобильный",
+    "email.required": "Укажите E-mail",
+    "email.several": "Указано несколько адресов: нужен один",
+    "email.invalid": "Проверьте E-mail, например ivan.petrov@example.ru",
+    "email.mixed_scripts": "В адресе смешаны русские и латинские буквы: проверьте раскладку",
+    "date.format": "Укажите дату в виде {form}",
+    "date.impossible": "Такой даты нет: {typed}",
+    "birth_date.future": "Дата рождения не может быть в будущем",
+    "birth_date.year": "Проверьте год рождения",
+    "birth_date.too_young": "Зарегистрироваться самостоятельно можно с {age} лет",
+    "policy.required": "Укажите номер полиса ДМС",
+    "policy.too_long": "Слишком длинный номер полиса ДМС",
+    # passwords (R10): the hints ticked as one types, and the refusals
+    "password.hint.length": "Не короче {least} символов",
+    "password.hint.personal": "Без имени, телефона и номера полиса",
+    "password.hint.strength": "Трудно подобрать: например, три-четыре случайных слова",
+    "password.too_short": "Пароль должен быть не короче {least} символов",
+    "password.too_long": "Пароль должен быть не длиннее {most} символов",
+    "password.personal": "Пароль не должен содержать ваше имя, телефон или номер полиса",
+    "password.weak": ("Такой пароль легко подобрать: он слишком простой или часто встречается. "
+                      "Добавьте слово или несколько символов"),
     # registration, both forms (R8–R17)
     "policy.mismatch": "Номер полиса не совпадает с указанным в письме",
     "phone.taken": "Номер уже занят: его использует другой пользователь личного кабинета",
@@ -106,11 +144,18 @@ class Said(str):
 
 def text(key, **values):
     """The words for ``key``, the deployment's ``TEXTS`` first, with ``values`` filled in."""
-    overrides = (current_app.config.get("TEXTS") or {}) if has_app_context() else {}
-    words = overrides.get(key) or TEXTS[key]
+    words = _overrides().get(key) or TEXTS[key]
     return Said(words.format(**values) if values else words, key)
 
 
 def key_of(words):
     """The key that ``words`` were said under, or None for text from elsewhere."""
     return getattr(words, "key", None)
+
+
+def _overrides():
+    """The deployment's ``TEXTS``, when an app is at work (plugins import this without Flask)."""
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_app_context():
+        return {}
+    return flask.current_app.config.get("TEXTS") or {}

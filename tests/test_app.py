@@ -220,3 +220,26 @@ def test_every_page_names_an_icon_that_is_served(client):  # issue 9: no 404 on 
         response = client.get(path)
         assert response.status_code == 200 and response.mimetype == "image/svg+xml"
         response.close()
+
+
+@pytest.mark.settings(TEXTS={"signin.wrong": "Телефон или пароль не подошли"})
+def test_a_deployment_words_a_message_its_own_way(client):  # issue 10: one keyed table
+    from tests.helpers import csrf
+
+    page = client.get("/login").get_data(as_text=True)
+    text = client.post("/login", data={"csrf_token": csrf(page), "phone": "89160000000",
+                                       "password": "x"}).get_data(as_text=True)
+    assert "Телефон или пароль не подошли" in text and "Неверный номер" not in text
+
+
+def test_every_key_said_in_code_is_in_the_table():
+    import re
+    from pathlib import Path
+
+    from regapp.texts import TEXTS
+
+    root = Path(__file__).resolve().parents[1]
+    said = set()
+    for path in [*root.glob("regapp/**/*.py"), *root.glob("templates/**/*.html")]:
+        said |= set(re.findall(r"""\b(?:text|say)\(["']([a-z_.0-9]+)["']""", path.read_text()))
+    assert said and said - set(TEXTS) == set()
