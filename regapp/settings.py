@@ -61,6 +61,11 @@ DEFAULTS = {
     "SESSION_COOKIE_SECURE": None,  # None: on when PUBLIC_URL is https
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
+    # what the portal says, by key (regapp/texts.py): a deployment's own wording
+    "TEXTS": {},
+    # extra plugin modules to register, by import name
+    "PLUGINS": (),
+    "SMTP_CA_FILE": None,
 }
 
 SECRET_FILE = "secret_key"

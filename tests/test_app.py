@@ -243,3 +243,12 @@ def test_every_key_said_in_code_is_in_the_table():
     for path in [*root.glob("regapp/**/*.py"), *root.glob("templates/**/*.html")]:
         said |= set(re.findall(r"""\b(?:text|say)\(["']([a-z_.0-9]+)["']""", path.read_text()))
     assert said and said - set(TEXTS) == set()
+
+
+def test_every_setting_is_documented():  # issue 10, as datasette checks its settings
+    from pathlib import Path
+
+    from regapp.settings import DEFAULTS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert [name for name in DEFAULTS if f"`{name}`" not in readme] == []
