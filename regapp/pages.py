@@ -23,13 +23,36 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    """200 when the app and its database answer, 503 otherwise."""
+    """Liveness: the process answers; nothing outside it is asked."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: 200 when the database and the queue both answer, else 503 saying which."""
+    checks = {"database": _database_answers(), "queue": _queue_answers()}
+    ready = all(checks.values())
+    body = {"status": "ok" if ready else "error",
+            **{name: "ok" if answered else "unavailable" for name, answered in checks.items()}}
+    return jsonify(body), 200 if ready else 503
+
+
+def _database_answers():
     try:
         database.execute_sql("SELECT 1").fetchone()
+        return True
     except PeeweeException as exc:
-        current_app.logger.error("health check: database: %s", exc)
-        return jsonify(status="error", database="unavailable"), 503
-    return jsonify(status="ok", database="ok")
+        current_app.logger.error("readiness: database: %s", exc)
+        return False
+
+
+def _queue_answers():
+    try:
+        current_app.extensions["regapp.queue"].huey.pending_count()
+        return True
+    except Exception as exc:  # any storage's failure (Redis, SQLite) means not ready
+        current_app.logger.error("readiness: queue: %s", exc)
+        return False
 
 
 @bp.get("/static/vendor/htmx.min.js")

@@ -3,6 +3,7 @@
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 #: no inline script, no third-party origin: htmx comes from our own /static
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -22,15 +23,19 @@ HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    # invitation links carry their token in the path: never leak it onward
-    "Referrer-Policy": "no-referrer",
+    # invitation links carry their token in the path: never leak it to another origin;
+    # same-origin requests keep their Referer, which CSRF's HTTPS check reads
+    "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 
 def init_app(app):
-    """Turn on CSRF on every form, the security headers and the limiter."""
+    """Trust the configured proxies; turn on CSRF, the security headers and the limiter."""
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:  # the client address and scheme come from that many proxies' headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     CSRFProtect(app)
     app.extensions["regapp.limiter"] = Limiter(
         key_func=get_remote_address,
@@ -42,7 +47,7 @@ def init_app(app):
     def _secure_headers(response):
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
-        if app.config["SESSION_COOKIE_SECURE"]:
+        if app.config["PUBLIC_URL"].startswith("https://"):
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )

@@ -39,6 +39,9 @@ DEFAULTS = {
     "ESIA_SIGN_BYTE_ORDER": "openssl",  # or "cryptopro"
     "HELP_PHONE": "8-800-100-88-00",
     "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",  # redis://… when several processes serve
+    # reverse proxies in front whose X-Forwarded-For/-Proto/-Host are trusted (0: none)
+    "PROXY_HOPS": 0,
     "SERVICE_NAME": "Личный кабинет застрахованного",
     # invitations (R6)
     "INVITATION_TTL_DAYS": 30,
@@ -91,7 +94,8 @@ def _derive(app):
     config["INSTANCE_PATH"] = str(instance)
     if not config.get("OUTBOX_PATH"):
         config["OUTBOX_PATH"] = str(instance / "outbox.jsonl")
-    if not config.get("SECRET_KEY"):
+    _refuse_unsafe(config)
+    if not config.get("SECRET_KEY"):  # QA mode and tests only: see _refuse_unsafe
         config["SECRET_KEY"] = _instance_secret(instance)
     if config.get("QA_MODE") and not config.get("ESIA_PROVIDER"):
         config["ESIA_PROVIDER"] = "fake"
@@ -103,6 +107,29 @@ def _derive(app):
         config["SESSION_COOKIE_SECURE"] = config["PUBLIC_URL"].startswith("https://")
     if isinstance(config["PHONE_REGIONS"], str):
         config["PHONE_REGIONS"] = tuple(r.strip().upper() for r in config["PHONE_REGIONS"].split(","))
+
+
+class UnsafeSettings(ValueError):
+    """Settings that would run a real deployment open or silent; the message names the fix."""
+
+
+def _refuse_unsafe(config):
+    """Fail closed outside QA mode: fakes, a missing signing key, a password sent in clear."""
+    if config.get("QA_MODE") or config.get("TESTING"):
+        return
+    problems = []
+    for setting in ("SMS_GATEWAY", "EMAIL_SENDER"):
+        if config.get(setting) == "fake":
+            problems.append(f"{setting} = 'fake' is for QA mode only: choose a real one "
+                            f"(e.g. {'http' if setting == 'SMS_GATEWAY' else 'smtp'}) "
+                            "or set QA_MODE")
+    if not config.get("SECRET_KEY"):
+        problems.append("SECRET_KEY is not set: give every instance the same long random key")
+    if config.get("SMTP_USER") and config.get("SMTP_TLS") not in ("starttls", "ssl"):
+        problems.append("SMTP_USER is set but SMTP_TLS is 'none': the password would cross "
+                        "the network in clear; set SMTP_TLS to 'starttls' or 'ssl'")
+    if problems:
+        raise UnsafeSettings("Refusing to start: " + "; ".join(problems))
 
 
 def _instance_secret(instance):

@@ -5,7 +5,7 @@ import json
 import pytest
 from flask import render_template_string
 
-from regapp import create_app
+from regapp import create_app, migrations
 from regapp.adapters import SmsGateway
 from regapp.hookspecs import hookimpl
 from regapp.pluginmanager import UnknownAdapter
@@ -15,13 +15,15 @@ from regapp.rendering import render
 def test_settings_order_defaults_then_instance_file_then_environment(tmp_path, monkeypatch):
     instance = tmp_path / "inst"
     instance.mkdir()
-    (instance / "config.py").write_text('HELP_PHONE = "8-800-000-00-01"\nPUBLIC_URL = "https://a.example/"\n')
+    (instance / "config.py").write_text(
+        'HELP_PHONE = "8-800-000-00-01"\nPUBLIC_URL = "https://a.example/"\n'
+        'SMS_GATEWAY = "http"\nEMAIL_SENDER = "smtp"\nSECRET_KEY = "s" * 40\n')
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(instance))
     monkeypatch.setenv("REGAPP_PUBLIC_URL", "https://b.example")
     app = create_app()
     assert app.config["HELP_PHONE"] == "8-800-000-00-01"  # instance file over default
     assert app.config["PUBLIC_URL"] == "https://b.example"  # environment over instance file
-    assert app.config["SMS_GATEWAY"] == "fake" and app.config["QUEUE"] == "sqlite"
+    assert app.config["SMS_GATEWAY"] == "http" and app.config["QUEUE"] == "sqlite"
     assert app.config["DATABASE"] == f"sqlite:///{instance / 'regapp.db'}"
     assert app.config["SESSION_COOKIE_SECURE"] is True  # https public URL
     assert not app.config["QA_MODE"] and app.config["ESIA_PROVIDER"] is None
@@ -29,6 +31,7 @@ def test_settings_order_defaults_then_instance_file_then_environment(tmp_path, m
 
 def test_secret_key_is_generated_once_into_the_instance(tmp_path, monkeypatch):
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("REGAPP_QA_MODE", "true")  # outside QA mode it must be given
     first = create_app()
     second = create_app()
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
@@ -39,12 +42,12 @@ def test_secret_key_is_generated_once_into_the_instance(tmp_path, monkeypatch):
 def test_an_unknown_plugin_name_stops_start_up_listing_the_names(tmp_path, monkeypatch):
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
     with pytest.raises(UnknownAdapter) as caught:
-        create_app({"SMS_GATEWAY": "smsc"})
+        create_app({"TESTING": True, "SMS_GATEWAY": "smsc"})
     assert str(caught.value) == "SMS_GATEWAY = 'smsc': no SMS gateway is called 'smsc'; available: fake, http"
     with pytest.raises(UnknownAdapter, match="available: fake, smtp"):
-        create_app({"EMAIL_SENDER": "sendmail"})
+        create_app({"TESTING": True, "EMAIL_SENDER": "sendmail"})
     with pytest.raises(UnknownAdapter, match="ESIA_PROVIDER = 'gosuslugi'.*available: esia, fake"):
-        create_app({"ESIA_PROVIDER": "gosuslugi"})
+        create_app({"TESTING": True, "ESIA_PROVIDER": "gosuslugi"})
 
 
 def test_cli_reports_an_unknown_plugin_without_a_traceback(tmp_path, monkeypatch):
@@ -54,6 +57,7 @@ def test_cli_reports_an_unknown_plugin_without_a_traceback(tmp_path, monkeypatch
 
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("REGAPP_SMS_GATEWAY", "smsc")
+    monkeypatch.setenv("REGAPP_QA_MODE", "true")
     result = CliRunner().invoke(main, ["init-db"])
     assert result.exit_code == 1
     assert "available: fake, http" in result.output and "Traceback" not in result.output
@@ -76,7 +80,7 @@ class PartnerPlugin:
 
 def test_a_third_party_plugin_is_chosen_by_name(tmp_path, monkeypatch):  # R25
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
-    app = create_app({"SMS_GATEWAY": "partner"}, plugins=[PartnerPlugin()])
+    app = create_app({"TESTING": True, "SMS_GATEWAY": "partner"}, plugins=[PartnerPlugin()])
     assert isinstance(app.extensions["regapp.adapters"].sms, PartnerGateway)
 
 
@@ -88,16 +92,38 @@ def test_cli_init_db_is_idempotent(cli):
     assert f"version {STEPS[-1][0]}" in second.output
 
 
-def test_healthz(client):
+def test_healthz_answers_from_memory(client):  # issue 11: liveness asks nothing outside
+    from regapp.db import database
+
+    database.close() if not database.is_closed() else None
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+    assert database.is_closed()
 
 
-def test_healthz_reports_a_database_that_does_not_answer(tmp_path, monkeypatch):
+def test_readyz_reaches_the_database_and_the_queue(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok", "queue": "ok"}
+
+
+def test_readyz_reports_a_database_that_does_not_answer(tmp_path, monkeypatch):
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
-    app = create_app({"DATABASE": f"sqlite:///{tmp_path}/missing-dir/x.db", "QUEUE": "immediate"})
-    response = app.test_client().get("/healthz")
-    assert response.status_code == 503 and response.json["status"] == "error"
+    app = create_app({"TESTING": True, "DATABASE": f"sqlite:///{tmp_path}/missing-dir/x.db",
+                      "QUEUE": "immediate"})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.json["database"] == "unavailable"
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_readyz_reports_a_queue_that_does_not_answer(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True, "QUEUE": "redis://127.0.0.1:9/0"})  # nothing listens
+    with app.app_context():
+        migrations.upgrade()
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json == {"status": "error", "database": "ok", "queue": "unavailable"}
 
 
 def test_start_page_links_to_sign_in_and_register(client):
@@ -112,7 +138,7 @@ def test_security_headers_and_a_csp_without_inline_script(client):  # R28
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"  # issue 11: CSRF reads Referer
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     page = response.get_data(as_text=True)
     assert "<script>" not in page and "onclick" not in page and "style=" not in page
@@ -252,3 +278,39 @@ def test_every_setting_is_documented():  # issue 10, as datasette checks its set
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert [name for name in DEFAULTS if f"`{name}`" not in readme] == []
+
+
+PRODUCTION = {"TESTING": False, "QA_MODE": False, "SECRET_KEY": "k" * 40,
+              "SMS_GATEWAY": "http", "EMAIL_SENDER": "smtp", "SMTP_TLS": "starttls"}
+
+
+@pytest.mark.parametrize("change, setting", [
+    ({"SMS_GATEWAY": "fake"}, "SMS_GATEWAY"),
+    ({"EMAIL_SENDER": "fake"}, "EMAIL_SENDER"),
+    ({"SECRET_KEY": None}, "SECRET_KEY"),
+    ({"SMTP_USER": "regapp", "SMTP_TLS": "none"}, "SMTP_TLS"),
+])
+def test_outside_qa_mode_unsafe_settings_stop_start_up(tmp_path, monkeypatch, change, setting):
+    from regapp.settings import UnsafeSettings  # issue 11: fail closed
+
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(UnsafeSettings, match=setting):
+        create_app({**PRODUCTION, **change})
+    assert not (tmp_path / "secret_key").exists()  # no key was quietly made up
+
+
+def test_safe_production_settings_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    assert create_app(PRODUCTION).config["SECRET_KEY"] == "k" * 40
+
+
+def test_the_cli_names_the_setting_to_fix(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from regapp.cli import main
+
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("REGAPP_QA_MODE", raising=False)
+    result = CliRunner().invoke(main, ["init-db"])
+    assert result.exit_code != 0 and "SMS_GATEWAY = 'fake' is for QA mode only" in result.output
+    assert "Traceback" not in result.output
