@@ -17,8 +17,49 @@ BASE_SETTINGS = {
 }
 
 
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                     help="postgres: run on PostgreSQL and Redis started from the machine's "
+                          "binaries (R32); sqlite: the embedded defaults")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "settings(**kw): settings for the app fixture")
+    config.addinivalue_line("markers", "sqlite_only: about SQLite or the embedded demo; "
+                                       "runs in the SQLite pass")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--backend") == "postgres":
+        for item in items:
+            if item.get_closest_marker("sqlite_only"):
+                item.add_marker(pytest.mark.skip(reason="SQLite-specific: the SQLite pass runs it"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend(request):
+    """The servers of the PostgreSQL + Redis pass, or None on the embedded defaults."""
+    if request.config.getoption("--backend") != "postgres":
+        yield None
+        return
+    from tests.servers import postgres_server, redis_server
+
+    saved = dict(BASE_SETTINGS)
+    with postgres_server() as database_url, redis_server() as redis_url:
+        BASE_SETTINGS.update(DATABASE=database_url, RATELIMIT_STORAGE_URI=redis_url)
+        yield {"database": database_url, "redis": redis_url}
+    BASE_SETTINGS.clear()
+    BASE_SETTINGS.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_servers(backend):
+    """Each test starts on empty tables and empty limit counters, as it does on SQLite."""
+    if backend:
+        from tests.servers import empty_postgres, empty_redis
+
+        empty_postgres(backend["database"])
+        empty_redis(backend["redis"])
 
 
 @pytest.fixture(scope="session")

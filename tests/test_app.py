@@ -232,6 +232,7 @@ def test_field_macro_ties_label_hint_and_error(app):  # R30
     assert '<p class="field__error" id="phone-error" role="alert">номер уже занят</p>' in html
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):  # R32
     from regapp.db import database
 
@@ -314,3 +315,13 @@ def test_the_cli_names_the_setting_to_fix(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["init-db"])
     assert result.exit_code != 0 and "SMS_GATEWAY = 'fake' is for QA mode only" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_app_runs_on_the_backend_the_pass_asked_for(app, backend):  # R32
+    from regapp.db import database
+
+    expected = "postgresql" if backend else "sqlite"
+    assert app.config["DATABASE"].startswith(expected)
+    assert type(database.obj).__name__.lower().startswith(expected)
+    if backend:
+        assert app.config["RATELIMIT_STORAGE_URI"].startswith("redis://")

@@ -19,7 +19,7 @@ import pytest
 from regapp.testing.peers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # the package, not the database
 
 
 @pytest.fixture(scope="module")

@@ -62,13 +62,17 @@ def browser():
 class Portal:
     """A ``regapp demo`` process of its own, and what QA reads from its outbox."""
 
-    def __init__(self, folder, esia_materials):
+    def __init__(self, folder, esia_materials, servers=None):
         self.instance = folder / "instance"
         shutil.copytree(esia_materials, self.instance / "fake-esia")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(folder / "portal.log", "w+b")  # noqa: SIM115 (closed in stop)
         env = {**os.environ, "REGAPP_INSTANCE_PATH": str(self.instance)}
+        if servers:  # the PostgreSQL + Redis pass: the demo's data and limits live there
+            env.update(REGAPP_DATABASE=servers["database"],
+                       REGAPP_RATELIMIT_STORAGE_URI=servers["redis"])
+        self.database = env.get("REGAPP_DATABASE") or f"sqlite:///{self.instance / 'regapp.db'}"
         self.process = subprocess.Popen(
             [_regapp_command(), "demo", "--port", str(self.port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=folder)
@@ -105,7 +109,7 @@ class Portal:
         from regapp import db, passwords
         from regapp.models import Account, RosterRecord
 
-        with db.bind(f"sqlite:///{self.instance / 'regapp.db'}").connection_context():
+        with db.bind(self.database).connection_context():
             record = RosterRecord.get(RosterRecord.phone == phone)
             Account.create(record=record, phone=phone, email=record.email,
                            email_key=record.email.lower(), email_confirmed=True,
@@ -148,8 +152,8 @@ def _regapp_command():
 
 
 @pytest.fixture
-def portal(tmp_path, fake_esia_materials):
-    served = Portal(tmp_path, fake_esia_materials.folder)
+def portal(tmp_path, fake_esia_materials, backend):
+    served = Portal(tmp_path, fake_esia_materials.folder, backend)
     yield served
     served.stop()
     served.log.close()
