@@ -58,12 +58,11 @@ def check_password(typed_phone, password, address, regions):
     """
     phone = _phone_or_none(typed_phone, regions)
     attempt = throttle.keys(phone, address)
-    if wait := throttle.wait_seconds(attempt):
+    if wait := throttle.reserve(attempt):  # counted before the check, atomically
         raise SignInRefused(text("signin.locked", minutes=max(1, (wait + 59) // 60)))
     account = Account.get_or_none(Account.phone == phone) if phone else None
     stored = account.password_hash if account else _DUMMY_HASH
     if not (passwords.verify_password(stored, password or "") and account):
-        throttle.failed(attempt)
         raise SignInRefused(text("signin.wrong"))
     throttle.succeeded(attempt)
     if passwords.needs_rehash(stored):

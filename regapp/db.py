@@ -35,6 +35,19 @@ def bind(url):
     return db
 
 
+def write_transaction():
+    """A transaction that writes what it read: it takes the write lock at BEGIN on SQLite.
+
+    SQLite's default (deferred) BEGIN reads first and upgrades to a write lock later,
+    and two such transactions upgrading at once fail with «database is locked» instead of
+    waiting; BEGIN IMMEDIATE makes the second wait its turn (``busy_timeout``). PostgreSQL
+    locks rows as it writes them and needs nothing more.
+    """
+    if isinstance(database.obj, SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
 def init_app(app):
     """Bind the database; a request connects on first use and closes at its end."""
     app.extensions["regapp.db"] = bind(app.config["DATABASE"])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.models import OneTimeCode, utcnow
 from regapp.texts import text
 
@@ -100,7 +100,7 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
     :raises Locked: the wrong tries of this hour are used up.
     """
     now = now or utcnow()
-    with database.atomic():
+    with write_transaction():
         recent = list(_recent(target, now).order_by(OneTimeCode.created_at.desc()))
         if sum(c.wrong_tries for c in recent) >= limits.wrong_tries_per_hour:
             raise Locked()
@@ -140,7 +140,7 @@ def verify(target, purpose, typed, secret, now=None, limits=LIMITS):
     typed = re.sub(r"\s", "", str(typed or ""))
     if not re.fullmatch(rf"\d{{{limits.digits}}}", typed):
         raise Malformed(limits.digits)
-    with database.atomic():
+    with write_transaction():
         outcome = _check(target, purpose, typed, secret, now, limits)
     # raised outside the transaction, so a wrong try stays counted
     if isinstance(outcome, CodeError):
@@ -149,7 +149,12 @@ def verify(target, purpose, typed, secret, now=None, limits=LIMITS):
 
 
 def _check(target, purpose, typed, secret, now, limits):
-    """Return the used code row, or the CodeError to raise once committed."""
+    """Return the used code row, or the CodeError to raise once committed.
+
+    A try is reserved before the code is compared: one conditional UPDATE takes it only
+    while tries are left, so parallel guesses can never exceed ``tries_per_code`` on
+    either database (it holds the row until commit). A right code gives its try back.
+    """
     if sum(c.wrong_tries for c in _recent(target, now)) >= limits.wrong_tries_per_hour:
         return Locked()
     row = (OneTimeCode.select()
@@ -161,12 +166,18 @@ def _check(target, purpose, typed, secret, now, limits):
     if row.expires_at <= now:
         _close(row, now, "expired")
         return Expired()
+    reserved = OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries + 1).where(
+        (OneTimeCode.id == row.id) & OneTimeCode.closed_at.is_null()
+        & (OneTimeCode.wrong_tries < limits.tries_per_code)).execute()
+    if not reserved:  # tries used up, or closed by a parallel request meanwhile
+        return NoCode()
     if hmac.compare_digest(row.code_hash, _digest(secret, row.salt, typed)):
+        OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries - 1).where(
+            OneTimeCode.id == row.id).execute()
         # single use: of two requests with the right code, one closes it
         return row if _close(row, now, "used") else NoCode()
-    OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries + 1).where(
-        OneTimeCode.id == row.id).execute()
-    remaining = max(0, limits.tries_per_code - row.wrong_tries - 1)
+    tries = OneTimeCode.get_by_id(row.id).wrong_tries  # this transaction's own write
+    remaining = max(0, limits.tries_per_code - tries)
     if remaining == 0:
         _close(row, now, "tries")
     return Wrong(remaining)

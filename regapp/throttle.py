@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from peewee import fn
+from peewee import Case, fn
 
-from regapp.db import database
+from regapp.db import database, write_transaction
 from regapp.models import SignInThrottle, utcnow
 
 
@@ -48,25 +48,64 @@ def wait_seconds(attempt_keys, now=None) -> int:
     return max(0, int((until - now).total_seconds() + 0.999))
 
 
-def failed(attempt_keys, now=None):
-    """Count a failure under each key and lengthen the wait where the free tries are used up."""
+def reserve(attempt_keys, now=None) -> int:
+    """Count this attempt as a failure before the password is checked; return the wait.
+
+    0 means the attempt may go ahead: it is already counted, so parallel attempts cannot
+    all slip past the lock-out between a check and a count. A right password then calls
+    :func:`succeeded`, which takes the count back. Anything else means: wait that long.
+    Each key's row is updated by one conditional UPDATE, and the whole reservation is one
+    transaction (a row lock on PostgreSQL, the write lock on SQLite).
+    """
     now = now or utcnow()
-    with database.atomic():
+    with write_transaction():
+        for key in attempt_keys.values():
+            SignInThrottle.insert(key=key, failures=0).on_conflict_ignore().execute()
+        _lock(attempt_keys)
+        if wait := wait_seconds(attempt_keys, now):
+            return wait
         for kind, key in attempt_keys.items():
-            rule = RULES[kind]
-            row, _ = SignInThrottle.get_or_create(key=key)
-            if row.last_failure_at and now - row.last_failure_at > rule.forget_after:
-                row.failures = 0
-            row.failures += 1
-            row.last_failure_at = now
-            over = row.failures - rule.free_tries + 1  # the last free try starts the wait
-            if over > 0:
-                wait = min(rule.first_wait * 2 ** (over - 1), rule.max_wait)
-                row.locked_until = now + wait
-            row.save()
+            _count(key, RULES[kind], now)
+    return 0
+
+
+def _lock(attempt_keys):
+    """Hold the keys' rows until commit, so the read that follows sees every earlier attempt.
+
+    A no-op UPDATE does on both databases what SELECT … FOR UPDATE does on PostgreSQL
+    only: a row lock there (each later statement reads what committed meanwhile), the
+    database's write lock on SQLite.
+    """
+    SignInThrottle.update(failures=SignInThrottle.failures).where(
+        SignInThrottle.key.in_(list(attempt_keys.values()))).execute()
+
+
+def _count(key, rule, now):
+    stale = SignInThrottle.last_failure_at < now - rule.forget_after
+    SignInThrottle.update(
+        failures=Case(None, [(stale, 1)], SignInThrottle.failures + 1), last_failure_at=now,
+    ).where(SignInThrottle.key == key).execute()
+    failures = SignInThrottle.get_by_id(key).failures  # this transaction's own write
+    over = failures - rule.free_tries + 1  # the last free try starts the wait
+    if over > 0:
+        wait = min(rule.first_wait * 2 ** (over - 1), rule.max_wait)
+        SignInThrottle.update(locked_until=now + wait).where(SignInThrottle.key == key).execute()
+
+
+def failed(attempt_keys, now=None):
+    """Count a failure under each key, locked out or not, lengthening the wait."""
+    now = now or utcnow()
+    with write_transaction():
+        for kind, key in attempt_keys.items():
+            SignInThrottle.insert(key=key, failures=0).on_conflict_ignore().execute()
+            _count(key, RULES[kind], now)
 
 
 def succeeded(attempt_keys):
-    """A right password clears the phone's count (the address keeps its own)."""
-    if "phone" in attempt_keys:
-        SignInThrottle.delete().where(SignInThrottle.key == attempt_keys["phone"]).execute()
+    """A right password clears the phone's count and takes back the address's reservation."""
+    with database.atomic():
+        if "phone" in attempt_keys:
+            SignInThrottle.delete().where(SignInThrottle.key == attempt_keys["phone"]).execute()
+        SignInThrottle.update(failures=SignInThrottle.failures - 1).where(
+            (SignInThrottle.key == attempt_keys["address"]) & (SignInThrottle.failures > 0)
+        ).execute()
