@@ -31,7 +31,7 @@ def create_app(test_config=None, plugins=()):
     """
     from flask import Flask
 
-    from regapp import db, pages, pluginmanager, qa, queue, security, settings, views
+    from regapp import db, logs, metrics, pages, pluginmanager, qa, queue, security, settings, views
 
     app = Flask(
         __name__,
@@ -45,6 +45,8 @@ def create_app(test_config=None, plugins=()):
     pm = pluginmanager.build_plugin_manager(plugins, app.config.get("PLUGINS", ()))
     app.extensions["regapp.adapters"] = pluginmanager.choose_adapters(pm, app.config)
 
+    logs.init_app(app)
+    metrics.init_app(app)
     db.init_app(app)
     queue.init_app(app)
     security.init_app(app)

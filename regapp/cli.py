@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from importlib.resources import files
@@ -36,6 +37,8 @@ def _serve(app, host, port):
     if app.config["QUEUE"] == "sqlite":
         consumer = app.extensions["regapp.queue"].consumer()
         consumer.start()
+    # the app logs one line per request itself, without the path's tokens (regapp.logs)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:

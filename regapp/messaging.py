@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from regapp import metrics
 from regapp.adapters import DeliveryError, Email, Sms
 from regapp.db import database
+from regapp.logs import masked, redacted
 from regapp.models import Account, Message, utcnow
 from regapp.normalize import email_key
 
@@ -160,7 +162,8 @@ def _refuse_unconfirmed(messages, now, outcome):
     for message in messages:
         if message.kind not in CONFIRMATION_KINDS and email_key(message.to) in unconfirmed:
             log.warning("R18: not sending %s mail %s to unconfirmed %s", message.kind, message.id,
-                        message.to)
+                        masked(message.to))
+            metrics.DELIVERIES.labels(message.channel, "refused").inc()
             Message.update(status="refused", claim=None,
                            last_error="адрес не подтверждён (R18)").where(
                 Message.id == message.id).execute()
@@ -177,16 +180,20 @@ def _record(message, error, settings, now, outcome):
     if error is None:
         changes.update(status="sent", sent_at=now)
         outcome.sent.append(message.id)
+        metrics.DELIVERIES.labels(message.channel, "sent").inc()
     elif error.temporary and attempts < settings["DELIVERY_MAX_ATTEMPTS"]:
         delay = settings["DELIVERY_RETRY_DELAY"] * 2 ** (attempts - 1)
         changes.update(status="pending", last_error=error.reason,
                        next_attempt_at=now + dt.timedelta(seconds=delay))
         outcome.retry[message.id] = delay
+        metrics.DELIVERIES.labels(message.channel, "retried").inc()
         log.warning("message %s (%s) to %s: attempt %d failed, next in %ss: %s",
-                    message.id, message.kind, message.to, attempts, delay, error.reason)
+                    message.id, message.kind, masked(message.to), attempts, delay,
+                    redacted(error.reason))
     else:
         changes.update(status="failed", last_error=error.reason)
         outcome.failed.append(message.id)
+        metrics.DELIVERIES.labels(message.channel, "failed").inc()
         log.error("message %s (%s) to %s failed for good after %d attempts: %s",
-                  message.id, message.kind, message.to, attempts, error.reason)
+                  message.id, message.kind, masked(message.to), attempts, redacted(error.reason))
     Message.update(**changes).where(Message.id == message.id).execute()

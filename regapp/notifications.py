@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 
-from regapp import messaging, normalize
+from regapp import messaging, metrics, normalize
 from regapp.texts import text
 
 #: what a code SMS says the code is for, by the step that sends it
@@ -36,11 +36,13 @@ def _context(**values):
 def code_sms(phone, code, purpose):
     """The code, what it is for, and the WebOTP line (``@host #code``)."""
     body = render_template("sms/code.txt", **_context(code=code, purpose=CODE_PURPOSES[purpose]))
+    metrics.CODES_SENT.labels(purpose).inc()
     return messaging.queue_sms(phone, body.strip(), kind="code")
 
 
 def email_code(address, code):
     """An e-mail whose only run of six digits is the code (R17, a new address)."""
+    metrics.CODES_SENT.labels("email").inc()
     return messaging.queue_email(address, text("subject.email_code"),
                                  render_template("email/email_code.txt", **_context(code=code)),
                                  kind="email_code")

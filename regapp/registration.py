@@ -21,6 +21,7 @@ from regapp import (
     documents,
     email_confirmation,
     messaging,
+    metrics,
     normalize,
     notifications,
     otp,
@@ -213,6 +214,7 @@ def _create_account(pending, now, email_confirmed):
                 message = email_confirmation.queue_link(account, now)
     except IntegrityError as exc:
         raise _taken(exc, pending) from None
+    metrics.REGISTRATIONS.labels(pending.channel).inc()
     if message:
         messaging.dispatch([message.id])
     return account

@@ -40,6 +40,9 @@ DEFAULTS = {
     "HELP_PHONE": "8-800-100-88-00",
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",  # redis://… when several processes serve
+    # Prometheus metrics at /metrics; log lines as text or JSON
+    "METRICS_ENABLED": False,
+    "LOG_FORMAT": "text",
     # reverse proxies in front whose X-Forwarded-For/-Proto/-Host are trusted (0: none)
     "PROXY_HOPS": 0,
     "SERVICE_NAME": "Личный кабинет застрахованного",

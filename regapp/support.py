@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from regapp import normalize
+from regapp import metrics, normalize
 from regapp.invitations import duplicate_email_keys
 from regapp.matching import REASONS
 from regapp.models import Account, Invitation, Refusal, RosterRecord, utcnow
@@ -22,6 +22,7 @@ def refuse(reason, channel, record=None, policy_key=None, name_key=None, birth_d
     """Keep one refused attempt with the normalized inputs that matter."""
     if reason not in REASONS:
         raise ValueError(f"unknown refusal reason {reason!r}")
+    metrics.REFUSALS.labels(reason).inc()
     return Refusal.create(
         at=now or utcnow(), reason=reason, channel=channel, record=record,
         policy_key=policy_key or (record.policy_key if record else None), name_key=name_key,

@@ -1,6 +1,9 @@
 """Fixtures: an app on a temporary instance folder, its client and CLI runner."""
 
 import contextvars
+import logging
+import re
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -162,3 +165,39 @@ def signed_in(client, auth, account):
     """A client signed in to ``account``."""
     assert auth.login().headers["Location"] == "/account"
     return client
+
+
+# -- the log of the whole suite: nothing secret may be in it (issue 11) -----------------
+
+SUITE_LOG = Path(__file__).resolve().parents[1] / "test-artifacts" / "suite.log"
+#: what a log line must never hold: a full phone, a code said to be one, a link token,
+#: the tests' passwords
+LEAKS = re.compile(r"(?<![\w+])(?:\+7|8)[\s(-]*9\d\d[\s)-]*\d{3}[\s-]*\d\d[\s-]*\d\d(?!\d)"
+                   r"|код\D{0,20}\d{6}|\d{6}\s*—\s*код|#\d{6}\b|/(?:invite|email/confirm)/[A-Za-z0-9_-]{20,}"
+                   r"|correct horse battery staple|violet umbrella tango", re.IGNORECASE)
+
+
+def pytest_sessionstart(session):
+    SUITE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    handler.set_name("suite-log")
+    logging.getLogger().addHandler(handler)
+
+
+def keep_in_suite_log(text):
+    """Add a server process's own log to the suite's, for the leak check."""
+    with open(SUITE_LOG, "a", encoding="utf-8") as f:
+        f.write(text if text.endswith("\n") else text + "\n")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == "suite-log":
+            handler.close()
+    leaks = [line for line in SUITE_LOG.read_text(encoding="utf-8").splitlines()
+             if LEAKS.search(line)] if SUITE_LOG.exists() else []
+    if leaks:
+        print(f"\n{len(leaks)} log line(s) hold a secret (phone, code, token or password), "
+              f"in {SUITE_LOG}:\n" + "\n".join(leaks[:20]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
