@@ -26,7 +26,7 @@ _SECRETS = [
     (re.compile(r"(?<![\w+])(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)"
                 r"|\+\d{10,15}(?!\d)"), lambda m: masked(re.sub(r"[^\d+]", "", m.group()))),
     (re.compile(r"(/(?:invite|email/confirm)/)[A-Za-z0-9_-]{16,}"), r"\1…"),
-    (re.compile(r"((?:код|code)\D{0,20})\d{4,8}", re.IGNORECASE), r"\1******"),
+    (re.compile(r"(код\D{0,20}|\bcode[=:]\s*)\d{4,8}", re.IGNORECASE), r"\1******"),
     (re.compile(r"(?<!\d)\d{4,8}(?=\s*—\s*код)"), "******"),
 ]
 
