@@ -18,8 +18,6 @@ import urllib.request
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from regapp.testing.peers import free_port
-
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = ROOT / "instance" / "gunicorn.conf.py"
 NGINX_EXAMPLE = ROOT / "instance" / "nginx.conf.example"
