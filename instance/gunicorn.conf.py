@@ -2,8 +2,14 @@
 #   gunicorn -c instance/gunicorn.conf.py --bind 0.0.0.0:8000 'regapp:create_app()'
 # Command-line flags win over this file (--bind, --workers, --certfile/--keyfile for TLS).
 import os
+import tempfile
 
-from regapp.metrics import mark_process_dead
+# Prometheus' multiprocess mode: the workers write their numbers to one empty folder,
+# chosen before any of them imports prometheus_client (an operator may name their own)
+_made_metrics_dir = None
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    _made_metrics_dir = tempfile.mkdtemp(prefix="regapp-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _made_metrics_dir
 
 bind = "127.0.0.1:8000"
 workers = 2 * (os.cpu_count() or 1) + 1
@@ -24,4 +30,14 @@ limit_request_fields = 100
 
 def child_exit(server, worker):
     """Prometheus' multiprocess mode: forget a worker's live gauges when it ends."""
+    from regapp.metrics import mark_process_dead
+
     mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder this file made (one the operator named stays)."""
+    if _made_metrics_dir:
+        import shutil
+
+        shutil.rmtree(_made_metrics_dir, ignore_errors=True)

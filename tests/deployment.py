@@ -106,7 +106,6 @@ class Deployment:
         shutil.copytree(esia_materials, self.instance / "fake-esia")
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("REGAPP_")},
                     "REGAPP_INSTANCE_PATH": str(self.instance), "REGAPP_QA_MODE": "true",
-                    "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="regapp-metrics-"),
                     **{f"REGAPP_{k}": str(v) for k, v in settings.items()}}
         self.processes = []
 
@@ -165,7 +164,6 @@ class Deployment:
     def stop(self):
         for process in reversed(self.processes):
             process.stop()
-        shutil.rmtree(self.env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
     def logs(self):
         return "\n".join(p.output() for p in self.processes)
