@@ -4,6 +4,7 @@ The demo roster's people: Петров (ДМС-2025-000101, +7 916 123-45-67, a.
 and Семёнова (ДМС-2025-000102, +7 903 765-43-21, alena.semenova@example.com).
 """
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.person import (
@@ -171,3 +172,24 @@ def test_a_mistake_on_the_registration_form_is_corrected_in_place(page, portal):
     tick_consents(page)
     press(page, "Зарегистрироваться")
     page.wait_for_url("**/register/code")
+
+
+@pytest.mark.parametrize("page", [True], indirect=True, ids=["js"])  # htmx's own swap
+def test_nothing_can_be_typed_into_a_form_while_it_is_being_sent(page, portal):  # issue 9
+    open_invitation(page, portal)
+
+    def slow(route):
+        if route.request.method == "POST" and not route.request.headers.get("hx-trigger-name"):
+            page.wait_for_timeout(800)  # a slow mobile network
+        route.continue_()
+
+    page.route("**/invite/**", slow)
+    type_into(page, "Номер полиса", "ДМС-2025-000102", first=True)
+    leave(page, checked="policy")
+    page.keyboard.type("89161234567", delay=5)
+    page.keyboard.press("Enter")  # sends the form from the phone field
+    phone = field(page, "Мобильный телефон")
+    expect(phone).to_be_disabled()  # the person cannot type into what is about to be replaced
+    expect(error_of(page, "policy")).to_contain_text("Номер полиса не совпадает")
+    expect(phone).to_be_enabled()
+    expect(phone).to_have_value("89161234567")
