@@ -33,6 +33,10 @@ class Hint:
     met: bool
 
 
+#: zxcvbn refuses longer input; the first 72 characters of a longer password are plenty
+ESTIMATOR_MAX = 72
+
+
 def _context_words(context):
     """The person's own data, and its pieces, that a password must not lean on."""
     words = set()
@@ -58,7 +62,7 @@ def hints(password, context=()):
     words = _context_words(context)
     personal = bool(password) and _leans_on_context(password, words)
     strong = long_enough and not personal and zxcvbn(
-        password[:100], user_inputs=words)["score"] >= MIN_SCORE
+        password[:ESTIMATOR_MAX], user_inputs=words)["score"] >= MIN_SCORE
     return [
         Hint("length", say("password.hint.length", least=MIN_LENGTH), long_enough),
         Hint("personal", say("password.hint.personal"), bool(password) and not personal),

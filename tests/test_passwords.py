@@ -52,3 +52,14 @@ def test_hash_is_argon2id_and_verifies():
     assert not passwords.verify_password(stored, "correct horse battery stapl")
     assert not passwords.verify_password("not a hash", "x")
     assert not passwords.needs_rehash(stored)
+
+
+@pytest.mark.parametrize("length", [72, 73, 100, 128])
+def test_a_long_password_is_judged_not_a_server_error(length):  # issue 12: zxcvbn stops at 72
+    password = ("ferret lantern quiz " * 7)[:length]
+    assert passwords.check(password) is None
+    assert all(hint.met for hint in passwords.hints(password))
+
+
+def test_a_password_over_the_maximum_is_refused_in_words():
+    assert "не длиннее" in passwords.check("x" * (passwords.MAX_LENGTH + 1))

@@ -272,3 +272,28 @@ def test_a_taken_phone_on_the_link_form_is_kept_for_support(client, link):  # R3
     refusal = Refusal.get()
     assert (refusal.reason, refusal.channel, refusal.phone) == ("phone_taken", "link", "+79161234567")
     assert refusal.record.policy_number == "ДМС-101"
+
+
+def test_a_long_password_gets_an_answer_not_a_server_error(client, link):  # issue 12
+    page = client.get(link).get_data(as_text=True)
+    long_one = ("ferret lantern quiz " * 6)[:100]
+    response = client.post(link, data=form_data(page, password=long_one, confirmation=long_one))
+    assert response.status_code == 303 and response.headers["Location"] == "/register/code"
+
+
+@pytest.mark.parametrize("version", ["9" * 300, "999", "../../etc/passwd", ""])
+def test_a_forged_consent_version_is_recorded_as_the_one_shown(client, link, last_code, version):
+    from regapp.models import ConsentEvent
+
+    page = client.get(link).get_data(as_text=True)  # issue 12: the server records what it showed
+    client.post(link, data=form_data(page, terms_version=version, pd_version=version))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    client.post("/register/code", data={"csrf_token": csrf(code_page), "code": last_code()})
+    assert Account.select().count() == 1
+    assert {e.version for e in ConsentEvent.select()} == {"1"}
+
+
+@pytest.mark.parametrize("path", ["/documents/terms/" + "9" * 300, "/documents/pd/2",
+                                  "/documents/terms/..%2F..%2Fsetup"])
+def test_an_edition_that_does_not_exist_is_not_found(client, path):  # issue 12: was a 500
+    assert client.get(path).status_code == 404

@@ -32,16 +32,36 @@ class Shown:
     sha256: str
 
 
+def _editions():
+    """document → the versions that exist, read once from the package's files."""
+    found = {}
+    for entry in files("regapp.documents").iterdir():
+        name, dash, version = entry.name.removesuffix(".txt").rpartition("-")
+        if dash and entry.name.endswith(".txt"):
+            found.setdefault(name, set()).add(version)
+    return found
+
+
+#: the editions there are; a version asked for is looked up here before any file is touched
+EDITIONS = _editions()
+
+
 def text(document, version) -> str:
-    """The document's text of that edition ("" for label-only consents)."""
-    path = files("regapp.documents") / f"{document}-{version}.txt"
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+    """The document's text of that edition ("" for label-only consents and unknown ones)."""
+    if str(version) not in EDITIONS.get(document, ()):
+        return ""
+    return (files("regapp.documents") / f"{document}-{version}.txt").read_text(encoding="utf-8")
 
 
 def shown(kind, version=None) -> Shown:
-    """The consent of ``kind`` as shown in ``version`` (the current one by default)."""
+    """The consent of ``kind`` as shown in ``version`` (the current one by default).
+
+    A version the form says it showed counts only if that edition exists (an old one, for
+    a page opened before a new edition); anything else is recorded as the current one.
+    """
     document, current = CURRENT[kind]
-    version = version or current
+    editions = EDITIONS.get(document, {current})
+    version = version if version in editions else current
     label = LABELS[kind]
     digest = hashlib.sha256((label + "\n\n" + text(document, version)).encode()).hexdigest()
     return Shown(kind=kind, document=document, version=version, label=label, sha256=digest)
