@@ -131,8 +131,12 @@ def seconds_until_resend(target, now=None, limits=LIMITS):
     return max(0, int((limits.resend_after - (now - last)).total_seconds() + 0.999))
 
 
-def verify(target, purpose, typed, secret, now=None, limits=LIMITS):
+def verify(target, purpose, typed, secret, now=None, limits=LIMITS, accept=None):
     """Check ``typed`` against the open code; return the code row, now used.
+
+    ``accept``, when given, is asked once the code is right and before it is used up: an
+    exception it returns is raised instead, and the code stays open with its try given
+    back (a new password refused after a right code does not cost the person the code).
 
     :raises CodeError: with the reason, in Russian, for the person.
     """
@@ -141,14 +145,14 @@ def verify(target, purpose, typed, secret, now=None, limits=LIMITS):
     if not re.fullmatch(rf"\d{{{limits.digits}}}", typed):
         raise Malformed(limits.digits)
     with write_transaction():
-        outcome = _check(target, purpose, typed, secret, now, limits)
+        outcome = _check(target, purpose, typed, secret, now, limits, accept)
     # raised outside the transaction, so a wrong try stays counted
-    if isinstance(outcome, CodeError):
+    if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
-def _check(target, purpose, typed, secret, now, limits):
+def _check(target, purpose, typed, secret, now, limits, accept=None):
     """Return the used code row, or the CodeError to raise once committed.
 
     A try is reserved before the code is compared: one conditional UPDATE takes it only
@@ -174,6 +178,8 @@ def _check(target, purpose, typed, secret, now, limits):
     if hmac.compare_digest(row.code_hash, _digest(secret, row.salt, typed)):
         OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries - 1).where(
             OneTimeCode.id == row.id).execute()
+        if accept is not None and (refusal := accept()) is not None:
+            return refusal  # the code stays open for the corrected answer
         # single use: of two requests with the right code, one closes it
         return row if _close(row, now, "used") else NoCode()
     tries = OneTimeCode.get_by_id(row.id).wrong_tries  # this transaction's own write

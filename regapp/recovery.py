@@ -34,30 +34,48 @@ def send_code(phone, settings, now=None):
         messaging.dispatch([message.id])
 
 
-def check_password(phone, password, confirmation):
-    """The new password's problem in plain words, or None (the same policy as registration)."""
-    account = Account.get_or_none(Account.phone == phone)
-    context = [phone]
-    if account is not None:
-        record = account.record
-        context += [record.last_name, record.first_name, record.patronymic, record.policy_number]
+class PasswordRefused(Exception):
+    """The new password does not meet the policy; ``field`` is where the words go."""
+
+    def __init__(self, field, words):
+        super().__init__(words)
+        self.field = field
+
+
+def _password_problem(password, confirmation, context):
     errors = {}
     checks.new_password(errors, password, confirmation, context)
-    return next(iter(errors.items()), None)
+    return PasswordRefused(*next(iter(errors.items()))) if errors else None
 
 
-def reset(phone, code, password, settings, now=None):
-    """Check the code and set the new password; return the account (signed out elsewhere).
+def reset(phone, code, password, confirmation, settings, now=None):
+    """Check the code, then the new password, and set it; return the account.
 
+    Until the code is right the password is judged with the phone alone as context, so
+    the answer is the same whether or not the phone has an account; after it, by the
+    account's own names too (the code stays usable if that refuses). The account is
+    signed out everywhere.
+
+    :raises PasswordRefused: the password does not meet the policy.
     :raises otp.CodeError: with one text (``recovery.code_problem``), whatever the problem.
     """
+    if problem := _password_problem(password, confirmation, [phone]):
+        raise problem
+    account = Account.get_or_none(Account.phone == phone)
+
+    def accept():  # the code is right, so the phone has an account: its names count now
+        record = account.record
+        return _password_problem(password, confirmation, [
+            phone, record.last_name, record.first_name, record.patronymic,
+            record.policy_number])
+
     try:
-        otp.verify(phone, PURPOSE, code, settings["SECRET_KEY"], now=now or utcnow())
+        otp.verify(phone, PURPOSE, code, settings["SECRET_KEY"], now=now or utcnow(),
+                   accept=accept if account else None)
     except otp.Locked:
         raise
     except otp.CodeError:
         raise otp.CodeError(text("recovery.code_problem")) from None
-    account = Account.get(Account.phone == phone)  # a verified code means it exists
     Account.update(password_hash=passwords.hash_password(password),
                    session_epoch=Account.session_epoch + 1).where(
         Account.id == account.id).execute()

@@ -74,6 +74,18 @@ def test_recovery_uses_the_registration_password_policy(app, account, outbox, la
     assert reset(client, last_code()).headers["Location"] == "/account"  # code still good
 
 
+def test_before_the_code_is_right_a_password_with_the_name_tells_nothing(app, account, outbox,
+                                                                         last_code):  # issue 12
+    known, unknown = app.test_client(), app.test_client()
+    forgot(known, "+79161234567")
+    forgot(unknown, "+79031234567")
+    wrong = f"{(int(last_code()) + 1) % 10**6:06d}"
+    answers = [reset(c, wrong, password="Петров1985 winter!", confirmation="Петров1985 winter!")
+               .get_data(as_text=True) for c in (known, unknown)]
+    for answer in answers:
+        assert "Код неверный или устарел" in answer and "имя, телефон" not in answer
+
+
 def test_forgot_link_on_the_login_page(client):
     assert 'href="/login/forgot">Забыли пароль?' in client.get("/login").get_data(as_text=True)
 

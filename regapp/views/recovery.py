@@ -38,18 +38,16 @@ def new_password():
     if field := form.checked_field():
         return answer_check(field, hints)
     if form.validate_on_submit():
-        problem = recovery.check_password(phone, form.password.data, form.confirmation.data)
-        if problem:
-            getattr(form, problem[0]).errors = [problem[1]]
+        try:
+            account = recovery.reset(phone, form.code.data, form.password.data,
+                                     form.confirmation.data, current_app.config)
+        except recovery.PasswordRefused as exc:
+            getattr(form, exc.field).errors = [str(exc)]
+        except otp.CodeError as exc:
+            form.code.errors = [str(exc)]
         else:
-            try:
-                account = recovery.reset(phone, form.code.data, form.password.data,
-                                         current_app.config)
-            except otp.CodeError as exc:
-                form.code.errors = [str(exc)]
-            else:
-                sign_in(account)
-                return redirect(url_for("account.index"), code=303)
+            sign_in(account)
+            return redirect(url_for("account.index"), code=303)
     return render_template("recovery/new_password.html", form=form,
                            phone=normalize.format_phone(phone), hints=hints)
 
