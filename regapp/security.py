@@ -47,6 +47,8 @@ def init_app(app):
     def _secure_headers(response):
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if response.mimetype == "text/html":  # pages show personal data and CSRF tokens
+            response.headers["Cache-Control"] = "no-store"
         if app.config["PUBLIC_URL"].startswith("https://"):
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"

@@ -77,3 +77,30 @@ def test_hsts_when_the_public_url_is_https(client):  # BASE_SETTINGS' PUBLIC_URL
 @pytest.mark.settings(PUBLIC_URL="http://127.0.0.1:5000")
 def test_no_hsts_on_plain_http(client):
     assert "Strict-Transport-Security" not in client.get("/").headers
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/register", "/register/code"])
+def test_pages_are_never_stored_by_a_cache(client, path):  # issue 12
+    assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+def test_the_account_page_is_never_stored(signed_in):
+    assert signed_in.get("/account").headers["Cache-Control"] == "no-store"
+
+
+def test_static_files_may_be_cached(client):
+    response = client.get("/static/vendor/htmx.min.js")
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+    response.close()
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True)
+def test_one_phone_written_three_ways_is_one_rate_limit(client):  # issue 12
+    ways = ["+7 916 123-45-67", "89161234567", "9161234567"]
+    statuses = []
+    for n in range(11):
+        page = client.get("/login").get_data(as_text=True)
+        statuses.append(client.post("/login", environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+                                    data={"csrf_token": csrf(page), "phone": ways[n % 3],
+                                          "password": "x"}).status_code)
+    assert statuses[:10] == [200] * 10 and statuses[10] == 429

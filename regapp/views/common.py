@@ -1,6 +1,8 @@
 """What several views share: the client for consent records, rate limits per view."""
 
-from flask import request
+from flask import current_app, request
+
+from regapp import normalize
 
 from regapp.forms import is_inline_check
 from regapp.registration import Client
@@ -12,8 +14,16 @@ def client():
 
 
 def phone_key():
-    """Rate-limit key: the phone typed in the form, else the client address."""
-    return (request.form.get("phone") or "").strip() or request.remote_addr or "?"
+    """Rate-limit key: the phone typed in the form as one number (``+7916…``, ``8916…`` and
+    ``916…`` are one phone), or the typed text when it is no phone, else the address."""
+    typed = (request.form.get("phone") or "").strip()
+    if not typed:
+        return request.remote_addr or "?"
+    try:
+        return normalize.normalize_phone(typed, current_app.config["PHONE_REGIONS"])
+    except normalize.Invalid:
+        return typed
+
 
 
 def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
