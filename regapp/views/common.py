@@ -3,7 +3,6 @@
 from flask import current_app, request
 
 from regapp import normalize
-
 from regapp.forms import is_inline_check
 from regapp.registration import Client
 
