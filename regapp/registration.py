@@ -140,11 +140,16 @@ def _consents_shown(consents):
 
 
 def esia_for(record, person):
-    """The ESIA id to keep, when ESIA's names are the record's (R14's comparison); else None."""
+    """The ESIA id to keep when ESIA's person is the record's: the names by R14's
+    comparison and the birth date equal; else None (nobody attaches another's Gosuslugi)."""
     if not person:
         return None
     names = normalize.name_key(person["last_name"], person["first_name"], person["middle_name"])
-    return person["oid"] if names == record.name_key else None
+    try:
+        born = normalize.parse_date(person.get("birth_date"))
+    except normalize.Invalid:
+        return None
+    return person["oid"] if names == record.name_key and born == record.birth_date else None
 
 
 def find_pending(pending_id, now=None):

@@ -18,6 +18,10 @@ class NotFound(Exception):
     """No roster record matches; ``str()`` is the one message for the person."""
 
 
+class EsiaMismatch(Exception):
+    """Gosuslugi's person is not the roster record found: said before any SMS goes."""
+
+
 def check_form(data, regions=("RU",), min_age=18, today=None):
     """Check the form's fields; return ``(cleaned, errors)`` with errors by field name."""
     cleaned, errors = {}, {}
@@ -58,6 +62,7 @@ def start(cleaned, password, settings, client=None, today=None, now=None, esia_p
     """Find the person and send the SMS code; return the pending registration.
 
     :raises NotFound: no active record matches (the reason is kept for support).
+    :raises EsiaMismatch: Gosuslugi's person is another than the record found.
     :raises otp.CodeError: codes for this phone are limited right now.
     """
     client = client or registration.Client()
@@ -68,11 +73,13 @@ def start(cleaned, password, settings, client=None, today=None, now=None, esia_p
                        birth_date=identity.birth_date, phone=identity.phone,
                        email_key=identity.email_key, client_ip=client.ip)
         raise NotFound(text("signup.not_found", help_phone=settings["HELP_PHONE"]))
+    esia_id = registration.esia_for(match.record, esia_person)
+    if esia_person and esia_id is None:
+        raise EsiaMismatch(text("esia.mismatch", help_phone=settings["HELP_PHONE"]))
     return registration.start(
         match.record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
         settings, client, now, email_confirmed=False,
-        email_code_required=not match.phone_matches,
-        esia_id=registration.esia_for(match.record, esia_person))
+        email_code_required=not match.phone_matches, esia_id=esia_id)
 
 
 def note_taken(errors, cleaned, client):

@@ -153,25 +153,65 @@ def test_sign_in_with_gosuslugi_and_no_account_explains(client):
     assert text("esia.no_account") in client.get("/login").get_data(as_text=True)
 
 
-def test_link_and_unlink_from_the_account_and_one_account_per_esia_id(app, client):  # R20, R29
-    register_with_code(client, app.config["OUTBOX_PATH"], last_name="Петров",
-                       first_name="Александр", patronymic="Иванович")
-    assert Account.get().esia_id is None
-    linked = gosuslugi(client, "/esia/start/link", oid="1000000004")
-    assert linked.headers["Location"] == "/account" and Account.get().esia_id == "1000000004"
-    page = client.get("/account").get_data(as_text=True)
-    client.post("/esia/unlink", data={"csrf_token": csrf(page)})
-    assert Account.get().esia_id is None
+def _other_account(esia_id):
     from regapp.models import RosterRecord
 
     other = RosterRecord.create(policy_number="P2", policy_key="p2", last_name="Смит",
                                 first_name="Джон", name_key="смит джон",
                                 birth_date=RosterRecord.get().birth_date)
-    Account.create(record=other, phone="+79030000000", email="j@example.com",
-                   email_key="j@example.com", password_hash="x", esia_id="1000000004")
-    gosuslugi(client, "/esia/start/link", oid="1000000004")
+    return Account.create(record=other, phone="+79030000000", email="j@example.com",
+                          email_key="j@example.com", password_hash="x", esia_id=esia_id)
+
+
+def test_link_and_unlink_from_the_account_and_one_account_per_esia_id(app, client):  # R20, R29
+    register_with_code(client, app.config["OUTBOX_PATH"], last_name="Петров",
+                       first_name="Александр", patronymic="Иванович")
+    assert Account.get().esia_id is None
+    linked = gosuslugi(client, "/esia/start/link", oid="1000000001")
+    assert linked.headers["Location"] == "/account" and Account.get().esia_id == "1000000001"
+    page = client.get("/account").get_data(as_text=True)
+    client.post("/esia/unlink", data={"csrf_token": csrf(page)})
+    assert Account.get().esia_id is None
+    _other_account("1000000001")
+    gosuslugi(client, "/esia/start/link", oid="1000000001")
     assert "уже связана с другим личным кабинетом" in client.get("/account").get_data(as_text=True)
     assert Account.get(Account.phone == "+79161234567").esia_id is None
+
+
+def test_another_persons_gosuslugi_cannot_be_linked(app, client):  # issue 12, R14
+    register_with_code(client, app.config["OUTBOX_PATH"], last_name="Петров",
+                       first_name="Александр", patronymic="Иванович")
+    gosuslugi(client, "/esia/start/link", oid="1000000004")  # Тер-Петросян Артём
+    page = client.get("/account").get_data(as_text=True)
+    assert "не совпадают с данными вашего полиса" in page
+    assert Account.get().esia_id is None
+
+
+def test_gosuslugi_linked_elsewhere_is_said_on_return_and_registration_goes_on(app, client):
+    _other_account("1000000001")  # issue 12: caught on return, not after the SMS code
+    gosuslugi(client, "/esia/start/register", oid="1000000001")
+    page = client.get("/register").get_data(as_text=True)
+    assert "уже связана с другим личным кабинетом" in page and 'value="Петров"' not in page
+    done = register_with_code(client, app.config["OUTBOX_PATH"], last_name="Петров",
+                              first_name="Александр", patronymic="Иванович")
+    assert done.headers["Location"] == "/account"
+    assert Account.get(Account.phone == "+79161234567").esia_id is None
+
+
+def test_gosuslugi_of_another_person_is_said_before_the_sms(app, client):  # issue 12
+    from regapp.models import Message
+
+    gosuslugi(client, "/esia/start/register", oid="1000000003")  # Смит Джон, born 1979
+    page = client.get("/register").get_data(as_text=True)
+    data = {"csrf_token": csrf(page), "last_name": "Петров", "first_name": "Александр",
+            "patronymic": "Иванович", "birth_date": "14.03.1985", "phone": "89161234567",
+            "email": "a.petrov@example.com", "password": GOOD, "confirmation": GOOD,
+            "terms": "y", "pd": "y", "terms_version": "1", "pd_version": "1",
+            "marketing_version": "1"}
+    told = client.post("/register", data=data)
+    assert told.status_code == 200 and "не будет связан с Госуслугами" in told.get_data(as_text=True)
+    assert Message.select().where(Message.channel == "sms").count() == 0
+    assert client.post("/register", data=data).headers["Location"] == "/register/code"
 
 
 def test_without_a_provider_the_buttons_are_hidden(tmp_path, monkeypatch):
@@ -205,3 +245,18 @@ def test_refused_requests_end_in_a_message_with_their_code(client, code, spoil):
     location = urllib.parse.urlsplit(answer.headers["Location"])
     client.get(f"{location.path}?{location.query}")
     assert f"ESIA-{code}" in client.get("/register").get_data(as_text=True)
+
+
+def test_on_the_invitation_form_another_persons_gosuslugi_is_said_on_return(app, client):
+    from regapp import invitations
+    from regapp.qa import outbox
+
+    invitations.send_invitations()  # issue 12: Петров's link, Тер-Петросян's Gosuslugi
+    mail = next(m for m in outbox.read(app.config["OUTBOX_PATH"]) if "/invite/" in m["text"])
+    token = re.search(r"/invite/([\w-]+)", mail["text"]).group(1)
+    back = gosuslugi(client, f"/esia/start/invite?token={token}", oid="1000000004")
+    assert back.headers["Location"] == f"/invite/{token}"
+    page = client.get(f"/invite/{token}").get_data(as_text=True)
+    assert "не будет связан с Госуслугами" in page and "Данные получены" not in page
+    good = gosuslugi(client, f"/esia/start/invite?token={token}", oid="1000000001")
+    assert "Данные получены" in client.get(good.headers["Location"]).get_data(as_text=True)

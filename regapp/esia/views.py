@@ -15,6 +15,7 @@ from flask import (
 )
 from peewee import IntegrityError
 
+from regapp import invitations, registration
 from regapp.adapters import EsiaError
 from regapp.auth import current_account, login_required, sign_in
 from regapp.esia import protocol as wire
@@ -81,14 +82,30 @@ def back():
     return ARRIVALS[journey["purpose"]](journey, person)
 
 
+def _person(person):
+    return {"oid": person.oid, "last_name": person.last_name, "first_name": person.first_name,
+            "middle_name": person.middle_name, "birth_date": person.birth_date}
+
+
 def _arrive_to_register(journey, person):
+    """Keep ESIA's person for the form, unless it can never be linked: said now, not later."""
+    session.pop("esia_person", None)
+    help_phone = current_app.config["HELP_PHONE"]
     if not person.trusted:
         flash(text("esia.untrusted"), "error")
-        return redirect(origin(journey), code=303)
-    session["esia_person"] = {"oid": person.oid, "last_name": person.last_name,
-                              "first_name": person.first_name, "middle_name": person.middle_name}
-    flash(text("esia.received"), "status")
+    elif Account.select().where(Account.esia_id == person.oid).exists():
+        flash(text("esia.taken_go_on"), "error")
+    elif journey["purpose"] == "invite" and not _invited_person(journey, person):
+        flash(text("esia.mismatch", help_phone=help_phone), "error")
+    else:
+        session["esia_person"] = _person(person)
+        flash(text("esia.received"), "status")
     return redirect(origin(journey), code=303)
+
+
+def _invited_person(journey, person):
+    invitation, state = invitations.find_invitation(journey.get("token") or "")
+    return state == "ok" and registration.esia_for(invitation.record, _person(person))
 
 
 def _arrive_to_login(journey, person):
@@ -106,6 +123,9 @@ def _arrive_to_link(journey, person):
         return redirect(url_for("signin.login"), code=303)
     if not person.trusted:
         flash(text("esia.untrusted"), "error")
+        return redirect(url_for("account.index"), code=303)
+    if not registration.esia_for(account.record, _person(person)):
+        flash(text("esia.mismatch_link", help_phone=current_app.config["HELP_PHONE"]), "error")
         return redirect(url_for("account.index"), code=303)
     try:
         Account.update(esia_id=person.oid).where(Account.id == account.id).execute()

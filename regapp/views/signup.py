@@ -56,6 +56,9 @@ def form():
                                                   esia_person=esia_person)
             except self_registration.NotFound as exc:
                 error = str(exc)
+            except self_registration.EsiaMismatch as exc:
+                session.pop("esia_person", None)  # sent again, it goes on without Gosuslugi
+                error = str(exc)
             except otp.CodeError as exc:
                 form.phone.errors = [str(exc)]
             else:
