@@ -71,6 +71,29 @@ def check_password(typed_phone, password, address, regions):
     return account
 
 
+def confirm_password(account, password, address):
+    """Ask the signed-in person for the password again before a sensitive change.
+
+    The same lock-out as sign-in guards it, so a borrowed session cannot guess.
+
+    :raises SignInRefused: wrong, or locked out for a while.
+    """
+    attempt = throttle.keys(account.phone, address)
+    if wait := throttle.reserve(attempt):
+        raise SignInRefused(text("signin.locked", minutes=max(1, (wait + 59) // 60)))
+    if not passwords.verify_password(account.password_hash, password or ""):
+        raise SignInRefused(text("reauth.wrong"))
+    throttle.succeeded(attempt)
+
+
+def end_other_sessions(account):
+    """Sign the account out everywhere but here (after a change of contact or password)."""
+    Account.update(session_epoch=Account.session_epoch + 1).where(
+        Account.id == account.id).execute()
+    session["epoch"] = Account.get_by_id(account.id).session_epoch
+    g.pop("account", None)
+
+
 def _phone_or_none(typed, regions):
     try:
         return normalize.normalize_phone(typed, regions)

@@ -45,12 +45,17 @@ def confirm(account, kind, value, target, code, settings, now=None):
 
     :raises otp.CodeError: the code is wrong, expired or used up.
     :raises registration.Refused: someone took the contact meanwhile.
+
+    The old phone and the old confirmed address are told; the caller ends other sessions.
     """
     otp.verify(target, KINDS[kind], code, settings["SECRET_KEY"], now=now or utcnow())
     changes = ({"phone": value} if kind == "phone"
                else {"email": value, "email_key": target, "email_confirmed": True})
+    old_email = account.email if account.email_confirmed else None
     try:
         with database.atomic():
             Account.update(**changes).where(Account.id == account.id).execute()
+            told = notifications.contact_changed(account.phone, old_email, kind, value)
     except IntegrityError:
         raise registration.Refused(text(f"{kind}.taken"), kind) from None
+    messaging.dispatch([m.id for m in told])

@@ -144,6 +144,12 @@ class NewPasswordForm(InlineChecks, FlaskForm):
     submit = SubmitField("Сохранить пароль")
 
 
+class ReauthForm(FlaskForm):
+    """The current password, asked again before a sensitive change (issue 12)."""
+
+    password = PasswordField("Текущий пароль", render_kw={"autocomplete": "current-password"})
+
+
 class ActionForm(FlaskForm):
     """A button's form: nothing but its CSRF token (toggles, resend, unlink, sign-out everywhere)."""
 

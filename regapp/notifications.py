@@ -69,6 +69,36 @@ def confirmation_link(account, token):
         html=render_template("email/confirm_email.html", **context))
 
 
+#: what changed, in the words of the notice
+CHANGED = {"phone": "изменён номер телефона", "email": "изменён адрес E-mail",
+           "esia_link": "подключён вход через Госуслуги",
+           "esia_unlink": "отключён вход через Госуслуги"}
+
+
+def contact_changed(old_phone, old_email, kind, new_value=None):
+    """Tell the old phone, and the old address when it was confirmed, what changed (issue 12).
+
+    A new contact is named only in the e-mail (masked there), never by SMS.
+    """
+    shown = _masked(kind, new_value) if new_value else None
+    context = _context(what=CHANGED[kind], new_value=shown)
+    messages = [messaging.queue_sms(old_phone, render_template("sms/contact_changed.txt",
+                                                               **context).strip(),
+                                    kind="contact_changed")]
+    if old_email:
+        messages.append(messaging.queue_email(
+            old_email, text("subject.contact_changed"),
+            render_template("email/contact_changed.txt", **context), kind="contact_changed"))
+    return messages
+
+
+def _masked(kind, value):
+    if kind == "phone":
+        return f"{value[:5]}***{value[-2:]}"
+    local, _, domain = value.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def new_device(account, now):
     """A sign-in from a new browser: by e-mail when it is confirmed, else by SMS."""
     context = _context(when=now.strftime("%d.%m.%Y %H:%M UTC"), forgot=link("recovery.forgot"))

@@ -21,6 +21,7 @@ import sys
 TEXTS = {
     # sign-in (R23)
     "signin.wrong": "Неверный номер телефона или пароль",
+    "reauth.wrong": "Неверный пароль",
     "signin.locked": ("Слишком много неудачных попыток входа. Попробуйте через {minutes} мин. "
                       "или восстановите пароль по СМС («Забыли пароль?»)"),
     # what a field takes (R8–R10, R13): the same words for the forms and the roster report
@@ -126,6 +127,7 @@ TEXTS = {
     "subject.confirm_email": "Подтвердите E-mail",
     "subject.email_code": "Код подтверждения E-mail",
     "subject.new_device": "Вход с нового устройства",
+    "subject.contact_changed": "Изменены данные личного кабинета",
     # error pages
     "error.404.title": "Страница не найдена",
     "error.404": "Проверьте адрес или начните с главной страницы.",

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from regapp import passwords
 from regapp.models import Account, RosterRecord
 from tests.helpers import GOOD, Auth, csrf
@@ -167,9 +169,10 @@ def test_new_device_notice_goes_by_sms_while_the_email_is_unconfirmed(app, accou
     assert [(e["channel"], e["to"]) for e in outbox()] == [("sms", "+79161234567")]
 
 
-def change_contact(client, kind, value):
+def change_contact(client, kind, value, password=GOOD):
     page = client.get(f"/account/{kind}").get_data(as_text=True)
-    return client.post(f"/account/{kind}", data={"csrf_token": csrf(page), "value": value})
+    return client.post(f"/account/{kind}", data={"csrf_token": csrf(page), "value": value,
+                                                 "password": password})
 
 
 def enter_code(client, kind, code):
@@ -248,3 +251,25 @@ def test_sign_in_upgrades_a_password_hash_made_with_older_parameters(app, accoun
     upgraded = Account.get_by_id(account.id).password_hash
     assert upgraded != weak and not passwords.needs_rehash(upgraded)
     assert passwords.verify_password(upgraded, GOOD)
+
+
+@pytest.mark.parametrize("password", ["", "not the password"])
+def test_a_contact_change_asks_for_the_password_again(signed_in, outbox, password):  # issue 12
+    answer = change_contact(signed_in, "phone", "8 903 765-43-21", password=password)
+    assert answer.status_code == 200 and "Неверный пароль" in answer.get_data(as_text=True)
+    assert outbox() == [] and Account.get().phone == "+79161234567"
+
+
+def test_after_a_change_the_old_contacts_are_told_and_other_sessions_end(app, account, outbox,
+                                                                        last_code):  # issue 12
+    borrowed, owner = app.test_client(), app.test_client()
+    login(borrowed)
+    login(owner)
+    change_contact(owner, "phone", "8 903 765-43-21")
+    enter_code(owner, "phone", last_code())
+    told = {m["to"]: m for m in outbox() if "изменён номер телефона" in m["text"]}
+    assert set(told) == {"+79161234567", "a.petrov@example.com"}  # the old phone, the e-mail
+    assert "+79037654321" not in told["+79161234567"]["text"]
+    assert "8-800-100-88-00" in told["a.petrov@example.com"]["text"]
+    assert owner.get("/account").status_code == 200
+    assert borrowed.get("/account").status_code == 303  # signed out

@@ -13,7 +13,7 @@ from regapp.roster import import_roster
 from regapp.texts import text
 from tests.conftest import BASE_SETTINGS, IsolatedClient
 from tests.esia_helpers import NoRedirects, ServedFakeEsia, sign_in
-from tests.helpers import GOOD, csrf
+from tests.helpers import GOOD, Auth, csrf
 from tests.rosters import person, write_csv
 
 
@@ -51,9 +51,16 @@ def client(app):
     return app.test_client()
 
 
-def gosuslugi(client, start, oid=None, decline=False):
-    """Press the banner, pick a person at the fake, come back; return the app's last answer."""
-    to_esia = client.get(start)
+def gosuslugi(client, start, oid=None, decline=False, password=None):
+    """Press the banner, pick a person at the fake, come back; return the app's last answer.
+
+    With ``password``, the start is the account page's form that asks for it (linking).
+    """
+    if password is None:
+        to_esia = client.get(start)
+    else:
+        page = client.get("/account").get_data(as_text=True)
+        to_esia = client.post(start, data={"csrf_token": csrf(page), "password": password})
     assert to_esia.status_code == 303
     back = sign_in(NoRedirects(), to_esia.headers["Location"], oid=oid, decline=decline)
     location = urllib.parse.urlsplit(back.headers["Location"])
@@ -167,13 +174,13 @@ def test_link_and_unlink_from_the_account_and_one_account_per_esia_id(app, clien
     register_with_code(client, app.config["OUTBOX_PATH"], last_name="Петров",
                        first_name="Александр", patronymic="Иванович")
     assert Account.get().esia_id is None
-    linked = gosuslugi(client, "/esia/start/link", oid="1000000001")
+    linked = gosuslugi(client, "/esia/start/link", oid="1000000001", password=GOOD)
     assert linked.headers["Location"] == "/account" and Account.get().esia_id == "1000000001"
     page = client.get("/account").get_data(as_text=True)
-    client.post("/esia/unlink", data={"csrf_token": csrf(page)})
+    client.post("/esia/unlink", data={"csrf_token": csrf(page), "password": GOOD})
     assert Account.get().esia_id is None
     _other_account("1000000001")
-    gosuslugi(client, "/esia/start/link", oid="1000000001")
+    gosuslugi(client, "/esia/start/link", oid="1000000001", password=GOOD)
     assert "уже связана с другим личным кабинетом" in client.get("/account").get_data(as_text=True)
     assert Account.get(Account.phone == "+79161234567").esia_id is None
 
@@ -181,7 +188,7 @@ def test_link_and_unlink_from_the_account_and_one_account_per_esia_id(app, clien
 def test_another_persons_gosuslugi_cannot_be_linked(app, client):  # issue 12, R14
     register_with_code(client, app.config["OUTBOX_PATH"], last_name="Петров",
                        first_name="Александр", patronymic="Иванович")
-    gosuslugi(client, "/esia/start/link", oid="1000000004")  # Тер-Петросян Артём
+    gosuslugi(client, "/esia/start/link", oid="1000000004", password=GOOD)  # Тер-Петросян
     page = client.get("/account").get_data(as_text=True)
     assert "не совпадают с данными вашего полиса" in page
     assert Account.get().esia_id is None
@@ -260,3 +267,26 @@ def test_on_the_invitation_form_another_persons_gosuslugi_is_said_on_return(app,
     assert "не будет связан с Госуслугами" in page and "Данные получены" not in page
     good = gosuslugi(client, f"/esia/start/invite?token={token}", oid="1000000001")
     assert "Данные получены" in client.get(good.headers["Location"]).get_data(as_text=True)
+
+
+def test_linking_and_unlinking_ask_for_the_password_and_tell_the_owner(app, client):  # issue 12
+    from regapp.qa import outbox
+
+    register_with_code(client, app.config["OUTBOX_PATH"], last_name="Петров",
+                       first_name="Александр", patronymic="Иванович")
+    page = client.get("/account").get_data(as_text=True)
+    refused = client.post("/esia/start/link", data={"csrf_token": csrf(page), "password": "x"})
+    assert refused.headers["Location"] == "/account"
+    assert "Неверный пароль" in client.get("/account").get_data(as_text=True)
+    assert client.get("/esia/start/link").status_code in (404, 405)  # no way round the form
+    other_device = app.test_client()
+    Auth(other_device).login()
+    gosuslugi(client, "/esia/start/link", oid="1000000001", password=GOOD)
+    assert Account.get().esia_id == "1000000001"
+    told = [m for m in outbox.read(app.config["OUTBOX_PATH"])
+            if "подключён вход через Госуслуги" in m["text"]]
+    assert {m["to"] for m in told} == {"+79161234567"}  # the e-mail is not confirmed yet
+    assert other_device.get("/account").status_code == 303
+    page = client.get("/account").get_data(as_text=True)
+    client.post("/esia/unlink", data={"csrf_token": csrf(page), "password": "wrong"})
+    assert Account.get().esia_id == "1000000001"

@@ -15,18 +15,18 @@ from flask import (
 )
 from peewee import IntegrityError
 
-from regapp import invitations, registration
+from regapp import auth, invitations, messaging, notifications, registration
 from regapp.adapters import EsiaError
 from regapp.auth import current_account, login_required, sign_in
+from regapp.db import database
 from regapp.esia import protocol as wire
-from regapp.forms import ActionForm
+from regapp.forms import ReauthForm
 from regapp.models import Account
 from regapp.texts import text
 
 bp = Blueprint("esia", __name__, url_prefix="/esia")
 log = logging.getLogger("regapp.esia")
 
-PURPOSES = ("register", "invite", "login", "link")
 
 
 def provider():
@@ -51,14 +51,46 @@ def origin(journey):
 
 @bp.get("/start/<purpose>")
 def start(purpose):
-    """Send the person to Gosuslugi; remember why, under a fresh state."""
-    if purpose not in PURPOSES:
+    """Send the person to Gosuslugi to register or sign in; remember why."""
+    if purpose not in ("register", "invite", "login"):
         abort(404)
-    if purpose == "link" and current_account() is None:
-        return redirect(url_for("signin.login"), code=303)
+    return _to_esia(purpose, request.args.get("token"))
+
+
+@bp.post("/start/link")
+@login_required
+def start_link():
+    """Linking asks for the password again first: a borrowed session cannot (issue 12)."""
+    if not _password_confirmed():
+        return redirect(url_for("account.index"), code=303)
+    return _to_esia("link")
+
+
+def _to_esia(purpose, token=None):
     state = str(uuid.uuid4())
-    session["esia"] = {"state": state, "purpose": purpose, "token": request.args.get("token")}
+    session["esia"] = {"state": state, "purpose": purpose, "token": token}
     return redirect(provider().authorization_url(state, redirect_uri()), code=303)
+
+
+def _password_confirmed():
+    form = ReauthForm()
+    if not form.validate_on_submit():
+        return False
+    try:
+        auth.confirm_password(current_account(), form.password.data, request.remote_addr)
+    except auth.SignInRefused as exc:
+        flash(str(exc), "error")
+        return False
+    return True
+
+
+def _tell(account, kind):
+    """The phone and the confirmed e-mail are told; other sessions end (issue 12)."""
+    with database.atomic():
+        told = notifications.contact_changed(
+            account.phone, account.email if account.email_confirmed else None, kind)
+    messaging.dispatch([m.id for m in told])
+    auth.end_other_sessions(account)
 
 
 @bp.get("/back")
@@ -132,6 +164,7 @@ def _arrive_to_link(journey, person):
     except IntegrityError:
         flash(text("esia.taken"), "error")
     else:
+        _tell(account, "esia_link")
         flash(text("esia.linked"), "status")
     return redirect(url_for("account.index"), code=303)
 
@@ -144,8 +177,10 @@ ARRIVALS = {"register": _arrive_to_register, "invite": _arrive_to_register,
 @login_required
 def unlink():
     """Unlink Gosuslugi from the account (a POST with CSRF)."""
-    if ActionForm().validate_on_submit():
-        Account.update(esia_id=None).where(Account.id == current_account().id).execute()
+    if _password_confirmed():
+        account = current_account()
+        Account.update(esia_id=None).where(Account.id == account.id).execute()
+        _tell(account, "esia_unlink")
         flash(text("esia.unlinked"), "status")
     return redirect(url_for("account.index"), code=303)
 

@@ -12,9 +12,10 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from wtforms import StringField, SubmitField
+from wtforms import PasswordField, StringField, SubmitField
 
 from regapp import (
+    auth,
     consents,
     contact_change,
     email_confirmation,
@@ -25,7 +26,7 @@ from regapp import (
 )
 from regapp.auth import current_account, login_required
 from regapp.db import database
-from regapp.forms import ActionForm, CodeForm, EmailCodeForm, LogoutForm
+from regapp.forms import ActionForm, CodeForm, EmailCodeForm, LogoutForm, ReauthForm
 from regapp.rendering import is_fragment_request, render
 from regapp.texts import text
 from regapp.views.common import client, limit_view
@@ -45,7 +46,8 @@ def index():
         first_name=normalize.display_name(record.first_name),
         full_name=" ".join(normalize.display_name(p) for p in
                            (record.last_name, record.first_name, record.patronymic) if p),
-        phone=normalize.format_phone(account.phone), **_notifications(account))
+        phone=normalize.format_phone(account.phone), reauth_form=ReauthForm(),
+        **_notifications(account))
 
 
 def _notifications(account):
@@ -82,6 +84,7 @@ def resend_confirmation():
 
 class NewContactForm(FlaskForm):
     value = StringField()
+    password = PasswordField("Текущий пароль", render_kw={"autocomplete": "current-password"})
     submit = SubmitField("Получить код")
 
 
@@ -94,6 +97,11 @@ def change_contact(kind):
     form = NewContactForm()
     form.value.label.text = CONTACT_LABELS[kind]
     if form.validate_on_submit():
+        try:  # a borrowed session must not change where the codes go (issue 12)
+            auth.confirm_password(current_account(), form.password.data, request.remote_addr)
+        except auth.SignInRefused as exc:
+            form.password.errors = [str(exc)]
+            return render_template("account/change.html", form=form, kind=kind)
         try:
             value, target = contact_change.check(kind, form.value.data,
                                                  current_app.config["PHONE_REGIONS"])
@@ -122,6 +130,7 @@ def contact_code(kind):
             form.code.errors = [str(exc)]
         else:
             session.pop("contact_change", None)
+            auth.end_other_sessions(current_account())
             flash(text(f"account.{kind}_changed"), "status")
             return redirect(url_for("account.index"), code=303)
     return render_template("account/change_code.html", form=form, value=pending["value"])
