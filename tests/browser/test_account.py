@@ -1,0 +1,57 @@
+"""The personal account walked in Chromium, JavaScript on and off (R23, issue 12): a new
+phone behind the current password, and Gosuslugi linked through the fake ESIA."""
+
+from playwright.sync_api import expect
+
+from tests.browser.person import (
+    GOOD,
+    at_account,
+    error_of,
+    field,
+    press,
+    retype,
+    type_code,
+    type_into,
+)
+
+
+def signed_in(page, portal):
+    portal.add_account("+79161234567", GOOD)  # Петров, registered a while ago
+    page.goto("/login")
+    type_into(page, "Мобильный телефон", "89161234567", first=True)
+    type_into(page, "Пароль", GOOD)
+    page.keyboard.press("Enter")
+    at_account(page, "Александр")
+
+
+def test_a_new_phone_after_the_password_and_a_code(page, portal):
+    signed_in(page, portal)
+    page.get_by_role("link", name="Изменить").first.click()
+    type_into(page, "Новый номер мобильного телефона", "8 903 765-43-21", first=True)
+    type_into(page, "Текущий пароль", GOOD + "?")  # a slip
+    page.keyboard.press("Enter")
+    expect(error_of(page, "password")).to_have_text("Неверный пароль")
+    expect(field(page, "Новый номер мобильного телефона")).to_have_value("8 903 765-43-21")
+    retype(page, "Текущий пароль", GOOD)
+    page.keyboard.press("Enter")
+
+    page.wait_for_url("**/account/phone/code")
+    type_code(page, "Код из СМС", portal.code_sent_to("+79037654321"))
+    at_account(page, "Александр")
+    expect(page.get_by_role("status")).to_have_text("Телефон изменён.")
+    expect(page.locator("main")).to_contain_text("+7 903 765-43-21")
+    portal.wait_for_message("+79161234567")  # the old phone is told
+
+
+def test_gosuslugi_linked_after_the_password(page, portal):
+    signed_in(page, portal)
+    password = page.get_by_label("Текущий пароль", exact=True)
+    password.click()
+    page.keyboard.type(GOOD, delay=5)
+    press(page, "Связать с Госуслугами")
+    page.wait_for_url("**/fake-esia/**")
+    page.get_by_role("button", name="Петров Александр Иванович").click()
+    at_account(page, "Александр")
+    expect(page.get_by_role("status")).to_contain_text("Госуслуги связаны")
+    expect(page.locator("main")).to_contain_text("связаны")
+    expect(page.get_by_role("button", name="Отвязать")).to_be_visible()
