@@ -31,7 +31,19 @@ def create_app(test_config=None, plugins=()):
     """
     from flask import Flask
 
-    from regapp import db, logs, metrics, pages, pluginmanager, qa, queue, security, settings, views
+    from regapp import (
+        db,
+        logs,
+        metrics,
+        pages,
+        pluginmanager,
+        qa,
+        queue,
+        security,
+        sessions,
+        settings,
+        views,
+    )
 
     app = Flask(
         __name__,
@@ -49,6 +61,7 @@ def create_app(test_config=None, plugins=()):
     metrics.init_app(app)
     db.init_app(app)
     queue.init_app(app)
+    sessions.init_app(app)
     security.init_app(app)
     pages.init_app(app)
     qa.init_app(app)

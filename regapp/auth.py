@@ -12,7 +12,7 @@ import secrets
 
 from flask import after_this_request, current_app, g, redirect, request, session, url_for
 
-from regapp import devices, normalize, passwords, throttle
+from regapp import devices, normalize, passwords, sessions, throttle
 from regapp.models import Account
 from regapp.texts import text
 
@@ -87,10 +87,13 @@ def confirm_password(account, password, address):
 
 
 def end_other_sessions(account):
-    """Sign the account out everywhere but here (after a change of contact or password)."""
+    """Sign the account out everywhere but here, with a new key here (a change of
+    contact, password or Gosuslugi is a change of privilege)."""
     Account.update(session_epoch=Account.session_epoch + 1).where(
         Account.id == account.id).execute()
+    sessions.end_all(account, keep=session.row.id if session.row else None)
     session["epoch"] = Account.get_by_id(account.id).session_epoch
+    session.regenerate()
     g.pop("account", None)
 
 
@@ -104,6 +107,7 @@ def _phone_or_none(typed, regions):
 def sign_in(account, notify_new_device=True):
     """Start a fresh session for ``account`` (renewed at sign-in, R28); note the device."""
     session.clear()
+    session.regenerate()  # a new key: whatever key a stranger planted or saw is dead
     session["account_id"] = account.id
     session["epoch"] = account.session_epoch
     session.permanent = False
@@ -128,4 +132,5 @@ def sign_out_everywhere(account):
     """End every session of ``account``, this one included."""
     Account.update(session_epoch=Account.session_epoch + 1).where(
         Account.id == account.id).execute()
+    sessions.end_all(account)
     sign_out()

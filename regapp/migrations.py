@@ -54,6 +54,10 @@ def _devices(db):
 
 
 #: (version, step): append, never reorder or edit a released step
+def _sessions(db):
+    db.create_tables([models.WebSession], safe=True)
+
+
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
@@ -64,6 +68,7 @@ STEPS = [
     (7, _session_epoch),
     (8, _throttle),
     (9, _devices),
+    (10, _sessions),
 ]
 
 

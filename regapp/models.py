@@ -229,5 +229,18 @@ class SchemaVersion(BaseModel):
     version = IntegerField()
 
 
+class WebSession(BaseModel):
+    """A browser's session, kept on the server; the cookie holds only the key (issue 12)."""
+
+    id = CharField(primary_key=True)  # SHA-256 of the cookie's key
+    public_id = CharField(unique=True)  # names it on the account page, without the key
+    account = ForeignKeyField(Account, null=True, backref="sessions", on_delete="CASCADE")
+    data = TextField()
+    created_at = DateTimeField(index=True)
+    last_seen_at = DateTimeField(index=True)
+    user_agent = CharField(default="")
+    client_ip = CharField(null=True)
+
+
 #: the tables of schema version 1; later ones are added by their own migration steps
 FIRST_TABLES = (RosterRecord, Account, Message, Invitation)

@@ -30,6 +30,9 @@ class DeliveryQueue:
         self._sweep = self.huey.periodic_task(crontab(minute="*"), name="regapp.sweep")(
             self._sweep_task
         )
+        self._forget = self.huey.periodic_task(crontab(minute="17"), name="regapp.forget")(
+            self._forget_task
+        )
 
     def enqueue(self, message_ids):
         """Deliver these messages as soon as a worker is free."""
@@ -44,6 +47,11 @@ class DeliveryQueue:
         with self.app.app_context():
             outcome = messaging.deliver_due(*self._adapters())
             self._schedule_retries(outcome)
+
+    def _forget_task(self):
+        """Hourly: ended sessions, and refusals past their retention (R31)."""
+        with self.app.app_context():
+            forget(current_app.config)
 
     def _adapters(self):
         return current_app.extensions["regapp.adapters"], current_app.config
@@ -66,6 +74,13 @@ class InProcessConsumer(Consumer):
 
     def _set_signal_handlers(self):
         pass
+
+
+def forget(settings):
+    """What is kept only for a while: ended sessions, old refusals."""
+    from regapp import sessions, support
+
+    return sessions.purge(settings), support.purge(settings["REFUSAL_RETENTION_DAYS"])
 
 
 def make_huey(setting, instance_path):

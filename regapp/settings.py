@@ -63,6 +63,8 @@ DEFAULTS = {
     "FAKE_SMS_FAIL": False,
     "FAKE_EMAIL_FAIL": False,
     # cookies (R28)
+    "SESSION_IDLE_MINUTES": 30,  # a session ends after this long unused (issue 12)
+    "SESSION_MAX_HOURS": 12,  # and after this long in all
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SECURE": None,  # None: on when PUBLIC_URL is https
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -23,6 +23,7 @@ from regapp import (
     normalize,
     otp,
     registration,
+    sessions,
 )
 from regapp.auth import current_account, login_required
 from regapp.db import database
@@ -47,7 +48,35 @@ def index():
         full_name=" ".join(normalize.display_name(p) for p in
                            (record.last_name, record.first_name, record.patronymic) if p),
         phone=normalize.format_phone(account.phone), reauth_form=ReauthForm(),
-        **_notifications(account))
+        sessions=_sessions(account), **_notifications(account))
+
+
+def _sessions(account):
+    current = session.row.id if getattr(session, "row", None) else None
+    return [{"public_id": row.public_id, "device": _device(row.user_agent),
+             "address": row.client_ip or "—", "seen": row.last_seen_at, "here": row.id == current}
+            for row in sessions.of_account(account, current_app.config)]
+
+
+def _device(user_agent):
+    """A browser in words a person recognises (not the whole User-Agent)."""
+    browsers = (("Edg/", "Edge"), ("YaBrowser", "Яндекс Браузер"), ("Firefox", "Firefox"),
+                ("Chrome", "Chrome"), ("Safari", "Safari"))
+    systems = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+               ("Windows", "Windows"), ("Mac OS", "macOS"), ("Linux", "Linux"))
+    browser = next((name for mark, name in browsers if mark in user_agent), "Браузер")
+    system = next((name for mark, name in systems if mark in user_agent), "")
+    return f"{browser}, {system}" if system else browser
+
+
+@bp.post("/sessions/<public_id>/end")
+@login_required
+def end_session(public_id):
+    """«Завершить»: end one of the account's other sessions."""
+    if ActionForm().validate_on_submit():
+        sessions.end(current_account(), public_id)
+        flash(text("account.session_ended"), "status")
+    return redirect(url_for("account.index"), code=303)
 
 
 def _notifications(account):

@@ -1,0 +1,132 @@
+"""Sessions on the server (issue 12, ASVS V7): the cookie holds a random key, nothing else.
+
+Everything a session knows (who is signed in, a registration in progress, ESIA's person,
+the phone being recovered) lives in a ``WebSession`` row found by the key's SHA-256. A
+copied cookie stops working at sign-out (the row is deleted), the key changes at sign-in
+and at every change of privilege (:meth:`ServerSession.regenerate`), and a session ends
+after ``SESSION_IDLE_MINUTES`` unused and ``SESSION_MAX_HOURS`` in all. A row is written
+only when there is something to keep, so a passing bot leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from regapp.models import WebSession, utcnow
+from regapp.tokens import hash_token
+
+#: last_seen is written at most this often for a session that did not change
+TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    """A session whose data is kept on the server under ``key``."""
+
+    def __init__(self, data=None, key=None, row=None):
+        def on_update(session):
+            session.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.key, self.row = key, row
+        self.modified = False
+        self.rotate = False
+
+    def regenerate(self):
+        """A new key for the same data (sign-in, a change of privilege): the old one dies."""
+        self.rotate = True
+        self.modified = True
+
+
+class ServerSessions(SessionInterface):
+    """Flask's session interface over the ``WebSession`` table."""
+
+    def open_session(self, app, request):
+        key = request.cookies.get(self.get_cookie_name(app))
+        if key:
+            row = WebSession.get_or_none(WebSession.id == hash_token(key))
+            if row is not None and not _ended(row, app.config, utcnow()):
+                return ServerSession(json.loads(row.data), key=key, row=row)
+        return ServerSession()
+
+    def save_session(self, app, session, response):
+        name, now = self.get_cookie_name(app), utcnow()
+        if not session:
+            if session.row is not None:
+                WebSession.delete().where(WebSession.id == session.row.id).execute()
+            if session.key:
+                response.delete_cookie(name, path=self.get_cookie_path(app),
+                                       domain=self.get_cookie_domain(app))
+            return
+        if session.modified or session.rotate or session.row is None:
+            self._store(session, now, app)
+        elif now - session.row.last_seen_at > TOUCH_EVERY:
+            WebSession.update(last_seen_at=now).where(WebSession.id == session.row.id).execute()
+        response.vary.add("Cookie")
+        response.set_cookie(
+            name, session.key, path=self.get_cookie_path(app), domain=self.get_cookie_domain(app),
+            secure=self.get_cookie_secure(app), httponly=True,
+            samesite=self.get_cookie_samesite(app))
+
+    def _store(self, session, now, app):
+        from flask import request
+
+        if session.rotate or session.key is None:
+            if session.row is not None:
+                WebSession.delete().where(WebSession.id == session.row.id).execute()
+            session.key, session.row = secrets.token_urlsafe(32), None
+            session.rotate = False
+        fields = {"data": json.dumps(dict(session)), "account": session.get("account_id"),
+                  "last_seen_at": now}
+        if session.row is None:
+            session.row = WebSession.create(
+                id=hash_token(session.key), public_id=secrets.token_urlsafe(8), created_at=now,
+                user_agent=request.headers.get("User-Agent", "")[:300],
+                client_ip=request.remote_addr, **fields)
+        else:
+            WebSession.update(**fields).where(WebSession.id == session.row.id).execute()
+
+
+def _ended(row, settings, now):
+    idle = dt.timedelta(minutes=settings["SESSION_IDLE_MINUTES"])
+    most = dt.timedelta(hours=settings["SESSION_MAX_HOURS"])
+    return now - row.last_seen_at > idle or now - row.created_at > most
+
+
+def of_account(account, settings, now=None):
+    """The account's live sessions, most recently seen first (for the account page)."""
+    now = now or utcnow()
+    rows = (WebSession.select().where(WebSession.account == account)
+            .order_by(WebSession.last_seen_at.desc()))
+    return [row for row in rows if not _ended(row, settings, now)]
+
+
+def end(account, public_id):
+    """End one of the account's sessions; False when there is no such one."""
+    return WebSession.delete().where((WebSession.account == account)
+                                     & (WebSession.public_id == public_id)).execute() > 0
+
+
+def end_all(account, keep=None):
+    """End every session of the account, but ``keep`` (a session's row id) if given."""
+    query = WebSession.delete().where(WebSession.account == account)
+    if keep is not None:
+        query = query.where(WebSession.id != keep)
+    return query.execute()
+
+
+def purge(settings, now=None):
+    """Forget sessions that have ended (a periodic task)."""
+    now = now or utcnow()
+    idle = now - dt.timedelta(minutes=settings["SESSION_IDLE_MINUTES"])
+    oldest = now - dt.timedelta(hours=settings["SESSION_MAX_HOURS"])
+    return WebSession.delete().where((WebSession.last_seen_at < idle)
+                                     | (WebSession.created_at < oldest)).execute()
+
+
+def init_app(app):
+    app.session_interface = ServerSessions()

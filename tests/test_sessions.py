@@ -1,0 +1,104 @@
+"""Sessions live on the server (issue 12, ASVS V7): a copied cookie dies at sign-out, the
+key changes at sign-in and at changes of privilege, sessions end when unused or old."""
+
+import base64
+import datetime as dt
+
+import pytest
+
+from regapp.models import WebSession
+from tests.helpers import Auth, csrf
+
+
+def cookie(client):
+    return client.get_cookie("session").value
+
+
+def test_the_cookie_holds_a_random_key_and_nothing_else(client, account):
+    page = client.get("/login/forgot").get_data(as_text=True)
+    client.post("/login/forgot", data={"csrf_token": csrf(page), "phone": "+79161234567"})
+    value = cookie(client)
+    assert len(value) == 43 and "." not in value  # not Flask's signed, readable cookie
+    readable = base64.urlsafe_b64decode(value + "=")
+    assert b"7916" not in readable and b"recovery" not in readable
+    assert WebSession.select().count() == 1
+
+
+def test_a_copied_cookie_dies_at_sign_out(app, client, account):
+    auth = Auth(client)
+    auth.login()
+    thief = app.test_client()
+    thief.set_cookie("session", cookie(client))
+    assert thief.get("/account").status_code == 200  # the copy works while the owner is in
+    auth.logout()
+    assert thief.get("/account").status_code == 303
+    assert WebSession.select().where(WebSession.account == account).count() == 0
+
+
+def test_the_key_changes_at_sign_in(client, account):
+    client.get("/login")
+    before = cookie(client)
+    Auth(client).login()
+    assert cookie(client) != before
+    assert WebSession.get_or_none(WebSession.id == _hash(before)) is None
+
+
+@pytest.mark.parametrize("field, age", [("last_seen_at", dt.timedelta(minutes=31)),
+                                        ("created_at", dt.timedelta(hours=13))])
+def test_a_session_ends_unused_or_old(client, account, field, age):
+    Auth(client).login()
+    row = WebSession.get()
+    WebSession.update({getattr(WebSession, field): getattr(row, field) - age}).execute()
+    assert client.get("/account").status_code == 303
+
+
+def test_an_active_session_is_kept_alive(client, account):
+    Auth(client).login()
+    earlier = WebSession.get().created_at - dt.timedelta(minutes=20)
+    WebSession.update(created_at=earlier, last_seen_at=earlier).execute()
+    assert client.get("/account").status_code == 200
+    row = WebSession.get()
+    assert row.last_seen_at > row.created_at  # touched: the idle clock starts again
+
+
+def test_the_account_lists_its_sessions_and_ends_another(app, client, account):
+    laptop = app.test_client()
+    Auth(laptop).login()
+    Auth(client).login()
+    page = client.get("/account", headers={"User-Agent": "Mozilla/5.0 (Linux; Android 14) "
+                                           "Chrome/130.0 Mobile"}).get_data(as_text=True)
+    assert page.count("Завершить") == 1 and "это устройство" in page
+    other = WebSession.select().where(WebSession.id != _hash(cookie(client))).get()
+    client.post(f"/account/sessions/{other.public_id}/end", data={"csrf_token": csrf(page)})
+    assert laptop.get("/account").status_code == 303
+    assert client.get("/account").status_code == 200
+
+
+def test_another_accounts_session_cannot_be_ended(app, client, account):
+    from regapp import sessions
+
+    Auth(client).login()
+    row = WebSession.get()
+    assert not sessions.end(None, row.public_id)
+    assert WebSession.select().count() == 1
+
+
+def test_a_passing_visitor_leaves_no_session_behind(client):
+    client.get("/")
+    client.get("/documents/terms/1")
+    assert WebSession.select().count() == 0
+
+
+def _hash(key):
+    from regapp.tokens import hash_token
+
+    return hash_token(key)
+
+
+def test_ended_sessions_are_forgotten_by_the_hourly_task(app, client, account):
+    from regapp.queue import forget
+
+    Auth(client).login()
+    row = WebSession.get()
+    WebSession.update(last_seen_at=row.last_seen_at - dt.timedelta(hours=1)).execute()
+    assert forget(app.config)[0] == 1 and WebSession.select().count() == 0
