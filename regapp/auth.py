@@ -58,12 +58,15 @@ def check_password(typed_phone, password, address, regions):
     """
     phone = _phone_or_none(typed_phone, regions)
     attempt = throttle.keys(phone, address)
-    if wait := throttle.reserve(attempt):  # counted before the check, atomically
-        raise SignInRefused(text("signin.locked", minutes=max(1, (wait + 59) // 60)))
+    waits = throttle.reserve(attempt)  # counted before the check, atomically
+    if waits.get("phone"):
+        raise _locked(waits["phone"])
     account = Account.get_or_none(Account.phone == phone) if phone else None
     stored = account.password_hash if account else _DUMMY_HASH
     if not (passwords.verify_password(stored, password or "") and account):
-        raise SignInRefused(text("signin.wrong"))
+        # a busy address slows guessers down; it never refuses a right password
+        raise _locked(waits["address"]) if waits.get("address") else SignInRefused(
+            text("signin.wrong"))
     throttle.succeeded(attempt)
     if passwords.needs_rehash(stored):
         Account.update(password_hash=passwords.hash_password(password)).where(
@@ -79,11 +82,16 @@ def confirm_password(account, password, address):
     :raises SignInRefused: wrong, or locked out for a while.
     """
     attempt = throttle.keys(account.phone, address)
-    if wait := throttle.reserve(attempt):
-        raise SignInRefused(text("signin.locked", minutes=max(1, (wait + 59) // 60)))
+    waits = throttle.reserve(attempt)
+    if waits.get("phone"):
+        raise _locked(waits["phone"])
     if not passwords.verify_password(account.password_hash, password or ""):
         raise SignInRefused(text("reauth.wrong"))
     throttle.succeeded(attempt)
+
+
+def _locked(seconds):
+    return SignInRefused(text("signin.locked", minutes=max(1, (seconds + 59) // 60)))
 
 
 def end_other_sessions(account):

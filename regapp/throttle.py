@@ -48,25 +48,27 @@ def wait_seconds(attempt_keys, now=None) -> int:
     return max(0, int((until - now).total_seconds() + 0.999))
 
 
-def reserve(attempt_keys, now=None) -> int:
-    """Count this attempt as a failure before the password is checked; return the wait.
+def reserve(attempt_keys, now=None) -> dict:
+    """Count this attempt as a failure before the password is checked; return the waits.
 
-    0 means the attempt may go ahead: it is already counted, so parallel attempts cannot
-    all slip past the lock-out between a check and a count. A right password then calls
-    :func:`succeeded`, which takes the count back. Anything else means: wait that long.
-    Each key's row is updated by one conditional UPDATE, and the whole reservation is one
-    transaction (a row lock on PostgreSQL, the write lock on SQLite).
+    The answer maps each kind (``phone``, ``address``) to the seconds it is locked for.
+    A locked phone refuses the attempt, uncounted. Otherwise the attempt is counted now,
+    so parallel attempts cannot all slip past the lock-out between a check and a count,
+    and a right password then calls :func:`succeeded`, which takes the count back. An
+    address's lock-out never refuses a right password (one office, one mobile operator's
+    NAT): the caller uses it only to answer a wrong one. The whole reservation is one
+    transaction over locked rows (a row lock on PostgreSQL, the write lock on SQLite).
     """
     now = now or utcnow()
     with write_transaction():
         for key in attempt_keys.values():
             SignInThrottle.insert(key=key, failures=0).on_conflict_ignore().execute()
         _lock(attempt_keys)
-        if wait := wait_seconds(attempt_keys, now):
-            return wait
-        for kind, key in attempt_keys.items():
-            _count(key, RULES[kind], now)
-    return 0
+        found = {kind: wait_seconds({kind: key}, now) for kind, key in attempt_keys.items()}
+        if not found.get("phone"):
+            for kind, key in attempt_keys.items():
+                _count(key, RULES[kind], now)
+    return found
 
 
 def _lock(attempt_keys):

@@ -3,7 +3,7 @@
 import datetime as dt
 
 from regapp import throttle
-from tests.helpers import Auth
+from tests.helpers import GOOD, Auth, csrf
 
 T0 = dt.datetime(2026, 11, 25, 9, 0)
 KEYS = throttle.keys("+79161234567", "203.0.113.7")
@@ -66,3 +66,22 @@ def test_locked_sign_in_says_so_for_accounts_and_strangers_alike(app, account): 
         login(stranger, phone="+79031234567", password="wrong password entirely")
     assert "Слишком много неудачных попыток" in login(stranger, phone="+79031234567").get_data(
         as_text=True)
+
+
+def test_a_busy_address_never_refuses_a_right_password(app, account):  # issue 12: one NAT
+    for n in range(25):  # colleagues behind one office address mistype their own phones
+        throttle.failed(throttle.keys(f"+7916000{n:04d}", "203.0.113.7"))
+    assert throttle.wait_seconds({"address": "address:203.0.113.7"}) > 0
+    client = app.test_client()
+    answer = client.post("/login", environ_base={"REMOTE_ADDR": "203.0.113.7"},
+                         data=_form(client, GOOD))
+    assert answer.headers["Location"] == "/account"
+    stranger = app.test_client()
+    wrong = stranger.post("/login", environ_base={"REMOTE_ADDR": "203.0.113.7"},
+                          data=_form(stranger, "not it"))
+    assert "Слишком много неудачных попыток" in wrong.get_data(as_text=True)  # friction
+
+
+def _form(client, password):
+    page = client.get("/login").get_data(as_text=True)
+    return {"csrf_token": csrf(page), "phone": "+79161234567", "password": password}
