@@ -2,10 +2,12 @@
 
 Plain Python over the models. A code is 6 digits, valid 5 minutes, used
 once; 5 wrong tries end it; a new one comes no sooner than 60 s after the
-last and at most 5 an hour per target (a phone in E.164 or an e-mail key);
-wrong tries count per target across codes, at most 10 an hour, so asking for
-a fresh code does not buy more guesses. Only an HMAC of the code is stored,
-and it is compared in constant time.
+last and at most 5 an hour per target (a phone in E.164 or an e-mail key) and
+purpose; wrong tries count per target and purpose across codes, at most 10 an
+hour, so asking for a fresh code does not buy more guesses. Higher ceilings hold
+across purposes, but a stranger's wrong recovery codes never lock the owner out
+of registration (issue 12). Only an HMAC of the code is stored, and it is
+compared in constant time.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class Limits:
     resend_after: dt.timedelta = dt.timedelta(seconds=60)
     codes_per_hour: int = 5
     wrong_tries_per_hour: int = 10
+    #: across every purpose of one target: a ceiling on SMS cost and on guesses, above the
+    #: per-purpose ones, so one flow's abuse (recovery) never locks another flow out
+    codes_per_hour_all: int = 12
+    wrong_tries_per_hour_all: int = 25
 
 
 LIMITS = Limits()
@@ -101,13 +107,16 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
     """
     now = now or utcnow()
     with write_transaction():
-        recent = list(_recent(target, now).order_by(OneTimeCode.created_at.desc()))
-        if sum(c.wrong_tries for c in recent) >= limits.wrong_tries_per_hour:
+        every = list(_recent(target, now).order_by(OneTimeCode.created_at.desc()))
+        mine = [c for c in every if c.purpose == purpose]
+        if sum(c.wrong_tries for c in mine) >= limits.wrong_tries_per_hour:
             raise Locked()
-        if recent and now - recent[0].created_at < limits.resend_after:
-            wait = limits.resend_after - (now - recent[0].created_at)
+        if mine and now - mine[0].created_at < limits.resend_after:
+            wait = limits.resend_after - (now - mine[0].created_at)
             raise TooSoon(max(1, int(wait.total_seconds() + 0.999)))
-        if len(recent) >= limits.codes_per_hour:
+        if len(mine) >= limits.codes_per_hour:
+            raise TooMany()
+        if mine and len(every) >= limits.codes_per_hour_all:  # a purpose's first code goes
             raise TooMany()
         OneTimeCode.update(closed_at=now, closed_reason="replaced").where(
             (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
@@ -120,11 +129,11 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
     return row, code
 
 
-def seconds_until_resend(target, now=None, limits=LIMITS):
-    """How long until a new code may be asked for (0: now)."""
+def seconds_until_resend(target, purpose, now=None, limits=LIMITS):
+    """How long until a new code for ``purpose`` may be asked for (0: now)."""
     now = now or utcnow()
     last = (OneTimeCode.select(fn.MAX(OneTimeCode.created_at))
-            .where(OneTimeCode.target == target).scalar())
+            .where((OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)).scalar())
     if last is None:
         return 0
     last = OneTimeCode.created_at.python_value(last)  # SQLite's MAX() gives text
@@ -159,7 +168,9 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     while tries are left, so parallel guesses can never exceed ``tries_per_code`` on
     either database (it holds the row until commit). A right code gives its try back.
     """
-    if sum(c.wrong_tries for c in _recent(target, now)) >= limits.wrong_tries_per_hour:
+    every = list(_recent(target, now))
+    if (sum(c.wrong_tries for c in every if c.purpose == purpose) >= limits.wrong_tries_per_hour
+            or sum(c.wrong_tries for c in every) >= limits.wrong_tries_per_hour_all):
         return Locked()
     row = (OneTimeCode.select()
            .where((OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)

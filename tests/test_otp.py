@@ -78,9 +78,9 @@ def test_resend_no_sooner_than_sixty_seconds(app):
     with pytest.raises(otp.TooSoon) as caught:
         issue(now=at(45))
     assert caught.value.seconds == 15
-    assert otp.seconds_until_resend(PHONE, now=at(45)) == 15
+    assert otp.seconds_until_resend(PHONE, "registration", now=at(45)) == 15
     _, fresh = issue(now=at(60))
-    assert otp.seconds_until_resend(PHONE, now=at(60)) == 60
+    assert otp.seconds_until_resend(PHONE, "registration", now=at(60)) == 60
 
 
 def test_a_new_code_replaces_the_old_one(app):
@@ -125,3 +125,25 @@ def test_real_clock_defaults(app):
     otp.verify(PHONE, "email", code, SECRET)
     row = OneTimeCode.get()
     assert row.closed_reason == "used" and row.closed_at <= utcnow()
+
+
+def test_one_flows_abuse_does_not_lock_another_out(app):  # issue 12
+    for n in range(2):  # a stranger asks for recovery codes and types wrong ones
+        _, code = issue(now=at(n * 60), purpose="recovery")
+        for k in range(5):
+            with pytest.raises(otp.CodeError):
+                verify(f"{(int(code) + 1 + k) % 10**6:06d}", now=at(n * 60 + 1 + k),
+                       purpose="recovery")
+    with pytest.raises(otp.Locked):
+        issue(now=at(200), purpose="recovery")
+    _, code = issue(now=at(201), purpose="registration")  # the owner's own first code goes
+    assert verify(code, now=at(202), purpose="registration")
+
+
+def test_a_ceiling_holds_across_purposes(app):
+    limits = otp.Limits(codes_per_hour_all=3)
+    for n, purpose in enumerate(["registration", "recovery", "change_phone"]):
+        otp.issue(PHONE, purpose, SECRET, now=at(n), limits=limits)
+    with pytest.raises(otp.TooMany):
+        otp.issue(PHONE, "registration", SECRET, now=at(70), limits=limits)
+    otp.issue(PHONE, "change_email", SECRET, now=at(71), limits=limits)  # a first code goes

@@ -158,13 +158,13 @@ def _sms_page(pending, form, notice=None):
     return render("signup/code.html", "signup/_code.html", form=form,
                   resend_form=ResendForm(), notice=notice,
                   phone=normalize.format_phone(pending.phone),
-                  wait=otp.seconds_until_resend(pending.phone))
+                  wait=otp.seconds_until_resend(pending.phone, registration.PURPOSE))
 
 
 def _email_page(pending, form, notice=None):
     return render("signup/email_code.html", "signup/_email_code.html", form=form,
                   resend_form=ResendForm(), notice=notice, email=pending.email,
-                  wait=otp.seconds_until_resend(pending.email_key))
+                  wait=otp.seconds_until_resend(pending.email_key, registration.EMAIL_PURPOSE))
 
 
 @bp.route("/email/confirm/<token>", methods=["GET", "POST"])
