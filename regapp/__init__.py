@@ -51,7 +51,7 @@ def create_app(test_config=None, plugins=()):
         instance_relative_config=True,
         template_folder=str(templates_folder()),
     )
-    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)  # keys, data: owner only
     settings.load(app, test_config)
 
     pm = pluginmanager.build_plugin_manager(plugins, app.config.get("PLUGINS", ()))

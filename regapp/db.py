@@ -7,6 +7,8 @@ SQLite in WAL mode by default (R32); any URL playhouse.db_url understands
 
 from __future__ import annotations
 
+import os
+
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 
@@ -24,8 +26,20 @@ SQLITE_PRAGMAS = {
 def open_database(url):
     """Open the database a ``DATABASE`` setting names, without connecting."""
     if url.startswith("sqlite:///"):
-        return SqliteDatabase(url[len("sqlite:///"):], pragmas=SQLITE_PRAGMAS)
+        path = url[len("sqlite:///"):]
+        owner_only(path)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
     return connect_url(url)
+
+
+def owner_only(path):
+    """Create an SQLite file readable by its owner alone (SQLite gives its WAL and journal
+    the same mode); an existing file is left as the operator set it."""
+    if path and path != ":memory:" and not os.path.exists(path):
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except (FileExistsError, FileNotFoundError):
+            pass  # made meanwhile, or its folder is missing: SQLite will say so
 
 
 def bind(url):

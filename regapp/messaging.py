@@ -164,7 +164,7 @@ def _refuse_unconfirmed(messages, now, outcome):
             log.warning("R18: not sending %s mail %s to unconfirmed %s", message.kind, message.id,
                         masked(message.to))
             metrics.DELIVERIES.labels(message.channel, "refused").inc()
-            Message.update(status="refused", claim=None,
+            Message.update(status="refused", claim=None, text="", html=None,
                            last_error="адрес не подтверждён (R18)").where(
                 Message.id == message.id).execute()
             outcome.refused.append(message.id)
@@ -178,7 +178,8 @@ def _record(message, error, settings, now, outcome):
     attempts = message.attempts + 1
     changes = {"attempts": attempts, "claim": None, "lease_until": None}
     if error is None:
-        changes.update(status="sent", sent_at=now)
+        # the body held a code or a link: once delivered it is nobody's business (issue 12)
+        changes.update(status="sent", sent_at=now, text="", html=None)
         outcome.sent.append(message.id)
         metrics.DELIVERIES.labels(message.channel, "sent").inc()
     elif error.temporary and attempts < settings["DELIVERY_MAX_ATTEMPTS"]:
@@ -191,7 +192,7 @@ def _record(message, error, settings, now, outcome):
                     message.id, message.kind, masked(message.to), attempts, delay,
                     redacted(error.reason))
     else:
-        changes.update(status="failed", last_error=error.reason)
+        changes.update(status="failed", last_error=error.reason, text="", html=None)
         outcome.failed.append(message.id)
         metrics.DELIVERIES.labels(message.channel, "failed").inc()
         log.error("message %s (%s) to %s failed for good after %d attempts: %s",

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import unicodedata
 
+import idna
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -192,8 +193,15 @@ def email_key(address: str) -> str:
 
 
 def ascii_domain(domain: str) -> str:
-    """The domain as DNS and SMTP spell it (``xn--…`` for Cyrillic domains)."""
-    return domain.encode("idna").decode("ascii").lower()
+    """The domain as DNS and SMTP spell it (``xn--…`` for Cyrillic domains).
+
+    IDNA2008 with UTS 46, as email-validator uses: Python's own "idna" codec is IDNA2003,
+    which turns ``faß.de`` into another domain, ``fass.de``.
+    """
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii").lower()
+    except idna.IDNAError:
+        return domain.lower()
 
 
 def ascii_address(address: str) -> str:

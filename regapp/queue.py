@@ -16,6 +16,7 @@ from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
 from regapp import messaging
+from regapp.db import owner_only
 
 log = logging.getLogger("regapp.queue")
 
@@ -86,7 +87,9 @@ def forget(settings):
 def make_huey(setting, instance_path):
     """Build the huey storage that the ``QUEUE`` setting names."""
     if setting == "sqlite":
-        return SqliteHuey("regapp", filename=os.path.join(instance_path, "queue.db"))
+        filename = os.path.join(instance_path, "queue.db")
+        owner_only(filename)
+        return SqliteHuey("regapp", filename=filename)
     if setting == "immediate":
         return MemoryHuey("regapp", immediate=True)
     if setting.startswith(("redis://", "rediss://", "unix://")):

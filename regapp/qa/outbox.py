@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import os
 from pathlib import Path
 
 
@@ -20,7 +21,9 @@ def append(path, channel, to, text, subject=None, sent_at=None):
     line = json.dumps(entry, ensure_ascii=False) + "\n"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
+    # owner-only: it holds codes and links (QA mode only, but still nobody else's)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a",
+                   encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             f.write(line)
