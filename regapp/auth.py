@@ -12,7 +12,8 @@ import secrets
 
 from flask import after_this_request, current_app, g, redirect, request, session, url_for
 
-from regapp import devices, normalize, passwords, sessions, throttle
+from regapp import devices, messaging, normalize, notifications, passwords, sessions, throttle
+from regapp.db import database
 from regapp.models import Account
 from regapp.texts import text
 
@@ -88,6 +89,17 @@ def confirm_password(account, password, address):
     if not passwords.verify_password(account.password_hash, password or ""):
         raise SignInRefused(text("reauth.wrong"))
     throttle.succeeded(attempt)
+
+
+def change_password(account, password):
+    """Set a new password; tell the phone and the confirmed e-mail; end other sessions."""
+    with database.atomic():
+        Account.update(password_hash=passwords.hash_password(password)).where(
+            Account.id == account.id).execute()
+        told = notifications.contact_changed(
+            account.phone, account.email if account.email_confirmed else None, "password")
+    messaging.dispatch([m.id for m in told])
+    end_other_sessions(account)
 
 
 def _locked(seconds):

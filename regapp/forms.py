@@ -144,6 +144,15 @@ class NewPasswordForm(InlineChecks, FlaskForm):
     submit = SubmitField("Сохранить пароль")
 
 
+class ChangePasswordForm(InlineChecks, FlaskForm):
+    """The current password, then the new one twice (issue 12, ASVS V6.2.3)."""
+
+    current = PasswordField("Текущий пароль", render_kw={"autocomplete": "current-password"})
+    password = NewPasswordForm.password
+    confirmation = NewPasswordForm.confirmation
+    submit = SubmitField("Сохранить пароль")
+
+
 class ReauthForm(FlaskForm):
     """The current password, asked again before a sensitive change (issue 12)."""
 

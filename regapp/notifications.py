@@ -72,6 +72,7 @@ def confirmation_link(account, token):
 #: what changed, in the words of the notice
 CHANGED = {"phone": "изменён номер телефона", "email": "изменён адрес E-mail",
            "esia_link": "подключён вход через Госуслуги",
+           "password": "изменён пароль",
            "esia_unlink": "отключён вход через Госуслуги"}
 
 

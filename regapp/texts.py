@@ -85,6 +85,7 @@ TEXTS = {
     "recovery.code_problem": "Код неверный или устарел. Проверьте СМС или запросите новый код",
     # the personal account (R23, issue 6)
     "account.link_sent": "Ссылка для подтверждения отправлена на {email}",
+    "account.password_changed": "Пароль изменён. На других устройствах нужно войти заново.",
     "account.session_ended": "Сеанс завершён: на том устройстве нужно войти заново.",
     "account.phone_changed": "Телефон изменён.",
     "account.email_changed": "E-mail изменён и подтверждён.",

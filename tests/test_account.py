@@ -273,3 +273,34 @@ def test_after_a_change_the_old_contacts_are_told_and_other_sessions_end(app, ac
     assert "8-800-100-88-00" in told["a.petrov@example.com"]["text"]
     assert owner.get("/account").status_code == 200
     assert borrowed.get("/account").status_code == 303  # signed out
+
+
+def change_password(client, current=GOOD, new=GOOD + " again", confirmation=None):
+    page = client.get("/account/password").get_data(as_text=True)
+    return client.post("/account/password", data={
+        "csrf_token": csrf(page), "current": current, "password": new,
+        "confirmation": new if confirmation is None else confirmation})
+
+
+def test_a_password_change_asks_for_the_current_one(app, account, outbox):  # issue 12, V6.2.3
+    borrowed, owner = app.test_client(), app.test_client()
+    login(borrowed)
+    login(owner)
+    refused = change_password(owner, current="not it")
+    assert "Неверный пароль" in refused.get_data(as_text=True)
+    weak = change_password(owner, new="Петров1985 pass", confirmation="Петров1985 pass")
+    assert "имя, телефон или номер полиса" in weak.get_data(as_text=True)
+    assert change_password(owner).headers["Location"] == "/account"
+    assert login(app.test_client(), password=GOOD + " again").headers["Location"] == "/account"
+    assert borrowed.get("/account").status_code == 303 and owner.get("/account").status_code == 200
+    told = {m["to"] for m in outbox() if "изменён пароль" in m["text"]}
+    assert told == {"+79161234567", "a.petrov@example.com"}
+
+
+def test_the_password_page_checks_the_confirmation_inline(signed_in):  # R30
+    page = signed_in.get("/account/password").get_data(as_text=True)
+    answer = signed_in.post("/account/password", headers={"HX-Request": "true",
+                                                          "HX-Trigger-Name": "confirmation"},
+                            data={"csrf_token": csrf(page), "password": GOOD,
+                                  "confirmation": "other"})
+    assert "Пароли не совпадают" in answer.get_data(as_text=True)

@@ -16,19 +16,28 @@ from wtforms import PasswordField, StringField, SubmitField
 
 from regapp import (
     auth,
+    checks,
     consents,
     contact_change,
     email_confirmation,
     messaging,
     normalize,
     otp,
+    passwords,
     registration,
     sessions,
 )
 from regapp.auth import current_account, login_required
 from regapp.db import database
-from regapp.forms import ActionForm, CodeForm, EmailCodeForm, LogoutForm, ReauthForm
-from regapp.rendering import is_fragment_request, render
+from regapp.forms import (
+    ActionForm,
+    ChangePasswordForm,
+    CodeForm,
+    EmailCodeForm,
+    LogoutForm,
+    ReauthForm,
+)
+from regapp.rendering import answer_check, is_fragment_request, render
 from regapp.texts import text
 from regapp.views.common import client, limit_view
 
@@ -77,6 +86,33 @@ def end_session(public_id):
         sessions.end(current_account(), public_id)
         flash(text("account.session_ended"), "status")
     return redirect(url_for("account.index"), code=303)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """A new password behind the current one; the owner is told, other sessions end."""
+    account, form = current_account(), ChangePasswordForm()
+    record = account.record
+    context = [account.phone, record.last_name, record.first_name, record.patronymic,
+               record.policy_number]
+    hints = passwords.hints(form.password.data or "", context)
+    errors = {}
+    checks.new_password(errors, form.password.data, form.confirmation.data, context)
+    if field := form.checked_field():
+        form.apply({name: words for name, words in errors.items() if name == field.name})
+        return answer_check(field, hints)
+    if form.validate_on_submit():
+        try:
+            auth.confirm_password(account, form.current.data, request.remote_addr)
+        except auth.SignInRefused as exc:
+            form.current.errors = [str(exc)]
+        else:
+            if form.apply(errors):
+                auth.change_password(account, form.password.data)
+                flash(text("account.password_changed"), "status")
+                return redirect(url_for("account.index"), code=303)
+    return render_template("account/password.html", form=form, hints=hints)
 
 
 def _notifications(account):
@@ -168,5 +204,6 @@ def contact_code(kind):
 def init_app(app):
     app.register_blueprint(bp)
     limit_view(app, "account.resend_confirmation", "3/minute;10/hour")
+    limit_view(app, "account.change_password", "5/minute;20/hour", checks="120/minute;1000/hour")
     limit_view(app, "account.change_contact", "5/minute;20/hour")
     limit_view(app, "account.contact_code", "20/minute;100/hour")

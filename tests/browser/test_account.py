@@ -55,3 +55,16 @@ def test_gosuslugi_linked_after_the_password(page, portal):
     expect(page.get_by_role("status")).to_contain_text("Госуслуги связаны")
     expect(page.locator("main")).to_contain_text("связаны")
     expect(page.get_by_role("button", name="Отвязать")).to_be_visible()
+
+
+def test_a_new_password_behind_the_current_one(page, portal):  # issue 12
+    signed_in(page, portal)
+    page.get_by_role("link", name="Сменить пароль").click()
+    type_into(page, "Текущий пароль", GOOD, first=True)
+    type_into(page, "Новый пароль", "violet umbrella tango 42")
+    if page.js:
+        expect(page.locator("#password-hints .hint--met")).to_have_count(3)
+    type_into(page, "Подтверждение пароля", "violet umbrella tango 42")
+    page.keyboard.press("Enter")
+    at_account(page, "Александр")
+    expect(page.get_by_role("status")).to_contain_text("Пароль изменён")
