@@ -17,7 +17,9 @@ def phone_taken(phone):
 
 
 def email_taken(email_key):
-    return Account.select().where(Account.email_key == email_key).exists()
+    """Taken by an account that confirmed it; an unconfirmed claim yields to the owner."""
+    return Account.select().where((Account.email_key == email_key)
+                                  & (Account.email_confirmed == True)).exists()  # noqa: E712
 
 
 def contacts_free(errors, phone=None, email_key=None):

@@ -7,7 +7,10 @@ or not, as long as the account still has the address it was sent to.
 
 from __future__ import annotations
 
+from peewee import IntegrityError
+
 from regapp import notifications
+from regapp.db import database
 from regapp.models import Account, EmailConfirmation, utcnow
 from regapp.tokens import hash_token, new_token
 
@@ -42,6 +45,10 @@ def confirm(token, now=None):
         (EmailConfirmation.id == row.id) & EmailConfirmation.used_at.is_null()).execute()
     if not used:
         return "used"
-    Account.update(email_confirmed=True).where(
-        (Account.id == row.account_id) & (Account.email_key == row.email_key)).execute()
+    try:
+        with database.atomic():
+            Account.update(email_confirmed=True).where(
+                (Account.id == row.account_id) & (Account.email_key == row.email_key)).execute()
+    except IntegrityError:  # its owner confirmed it in an account of their own meanwhile
+        return "taken"
     return "confirmed"

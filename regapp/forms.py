@@ -32,9 +32,13 @@ class InlineChecks:
         return field if field is not None and field.type not in _NOT_CHECKED else None
 
     def apply(self, errors):
-        """Put the domain's errors beside their fields; True when there are none."""
+        """Put the domain's errors beside their fields (one about no field of the form goes
+        above it); True when there are none."""
         for name, message in errors.items():
-            getattr(self, name).errors = [message]
+            if name in self._fields:
+                self._fields[name].errors = [message]
+            else:
+                self.form_errors.append(message)
         return not errors
 
 

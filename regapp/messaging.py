@@ -152,12 +152,11 @@ def _refuse_unconfirmed(messages, now, outcome):
     keys = {email_key(m.to) for m in messages if m.kind not in CONFIRMATION_KINDS}
     if not keys:
         return messages
-    unconfirmed = {
-        a.email_key
-        for a in Account.select(Account.email_key).where(
-            Account.email_key.in_(list(keys)) & (Account.email_confirmed == False)  # noqa: E712
-        )
-    }
+    holders = Account.select(Account.email_key, Account.email_confirmed).where(
+        Account.email_key.in_(list(keys)))
+    confirmed = {a.email_key for a in holders if a.email_confirmed}
+    # an address is unconfirmed when someone claims it and nobody has confirmed it
+    unconfirmed = {a.email_key for a in holders if not a.email_confirmed} - confirmed
     allowed = []
     for message in messages:
         if message.kind not in CONFIRMATION_KINDS and email_key(message.to) in unconfirmed:

@@ -58,6 +58,14 @@ def _sessions(db):
     db.create_tables([models.WebSession], safe=True)
 
 
+def _confirmed_email_unique(db):
+    """E-mail uniqueness among confirmed addresses only (issue 12)."""
+    db.execute_sql('DROP INDEX IF EXISTS "account_email_key"')
+    db.execute_sql(f'CREATE UNIQUE INDEX IF NOT EXISTS "{models.CONFIRMED_EMAIL_INDEX}" '
+                   'ON "account" ("email_key") WHERE "email_confirmed"')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "account_email_key_any" ON "account" ("email_key")')
+
+
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
@@ -69,6 +77,7 @@ STEPS = [
     (8, _throttle),
     (9, _devices),
     (10, _sessions),
+    (11, _confirmed_email_unique),
 ]
 
 

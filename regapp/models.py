@@ -76,13 +76,20 @@ class Account(BaseModel):
     record = ForeignKeyField(RosterRecord, unique=True, backref="accounts")
     phone = CharField(unique=True)  # E.164
     email = CharField()
-    email_key = CharField(unique=True)
+    #: unique among confirmed addresses only: an unconfirmed claim yields to the owner
+    #: who confirms it (issue 12; the partial index below)
+    email_key = CharField(index=True)
     email_confirmed = BooleanField(default=False)
     password_hash = CharField()
     esia_id = CharField(null=True, unique=True)
     created_at = DateTimeField(default=utcnow)
     #: sessions carry this number; raising it signs the account out everywhere
     session_epoch = IntegerField(default=0)
+
+
+CONFIRMED_EMAIL_INDEX = "account_email_key_confirmed"
+Account.add_index(Account.index(Account.email_key, unique=True, name=CONFIRMED_EMAIL_INDEX)
+                  .where(Account.email_confirmed == True))  # noqa: E712
 
 
 class Message(BaseModel):

@@ -63,7 +63,9 @@ def check_link_form(invitation, policy, phone, password, confirmation, consents,
         errors["policy"] = str(exc)
     try:
         cleaned["phone"] = normalize.normalize_phone(phone, regions)
-        checks.contacts_free(errors, phone=cleaned["phone"])
+        # the invited address too: it is confirmed by the link, so an owner must not hold it
+        checks.contacts_free(errors, phone=cleaned["phone"],
+                             email_key=normalize.email_key(invitation.email))
     except normalize.Invalid as exc:
         errors["phone"] = str(exc)
     context = (record.last_name, record.first_name, record.patronymic, record.policy_number,

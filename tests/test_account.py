@@ -208,7 +208,8 @@ def test_a_contact_taken_by_another_account_is_refused(app, account, outbox):
                                 first_name="Джон", name_key="смит джон",
                                 birth_date=account.record.birth_date)
     Account.create(record=other, phone="+79030000000", email="j@example.com",
-                   email_key="j@example.com", password_hash="x")
+                   email_key="j@example.com", password_hash="x",
+                   email_confirmed=True)  # issue 12: only a confirmed address is taken
     client = app.test_client()
     login(client)
     assert "Номер уже занят" in change_contact(client, "phone", "+79030000000").get_data(as_text=True)

@@ -297,3 +297,37 @@ def test_a_forged_consent_version_is_recorded_as_the_one_shown(client, link, las
                                   "/documents/terms/..%2F..%2Fsetup"])
 def test_an_edition_that_does_not_exist_is_not_found(client, path):  # issue 12: was a 500
     assert client.get(path).status_code == 404
+
+
+def test_an_unconfirmed_claim_on_the_invited_address_yields_to_its_owner(client, link, app,
+                                                                        last_code):  # issue 12
+    from regapp import email_confirmation
+    from regapp.models import EmailConfirmation, RosterRecord
+    from regapp.tokens import hash_token
+
+    squatter = Account.create(record=RosterRecord.get(RosterRecord.policy_number == "ДМС-103"),
+                              phone="+79030000001", email="a.petrov@example.com",
+                              email_key="a.petrov@example.com", password_hash="x")
+    EmailConfirmation.create(account=squatter, email_key="a.petrov@example.com",
+                             token_hash=hash_token("t" * 43))
+    page = client.get(link).get_data(as_text=True)
+    assert client.post(link, data=form_data(page)).headers["Location"] == "/register/code"
+    code_page = client.get("/register/code").get_data(as_text=True)
+    done = client.post("/register/code", data={"csrf_token": csrf(code_page), "code": last_code()})
+    assert done.headers["Location"] == "/account"
+    owner = Account.get(Account.phone == "+79161234567")
+    assert owner.email_confirmed
+    assert email_confirmation.confirm("t" * 43) == "taken"  # the squatter's link cannot win now
+    assert not Account.get_by_id(squatter.id).email_confirmed
+
+
+def test_an_invited_address_another_owner_confirmed_is_said_before_the_sms(client, link):
+    from regapp.models import RosterRecord
+
+    Account.create(record=RosterRecord.get(RosterRecord.policy_number == "ДМС-103"),
+                   phone="+79030000001", email="a.petrov@example.com",
+                   email_key="a.petrov@example.com", password_hash="x", email_confirmed=True)
+    page = client.get(link).get_data(as_text=True)
+    answer = client.post(link, data=form_data(page))
+    assert answer.status_code == 200 and "E-mail уже занят" in answer.get_data(as_text=True)
+    assert sms_sent() == 0

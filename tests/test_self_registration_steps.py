@@ -114,7 +114,8 @@ def test_field_errors(app, roster, change, field, message):
 def test_phone_and_email_must_be_free(app, roster, outbox):  # R16
     record = RosterRecord.get(RosterRecord.policy_number == "P2")
     Account.create(record=record, phone="+79161234567", email="A.Petrov@Example.com",
-                   email_key="a.petrov@example.com", password_hash="x")
+                   email_key="a.petrov@example.com", password_hash="x",
+                   email_confirmed=True)  # issue 12: only a confirmed address is taken
     cleaned, errors = self_registration.check_form(data(), today=TODAY)
     assert errors["phone"] == text("phone.taken") and errors["email"] == text("email.taken")
     self_registration.note_taken(errors, cleaned, registration.Client("198.51.100.1"))

@@ -174,7 +174,7 @@ def confirm_email(token):
     row, state = email_confirmation.find(token)
     if form.validate_on_submit() and state == "ok":
         state = email_confirmation.confirm(token)
-    status = {"unknown": 404, "changed": 410}.get(state, 200)
+    status = {"unknown": 404, "changed": 410, "taken": 409}.get(state, 200)
     message = None if state == "ok" else text(f"confirm.{state}")
     return render_template("signup/confirm_email.html", form=form, state=state,
                            message=message, email=row.account.email if row else None), status
