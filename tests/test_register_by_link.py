@@ -331,3 +331,14 @@ def test_an_invited_address_another_owner_confirmed_is_said_before_the_sms(clien
     answer = client.post(link, data=form_data(page))
     assert answer.status_code == 200 and "E-mail уже занят" in answer.get_data(as_text=True)
     assert sms_sent() == 0
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True)
+def test_inline_checks_have_limits_a_person_typing_never_meets(client, link):  # issue 12
+    page = client.get(link).get_data(as_text=True)
+    statuses = [client.post(link, headers=check_of("phone"),
+                            data=form_data(page, phone=f"+7 916 000-{n:04d}"[:16]),
+                            environ_base={"REMOTE_ADDR": f"198.51.100.{n % 250}"}).status_code
+                for n in range(125)]
+    assert statuses[:120] == [200] * 120  # far more than a person leaving fields
+    assert 429 in statuses[120:]  # one session cannot probe without end, from any address

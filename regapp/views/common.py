@@ -1,6 +1,7 @@
 """What several views share: the client for consent records, rate limits per view."""
 
-from flask import current_app, request
+from flask import current_app, request, session
+from flask_limiter.util import get_remote_address
 
 from regapp import normalize
 from regapp.forms import is_inline_check
@@ -25,6 +26,12 @@ def phone_key():
 
 
 
+def session_key():
+    """Rate-limit key: this browser's session (its key is random; none yet: the address)."""
+    key = getattr(session, "key", None)
+    return f"session:{key}" if key else (request.remote_addr or "?")
+
+
 def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
     """Rate-limit POSTs to ``endpoint`` per client address and, if given, per typed phone.
 
@@ -39,7 +46,8 @@ def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
     if by_phone:
         view = limiter.limit(by_phone, key_func=phone_key, methods=["POST"],
                              exempt_when=is_inline_check)(view)
-    if checks:
-        view = limiter.limit(checks, methods=["POST"],
-                             exempt_when=lambda: not is_inline_check())(view)
+    if checks:  # per address and per session: a bot cannot spread its probes either way
+        for key_func in (get_remote_address, session_key):
+            view = limiter.limit(checks, key_func=key_func, methods=["POST"],
+                                 exempt_when=lambda: not is_inline_check())(view)
     app.view_functions[endpoint] = view
