@@ -88,18 +88,8 @@ def code():
     pending = _pending()
     if pending is None:
         return _code_gone()
-    form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            account = registration.complete(pending, form.code.data, current_app.config)
-        except (otp.CodeError, registration.Refused) as exc:
-            form.code.errors = [str(exc)]
-        else:
-            if account is None:  # R17: an e-mail code comes next
-                return hx_redirect(url_for("signup.email_code"))
-            sign_in(account, notify_new_device=False)
-            return hx_redirect(url_for("account.index"))
-    return _sms_page(pending, form)
+    return _enter_code(CodeForm(), lambda code: registration.complete(
+        pending, code, current_app.config), lambda form: _sms_page(pending, form))
 
 
 @bp.post("/register/code/resend")
@@ -119,16 +109,24 @@ def email_code():
     pending = _pending(email_step=True)
     if pending is None:
         return _code_gone()
-    form = EmailCodeForm()
+    return _enter_code(EmailCodeForm(), lambda code: registration.complete_email(
+        pending, code, current_app.config), lambda form: _email_page(pending, form))
+
+
+def _enter_code(form, complete, page):
+    """A code step: the account opens, or the e-mail code comes next (R17), or the refusal
+    stands beside the code field."""
     if form.validate_on_submit():
         try:
-            account = registration.complete_email(pending, form.code.data, current_app.config)
+            account = complete(form.code.data)
         except (otp.CodeError, registration.Refused) as exc:
             form.code.errors = [str(exc)]
         else:
+            if account is None:  # R17: an e-mail code comes next
+                return hx_redirect(url_for("signup.email_code"))
             sign_in(account, notify_new_device=False)
             return hx_redirect(url_for("account.index"))
-    return _email_page(pending, form)
+    return page(form)
 
 
 @bp.post("/register/email-code/resend")
