@@ -12,7 +12,7 @@ import smtplib
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from regapp.adapters import ContractEnvironment, DeliveryError, EmailSender, Received
 from regapp.hookspecs import hookimpl
@@ -60,7 +60,8 @@ class SmtpEmailSender(EmailSender):
         message["To"] = _header_address(email.to)
         message["Subject"] = email.subject
         message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
-        message["Message-ID"] = make_msgid(idstring=email.message_id, domain=self._domain())
+        # the same on every attempt, so a retry after a lost answer is known as a repeat
+        message["Message-ID"] = f"<{email.message_id}@{self._domain()}>"
         message.set_content(email.text, charset="utf-8")
         if email.html:
             message.add_alternative(email.html, subtype="html", charset="utf-8")

@@ -27,6 +27,8 @@ class HttpSmsGateway(SmsGateway):
         body = json.dumps({"to": sms.to, "text": sms.text, "message_id": sms.message_id})
         request = urllib.request.Request(url, data=body.encode(), method="POST")
         request.add_header("Content-Type", "application/json; charset=utf-8")
+        # the same on every attempt: a retry after a timeout must not make the gateway send twice
+        request.add_header("Idempotency-Key", sms.message_id)
         if token := self.settings.get("SMS_HTTP_TOKEN"):
             request.add_header("Authorization", f"Bearer {token}")
         try:

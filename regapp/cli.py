@@ -37,6 +37,7 @@ def _serve(app, host, port):
     if app.config["QUEUE"] == "sqlite":
         consumer = app.extensions["regapp.queue"].consumer()
         consumer.start()
+        app.extensions["regapp.queue"].sweep_now()
     # the app logs one line per request itself, without the path's tokens (regapp.logs)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
@@ -110,8 +111,9 @@ def worker_command(workers):
     """Deliver queued messages (for deployments whose QUEUE is Redis)."""
     from huey.consumer import Consumer
 
-    huey = current_app.extensions["regapp.queue"].huey
-    Consumer(huey, workers=workers, worker_type="thread").run()
+    queue = current_app.extensions["regapp.queue"]
+    queue.sweep_now()  # what a crash left queued goes out within seconds of the start
+    Consumer(queue.huey, workers=workers, worker_type="thread").run()
 
 
 @main.command("init-db")

@@ -31,6 +31,11 @@ log = logging.getLogger("regapp.delivery")
 LEASE = dt.timedelta(minutes=5)
 #: the only kind of mail an unconfirmed address may receive (R18)
 CONFIRMATION_KINDS = {"email_confirmation", "email_code"}
+#: one-time codes: a person is waiting at the screen, and a code lives 5 minutes (issue 13)
+CODE_KINDS = {"code", "email_code"}
+#: a code's first retries come within seconds; then the usual doubling delay
+CODE_RETRY_DELAYS = (1, 2, 4, 8)
+CODE_USEFUL_FOR = dt.timedelta(minutes=5)
 
 
 def queue_sms(to, text, kind):
@@ -70,7 +75,7 @@ def deliver(message_ids, adapters, settings, now=None):
     """Send the given messages that are due and not held by another worker."""
     now = now or utcnow()
     outcome = Outcome()
-    messages = _claim(message_ids, now)
+    messages = _drop_stale_codes(_claim(message_ids, now), now, outcome)
     sms = [m for m in messages if m.channel == "sms"]
     emails = [m for m in messages if m.channel == "email"]
     for message in sms:
@@ -147,6 +152,32 @@ def _send_emails(sender, messages):
     return results
 
 
+def _drop_stale_codes(messages, now, outcome):
+    """A code no longer useful (expired, or a newer one went to the same person) is not
+    delivered late: a person must never type the wrong one of two codes."""
+    kept = []
+    for message in messages:
+        if message.kind in CODE_KINDS and (
+                now - message.created_at > CODE_USEFUL_FOR or Message.select().where(
+                    (Message.to == message.to) & (Message.kind == message.kind)
+                    & (Message.created_at > message.created_at)).exists()):
+            Message.update(status="stale", claim=None, text="", html=None,
+                           last_error="код больше не нужен").where(
+                Message.id == message.id).execute()
+            outcome.refused.append(message.id)
+        else:
+            kept.append(message)
+    return kept
+
+
+def _retry_delay(message, attempts, settings):
+    """Seconds before the next attempt: seconds for codes, then a doubling delay."""
+    if message.kind in CODE_KINDS and attempts <= len(CODE_RETRY_DELAYS):
+        return CODE_RETRY_DELAYS[attempts - 1]
+    first_slow = len(CODE_RETRY_DELAYS) if message.kind in CODE_KINDS else 0
+    return settings["DELIVERY_RETRY_DELAY"] * 2 ** (attempts - 1 - first_slow)
+
+
 def _refuse_unconfirmed(messages, now, outcome):
     """R18: to an account's unconfirmed address, only its confirmation may go."""
     keys = {email_key(m.to) for m in messages if m.kind not in CONFIRMATION_KINDS}
@@ -182,7 +213,7 @@ def _record(message, error, settings, now, outcome):
         outcome.sent.append(message.id)
         metrics.DELIVERIES.labels(message.channel, "sent").inc()
     elif error.temporary and attempts < settings["DELIVERY_MAX_ATTEMPTS"]:
-        delay = settings["DELIVERY_RETRY_DELAY"] * 2 ** (attempts - 1)
+        delay = _retry_delay(message, attempts, settings)
         changes.update(status="pending", last_error=error.reason,
                        next_attempt_at=now + dt.timedelta(seconds=delay))
         outcome.retry[message.id] = delay

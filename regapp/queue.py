@@ -39,6 +39,10 @@ class DeliveryQueue:
         """Deliver these messages as soon as a worker is free."""
         self._deliver(list(message_ids))
 
+    def sweep_now(self):
+        """At start: whatever a crash left queued goes out now, not at the next minute."""
+        self._sweep()
+
     def _deliver_task(self, message_ids):
         with self.app.app_context():
             outcome = messaging.deliver(message_ids, *self._adapters())

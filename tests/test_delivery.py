@@ -24,8 +24,9 @@ def queue(*messages):
     return ids
 
 
-def sms(to="+79161234567", text="Код: 123456"):
-    return lambda: messaging.queue_sms(to, text, kind="code")
+def sms(to="+79161234567", text="Код: 123456", kind="new_device"):
+    """An SMS of a kind with the slow back-off (codes retry in seconds: see below)."""
+    return lambda: messaging.queue_sms(to, text, kind=kind)
 
 
 def mail(to="ivan@example.com", subject="Приглашение в личный кабинет", kind="invitation"):
@@ -72,7 +73,7 @@ def test_smtp_delivers_a_batch_over_one_connection(tmp_path, monkeypatch, smtp_s
     assert received["from"] == "noreply@example.com" and received["to"] == ["user0@example.com"]
     assert str(message["Subject"]) == "Приглашение в личный кабинет"
     assert b"=?utf-8?" in received["raw"].split(b"\r\n\r\n")[0].lower()  # RFC 2047 subject
-    assert message["Message-ID"].endswith("@example.com>") and message["Date"]
+    assert message["Message-ID"] == f"<{ids[0]}@example.com>" and message["Date"]  # stable
     assert message.get_content_type() == "multipart/alternative"
     assert received["text"].replace("\r\n", "\n").strip() == "Здравствуйте!\nСсылка: https://x/1"
     assert received["html"].strip() == "<p>Здравствуйте!</p>"
@@ -165,6 +166,8 @@ def test_http_gateway_failing_first_is_retried_until_accepted(app, monkeypatch):
     body = gateway.requests[-1]["body"]
     assert body == {"to": "+79161234567", "text": "Код: 123456", "message_id": message_id}
     assert gateway.requests[-1]["headers"]["Authorization"] == "Bearer tok"
+    # issue 13: every attempt carries the same key, so the gateway can drop a repeat
+    assert {r["headers"]["Idempotency-Key"] for r in gateway.requests} == {message_id}
 
 
 @pytest.mark.settings(DELIVERY_MAX_ATTEMPTS=4)
@@ -282,3 +285,38 @@ def test_sqlite_queue_delivers_in_process(tmp_path, monkeypatch):
     with app.app_context(), database.connection_context():
         assert status(message_id).status == "sent"
     assert (tmp_path / "instance" / "queue.db").exists()
+
+
+def test_a_code_is_retried_within_seconds_then_slower(app, monkeypatch):  # issue 13
+    app.extensions["regapp.adapters"].sms.settings["FAKE_SMS_FAIL"] = True
+    [message_id] = queue(sms(kind="code"))
+    delays, now = [], utcnow()
+    for _ in range(5):
+        row = status(message_id)
+        delays.append(round((row.next_attempt_at - now).total_seconds()))
+        now = row.next_attempt_at
+        deliver_due(app, now=now)
+    assert delays == [1, 2, 4, 8, 30]  # two refusals cost a person three seconds
+
+
+def test_a_code_no_longer_useful_is_not_delivered_late(app):  # issue 13
+    app.extensions["regapp.adapters"].sms.settings["FAKE_SMS_FAIL"] = True
+    [old] = queue(sms(text="111111 — код", kind="code"))
+    [new] = queue(sms(text="222222 — код", kind="code"))
+    app.extensions["regapp.adapters"].sms.settings["FAKE_SMS_FAIL"] = False
+    deliver_due(app, now=utcnow() + dt.timedelta(seconds=2))
+    assert status(old).status == "stale" and status(new).status == "sent"
+    expired = messaging.queue_sms("+79030000000", "333333 — код", kind="code").id
+    Message.update(created_at=utcnow() - dt.timedelta(minutes=6)).where(
+        Message.id == expired).execute()  # the worker was down for six minutes
+    messaging.dispatch([expired])
+    assert status(expired).status == "stale"
+
+
+def test_what_a_crash_left_queued_goes_out_at_start(app):  # issue 13: not at the next minute
+    with database.atomic():
+        left = messaging.queue_sms("+79161234567", "123456 — код", kind="code").id
+    Message.update(status="sending", lease_until=utcnow() - dt.timedelta(seconds=1)).where(
+        Message.id == left).execute()  # claimed by a process that died
+    app.extensions["regapp.queue"].sweep_now()
+    assert status(left).status == "sent"
