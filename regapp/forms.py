@@ -2,9 +2,46 @@
 
 from flask import request
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 
 from regapp import documents
+
+
+class Form(FlaskForm):
+    """Every form's base: whatever arrives becomes plain text before a field sees it.
+
+    Flask-WTF hands a JSON body to the fields as it is: booleans, numbers, objects and
+    lists, or a lone surrogate, reached the domain and ended in a 500 (issue 13). Here a
+    JSON scalar becomes its text, a list its texts, an object nothing, and text that
+    cannot be written as UTF-8 has the offending characters replaced.
+    """
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            formdata = FlaskForm.Meta.wrap_formdata(self, form, formdata)
+            if formdata is None:
+                return None
+            if request.is_json:
+                formdata = _from_json(request.get_json(silent=True))
+            return MultiDict([(key, _text(value)) for key, value in formdata.items(multi=True)
+                              if isinstance(value, str)])
+
+
+def _from_json(body):
+    pairs = []
+    for key, value in (body.items() if isinstance(body, dict) else ()):
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool):
+                pairs.append((key, "y" if item else ""))
+            elif isinstance(item, (str, int, float)):
+                pairs.append((key, str(item)))
+    return MultiDict(pairs)
+
+
+def _text(value):
+    return value.encode("utf-8", "replace").decode("utf-8")
+
 
 #: fields that an inline check never names
 _NOT_CHECKED = ("SubmitField", "CSRFTokenField", "HiddenField")
@@ -59,7 +96,7 @@ class ConsentsMixin:
                 for kind in documents.CURRENT}
 
 
-class LinkRegistrationForm(InlineChecks, ConsentsMixin, FlaskForm):
+class LinkRegistrationForm(InlineChecks, ConsentsMixin, Form):
     """R7: the form an invitation link opens."""
 
     policy = StringField("Номер полиса", render_kw={"autocomplete": "off"})
@@ -70,7 +107,7 @@ class LinkRegistrationForm(InlineChecks, ConsentsMixin, FlaskForm):
     submit = SubmitField("Зарегистрироваться")
 
 
-class RegistrationForm(InlineChecks, ConsentsMixin, FlaskForm):
+class RegistrationForm(InlineChecks, ConsentsMixin, Form):
     """R13: the registration tab, for people without a link."""
 
     last_name = StringField("Фамилия", render_kw={"autocomplete": "family-name"})
@@ -93,7 +130,7 @@ class RegistrationForm(InlineChecks, ConsentsMixin, FlaskForm):
         return {**{n: getattr(self, n).data or "" for n in names}, "consents": self.consents()}
 
 
-class EmailCodeForm(FlaskForm):
+class EmailCodeForm(Form):
     """The e-mail code step (R17)."""
 
     code = StringField("Код из письма", render_kw={
@@ -102,13 +139,13 @@ class EmailCodeForm(FlaskForm):
     submit = SubmitField("Подтвердить")
 
 
-class ConfirmEmailForm(FlaskForm):
+class ConfirmEmailForm(Form):
     """The button that confirms an e-mail (R33)."""
 
     submit = SubmitField("Подтвердить")
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     """A one-time code step."""
 
     code = StringField("Код из СМС", render_kw={
@@ -117,13 +154,13 @@ class CodeForm(FlaskForm):
     submit = SubmitField("Подтвердить")
 
 
-class ResendForm(FlaskForm):
+class ResendForm(Form):
     """Ask for a new code."""
 
     submit = SubmitField("Отправить код повторно")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """Sign-in by phone and password (R23)."""
 
     phone = StringField("Мобильный телефон", render_kw={
@@ -132,14 +169,14 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Войти")
 
 
-class ForgotForm(FlaskForm):
+class ForgotForm(Form):
     """R24: the phone to send a recovery code to."""
 
     phone = LoginForm.phone
     submit = SubmitField("Получить код")
 
 
-class NewPasswordForm(InlineChecks, FlaskForm):
+class NewPasswordForm(InlineChecks, Form):
     """R24: the code and the new password."""
 
     code = CodeForm.code
@@ -148,7 +185,7 @@ class NewPasswordForm(InlineChecks, FlaskForm):
     submit = SubmitField("Сохранить пароль")
 
 
-class ChangePasswordForm(InlineChecks, FlaskForm):
+class ChangePasswordForm(InlineChecks, Form):
     """The current password, then the new one twice (issue 12, ASVS V6.2.3)."""
 
     current = PasswordField("Текущий пароль", render_kw={"autocomplete": "current-password"})
@@ -157,13 +194,13 @@ class ChangePasswordForm(InlineChecks, FlaskForm):
     submit = SubmitField("Сохранить пароль")
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(Form):
     """The current password, asked again before a sensitive change (issue 12)."""
 
     password = PasswordField("Текущий пароль", render_kw={"autocomplete": "current-password"})
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button's form: nothing but its CSRF token (toggles, resend, unlink, sign-out everywhere)."""
 
 

@@ -11,7 +11,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
 
 from regapp import (
@@ -34,6 +33,7 @@ from regapp.forms import (
     ChangePasswordForm,
     CodeForm,
     EmailCodeForm,
+    Form,
     LogoutForm,
     ReauthForm,
 )
@@ -147,7 +147,7 @@ def resend_confirmation():
     return redirect(url_for("account.index"), code=303)
 
 
-class NewContactForm(FlaskForm):
+class NewContactForm(Form):
     value = StringField()
     password = PasswordField("Текущий пароль", render_kw={"autocomplete": "current-password"})
     submit = SubmitField("Получить код")
