@@ -13,7 +13,7 @@ import secrets
 from flask import after_this_request, current_app, g, redirect, request, session, url_for
 
 from regapp import devices, messaging, normalize, notifications, passwords, sessions, throttle
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.models import Account
 from regapp.texts import text
 
@@ -93,7 +93,7 @@ def confirm_password(account, password, address):
 
 def change_password(account, password):
     """Set a new password; tell the phone and the confirmed e-mail; end other sessions."""
-    with database.atomic():
+    with write_transaction():
         Account.update(password_hash=passwords.hash_password(password)).where(
             Account.id == account.id).execute()
         told = notifications.contact_changed(

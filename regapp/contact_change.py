@@ -9,7 +9,7 @@ from __future__ import annotations
 from peewee import IntegrityError
 
 from regapp import checks, messaging, normalize, notifications, otp, registration
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.models import Account, utcnow
 from regapp.texts import text
 
@@ -31,7 +31,7 @@ def check(kind, value, regions=("RU",)):
 
 def send_code(kind, value, target, settings, now=None):
     """Send the code to the new phone or address (60 s apart, 5 an hour)."""
-    with database.atomic():
+    with write_transaction():
         _, code = otp.issue(target, KINDS[kind], settings["SECRET_KEY"], now=now or utcnow())
         if kind == "phone":
             message = notifications.code_sms(value, code, KINDS[kind])
@@ -53,7 +53,7 @@ def confirm(account, kind, value, target, code, settings, now=None):
                else {"email": value, "email_key": target, "email_confirmed": True})
     old_email = account.email if account.email_confirmed else None
     try:
-        with database.atomic():
+        with write_transaction():
             Account.update(**changes).where(Account.id == account.id).execute()
             told = notifications.contact_changed(account.phone, old_email, kind, value)
     except IntegrityError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from peewee import IntegrityError
 
 from regapp import messaging, notifications
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.models import KnownDevice, utcnow
 from regapp.tokens import hash_token
 
@@ -27,7 +27,7 @@ def note(account, token, notify=True, now=None):
     had_devices = known.exists()
     message = None
     try:
-        with database.atomic():
+        with write_transaction():
             KnownDevice.create(account=account, device_hash=digest, first_seen=now or utcnow())
             if notify and had_devices:
                 message = notifications.new_device(account, now or utcnow())

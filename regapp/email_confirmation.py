@@ -10,7 +10,7 @@ from __future__ import annotations
 from peewee import IntegrityError
 
 from regapp import notifications
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.models import Account, EmailConfirmation, utcnow
 from regapp.tokens import hash_token, new_token
 
@@ -46,7 +46,7 @@ def confirm(token, now=None):
     if not used:
         return "used"
     try:
-        with database.atomic():
+        with write_transaction():
             Account.update(email_confirmed=True).where(
                 (Account.id == row.account_id) & (Account.email_key == row.email_key)).execute()
     except IntegrityError:  # its owner confirmed it in an account of their own meanwhile

@@ -15,7 +15,7 @@ from flask import current_app
 from peewee import SQL, fn
 
 from regapp import messaging, normalize, notifications
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.models import Account, Invitation, RosterRecord, utcnow
 from regapp.tokens import hash_token, new_token
 
@@ -102,7 +102,7 @@ def resend_invitation(policy, dry_run=False, now=None) -> DispatchReport:
         return report
     report.sent = 1
     if not dry_run:
-        with database.atomic():
+        with write_transaction():
             Invitation.update(revoked_at=now).where(
                 (Invitation.record == record.id) & Invitation.live(now)).execute()
         _invite_in_batches([record.id], now)
@@ -125,7 +125,7 @@ def _resend_refusal(record, today, duplicates):
 
 def _invite_in_batches(record_ids, now):
     for batch in messaging.batches(record_ids, current_app.config["DELIVERY_BATCH_SIZE"]):
-        with database.atomic():
+        with write_transaction():
             records = RosterRecord.select().where(RosterRecord.id.in_(batch))
             message_ids = [_invite(record, now).message_id for record in records]
         messaging.dispatch(message_ids)

@@ -20,7 +20,7 @@ from flask import current_app
 
 from regapp import metrics
 from regapp.adapters import DeliveryError, Email, Sms
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.logs import masked, redacted
 from regapp.models import Account, Message, utcnow
 from regapp.normalize import email_key
@@ -111,7 +111,7 @@ def deliver_due(adapters, settings, now=None, limit=1000):
 def _claim(message_ids, now):
     """Mark the due ones as ours, atomically, so no two workers send one message."""
     claim = uuid.uuid4().hex
-    with database.atomic():
+    with write_transaction():
         Message.update(status="sending", claim=claim, lease_until=now + LEASE).where(
             Message.id.in_(list(message_ids))
             & (Message.status == "pending")

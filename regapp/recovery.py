@@ -8,7 +8,7 @@ the same. A new password signs the account out everywhere.
 from __future__ import annotations
 
 from regapp import checks, messaging, notifications, otp, passwords
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.models import Account, utcnow
 from regapp.texts import text
 
@@ -24,7 +24,7 @@ def send_code(phone, settings, now=None):
     account = Account.get_or_none(Account.phone == phone)
     message = None
     try:
-        with database.atomic():
+        with write_transaction():
             _, code = otp.issue(phone, PURPOSE, settings["SECRET_KEY"], now=now or utcnow())
             if account is not None:
                 message = notifications.code_sms(phone, code, PURPOSE)

@@ -27,7 +27,7 @@ from regapp import (
     otp,
     passwords,
 )
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.models import Account, ConsentEvent, Invitation, PendingRegistration, utcnow
 from regapp.texts import text
 
@@ -92,7 +92,7 @@ def start(record, phone, email, consents, password, settings, client=Client(), n
           invitation=None, email_confirmed=False, email_code_required=False, esia_id=None):
     """Store a pending registration and queue its SMS code, in one transaction."""
     now = now or utcnow()
-    with database.atomic():
+    with write_transaction():
         pending = PendingRegistration.create(
             id=secrets.token_urlsafe(24), record=record, invitation=invitation,
             phone=phone, email=email, email_key=normalize.email_key(email),
@@ -120,7 +120,7 @@ def refresh_pending(pending, cleaned, password, now=None):
 
 def resend_code(pending, settings, now=None):
     """Send a new code for a pending registration (60 s apart, 5 an hour)."""
-    with database.atomic():
+    with write_transaction():
         message = _queue_code(pending.phone, settings, now or utcnow())
     messaging.dispatch([message.id])
 
@@ -171,7 +171,7 @@ def complete(pending, code, settings, now=None):
     now = now or utcnow()
     otp.verify(pending.phone, PURPOSE, code, settings["SECRET_KEY"], now=now)
     if pending.email_code_required:
-        with database.atomic():
+        with write_transaction():
             PendingRegistration.update(phone_confirmed=True).where(
                 PendingRegistration.id == pending.id).execute()
             message = _queue_email_code(pending, settings, now)
@@ -191,7 +191,7 @@ def complete_email(pending, code, settings, now=None):
 
 def resend_email_code(pending, settings, now=None):
     """Mail a new e-mail code (the same limits as SMS codes)."""
-    with database.atomic():
+    with write_transaction():
         message = _queue_email_code(pending, settings, now or utcnow())
     messaging.dispatch([message.id])
 
@@ -205,7 +205,7 @@ def _create_account(pending, now, email_confirmed):
     """One transaction: the account, the consents, the link spent, the confirmation mail."""
     message = None
     try:
-        with database.atomic():
+        with write_transaction():
             account = Account.create(
                 record=pending.record, phone=pending.phone, email=pending.email,
                 email_key=pending.email_key, email_confirmed=email_confirmed,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from peewee import Case, fn
 
-from regapp.db import database, write_transaction
+from regapp.db import write_transaction
 from regapp.models import SignInThrottle, utcnow
 
 
@@ -105,7 +105,7 @@ def failed(attempt_keys, now=None):
 
 def succeeded(attempt_keys):
     """A right password clears the phone's count and takes back the address's reservation."""
-    with database.atomic():
+    with write_transaction():
         if "phone" in attempt_keys:
             SignInThrottle.delete().where(SignInThrottle.key == attempt_keys["phone"]).execute()
         SignInThrottle.update(failures=SignInThrottle.failures - 1).where(

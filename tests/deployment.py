@@ -130,6 +130,13 @@ class Deployment:
         scheme = "https" if "--certfile" in extra else "http"
         return process.wait_for(f"{scheme}://127.0.0.1:{port}/healthz")
 
+    def run(self, port):
+        """``regapp run``: the embedded way, one process delivering in-process."""
+        process = Process(f"run-{port}", [_bin("regapp"), "run", "--port", str(port)],
+                          self.env, self.folder)
+        self.processes.append(process)
+        return process.wait_for(f"http://127.0.0.1:{port}/healthz")
+
     def worker(self):
         process = Process("worker", [_bin("regapp"), "worker"], self.env, self.folder)
         self.processes.append(process)

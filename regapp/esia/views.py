@@ -18,7 +18,7 @@ from peewee import IntegrityError
 from regapp import auth, invitations, messaging, notifications, registration
 from regapp.adapters import EsiaError
 from regapp.auth import current_account, login_required, sign_in
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.esia import protocol as wire
 from regapp.forms import ReauthForm
 from regapp.models import Account
@@ -86,7 +86,7 @@ def _password_confirmed():
 
 def _tell(account, kind):
     """The phone and the confirmed e-mail are told; other sessions end (issue 12)."""
-    with database.atomic():
+    with write_transaction():
         told = notifications.contact_changed(
             account.phone, account.email if account.email_confirmed else None, kind)
     messaging.dispatch([m.id for m in told])

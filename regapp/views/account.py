@@ -27,7 +27,7 @@ from regapp import (
     sessions,
 )
 from regapp.auth import current_account, login_required
-from regapp.db import database
+from regapp.db import write_transaction
 from regapp.forms import (
     ActionForm,
     ChangePasswordForm,
@@ -140,7 +140,7 @@ def resend_confirmation():
     """Mail the confirmation link again to an unconfirmed address (R23)."""
     account = current_account()
     if ActionForm().validate_on_submit() and not account.email_confirmed:
-        with database.atomic():
+        with write_transaction():
             message = email_confirmation.queue_link(account)
         messaging.dispatch([message.id])
         flash(text("account.link_sent", email=account.email), "status")
