@@ -11,6 +11,7 @@ import functools
 import secrets
 
 from flask import after_this_request, current_app, g, redirect, request, session, url_for
+from peewee import OperationalError
 
 from regapp import devices, messaging, normalize, notifications, passwords, sessions, throttle
 from regapp.db import write_transaction
@@ -28,6 +29,9 @@ class SignInRefused(Exception):
 def current_account():
     """The signed-in account, or None."""
     if "account" not in g:
+        if getattr(session, "row", None) is sessions.UNREACHABLE:
+            # who this is cannot be known now: «недоступен» (503), not a sign-in page
+            raise OperationalError("the session store is out of reach")
         account_id = session.get("account_id")
         account = Account.get_or_none(Account.id == account_id) if account_id else None
         if account is not None and session.get("epoch") != account.session_epoch:

@@ -3,7 +3,7 @@
 from importlib.resources import files
 
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
-from peewee import PeeweeException
+from peewee import InterfaceError, OperationalError, PeeweeException
 
 from regapp import rendering
 from regapp.db import database
@@ -67,6 +67,12 @@ def favicon():
     return current_app.send_static_file("favicon.svg")
 
 
+def _unavailable(exc):
+    current_app.logger.error("database unavailable: %s", exc)
+    page = render_template("error.html", title=text("error.503.title"), text=text("error.503"))
+    return page, 503, {"Retry-After": "60"}
+
+
 def _error_page(status):
     def handler(exc):
         return render_template("error.html", title=text(f"error.{status}.title"),
@@ -83,6 +89,9 @@ def init_app(app):
     app.register_blueprint(bp)
     for status in (400, 404, 429, 500):
         app.register_error_handler(status, _error_page(status))
+    # the database out of reach for a moment: a clear page and a retry hint, not a traceback
+    for unreachable in (OperationalError, InterfaceError):
+        app.register_error_handler(unreachable, _unavailable)
 
     @app.context_processor
     def _common():

@@ -15,11 +15,14 @@ import json
 import secrets
 
 from flask.sessions import SessionInterface, SessionMixin
+from peewee import InterfaceError, OperationalError
 from werkzeug.datastructures import CallbackDict
 
 from regapp.models import WebSession, utcnow
 from regapp.tokens import hash_token
 
+#: a session whose row could not be read: the database was out of reach
+UNREACHABLE = object()
 #: last_seen is written at most this often for a session that did not change
 TOUCH_EVERY = dt.timedelta(minutes=1)
 
@@ -48,12 +51,23 @@ class ServerSessions(SessionInterface):
     def open_session(self, app, request):
         key = request.cookies.get(self.get_cookie_name(app))
         if key:
-            row = WebSession.get_or_none(WebSession.id == hash_token(key))
+            try:
+                row = WebSession.get_or_none(WebSession.id == hash_token(key))
+            except (OperationalError, InterfaceError):  # the page will say «недоступен»
+                return ServerSession(key=key, row=UNREACHABLE)
             if row is not None and not _ended(row, app.config, utcnow()):
                 return ServerSession(json.loads(row.data), key=key, row=row)
         return ServerSession()
 
     def save_session(self, app, session, response):
+        if session.row is UNREACHABLE:
+            return  # the database was out of reach: leave the browser's key as it is
+        try:
+            self._save(app, session, response)
+        except (OperationalError, InterfaceError) as exc:
+            app.logger.error("session not saved, the database is out of reach: %s", exc)
+
+    def _save(self, app, session, response):
         name, now = self.get_cookie_name(app), utcnow()
         if not session:
             if session.row is not None:

@@ -325,3 +325,22 @@ def test_the_app_runs_on_the_backend_the_pass_asked_for(app, backend):  # R32
     assert type(database.obj).__name__.lower().startswith(expected)
     if backend:
         assert app.config["RATELIMIT_STORAGE_URI"].startswith("redis://")
+
+
+def test_a_database_out_of_reach_gives_a_clear_503_page(tmp_path, monkeypatch):  # issue 13
+    from tests.helpers import csrf
+
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True, "QUEUE": "immediate",
+                      "DATABASE": f"sqlite:///{tmp_path}/gone/x.db"})
+    client = app.test_client()
+    answer = client.get("/invite/" + "a" * 43)  # a page that reads the database
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 503 and "Сервис временно недоступен" in body
+    assert answer.headers["Retry-After"] == "60" and "Traceback" not in body
+    client.set_cookie("session", "k" * 43)  # a signed-in person's key, unreadable now
+    assert client.get("/account").status_code == 503
+    page = client.get("/login").get_data(as_text=True)  # no database needed to show it
+    refused = client.post("/login", data={"csrf_token": csrf(page), "phone": "89161234567",
+                                          "password": "x"})
+    assert refused.status_code in (400, 503)  # its token could not be kept: a clear page
