@@ -48,6 +48,21 @@ def queue_email(to, subject, text, kind, html=None):
     return Message.create(channel="email", kind=kind, to=to, subject=subject, text=text, html=html)
 
 
+#: a code not delivered after this long is said to be late on its page
+LATE_AFTER = dt.timedelta(seconds=5)
+
+
+def code_delivery(to, now=None):
+    """Where the newest code to ``to`` stands: ``sent``, ``waiting`` (just made) or ``late``
+    (still not delivered a few seconds on: a gateway retrying, or failed), for its page."""
+    now = now or utcnow()
+    newest = (Message.select().where((Message.to == to) & Message.kind.in_(list(CODE_KINDS)))
+              .order_by(Message.created_at.desc()).first())
+    if newest is None or newest.status == "sent":
+        return "sent"
+    return "late" if now - newest.created_at > LATE_AFTER else "waiting"
+
+
 def dispatch(message_ids):
     """Hand stored messages to the task queue, once their transaction committed."""
     queue = current_app.extensions["regapp.queue"]

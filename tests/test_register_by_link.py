@@ -342,3 +342,24 @@ def test_inline_checks_have_limits_a_person_typing_never_meets(client, link):  #
                 for n in range(125)]
     assert statuses[:120] == [200] * 120  # far more than a person leaving fields
     assert 429 in statuses[120:]  # one session cannot probe without end, from any address
+
+
+def test_a_late_code_is_said_on_its_page(app, client, link):  # issue 13
+    import datetime as dt
+
+    app.extensions["regapp.adapters"].sms.settings["FAKE_SMS_FAIL"] = True  # the gateway is down
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    assert "СМС задерживается" not in code_page and 'hx-trigger="every 3s"' in code_page
+    Message.update(created_at=Message.get().created_at - dt.timedelta(seconds=10)).execute()
+    late = client.get("/register/code/delivery", headers=HX).get_data(as_text=True)
+    assert "СМС задерживается, мы пробуем ещё раз" in late
+    assert "СМС задерживается" in client.get("/register/code").get_data(as_text=True)  # no JS
+    app.extensions["regapp.adapters"].sms.settings["FAKE_SMS_FAIL"] = False
+    from regapp import messaging
+
+    messaging.deliver_due(app.extensions["regapp.adapters"], app.config,
+                          now=utcnow() + dt.timedelta(seconds=2))
+    sent = client.get("/register/code/delivery", headers=HX).get_data(as_text=True)
+    assert "задерживается" not in sent and "every 3s" not in sent  # polling stops

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, render_template, session, url_for
 
 from regapp import (
     email_confirmation,
+    messaging,
     normalize,
     otp,
     passwords,
@@ -156,7 +157,16 @@ def _sms_page(pending, form, notice=None):
     return render("signup/code.html", "signup/_code.html", form=form,
                   resend_form=ResendForm(), notice=notice,
                   phone=normalize.format_phone(pending.phone),
+                  delivery=messaging.code_delivery(pending.phone),
                   wait=otp.seconds_until_resend(pending.phone, registration.PURPOSE))
+
+
+@bp.get("/register/code/delivery")
+def delivery():
+    """htmx polls this while the SMS has not gone: «СМС задерживается» or nothing."""
+    pending = _pending()
+    state = messaging.code_delivery(pending.phone) if pending is not None else "sent"
+    return render_template("signup/_delivery.html", delivery=state)
 
 
 def _email_page(pending, form, notice=None):

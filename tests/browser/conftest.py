@@ -194,8 +194,10 @@ class Watch:
             self.problems.append(f"console error: {message.text}")
 
     def _failed(self, request):
-        # the browser drops an icon still loading when the page moves on: nothing is lost
-        if request.failure == "net::ERR_ABORTED" and request.url.endswith("/favicon.svg"):
+        # the browser drops an icon, or a background poll, still loading when the page moves
+        # on: nothing is lost
+        background = ("/favicon.svg", "/register/code/delivery")
+        if request.failure == "net::ERR_ABORTED" and request.url.endswith(background):
             return
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
