@@ -3,6 +3,11 @@
 Read with openpyxl in read-only mode, which streams rows instead of loading
 the sheet. Cells arrive typed: dates as dates, numbers as numbers; the
 normalizers read a phone or policy stored as a number back as text.
+
+Before any XML is parsed the archive's own sizes are read: a workbook that would unpack
+past ``ROSTER_XLSX_MAX_UNPACKED`` bytes, or whose shared strings (which openpyxl holds in
+memory whole) pass ``ROSTER_XLSX_MAX_SHARED_STRINGS``, is refused (a zip bomb, issue 13);
+openpyxl parses with defusedxml (installed with regapp), so no entity tricks either.
 """
 
 import contextlib
@@ -22,6 +27,7 @@ class XlsxRosterSource(RosterSource):
     suffixes = (".xlsx", ".xlsm")
 
     def read(self, location):
+        self._check_sizes(location)
         try:
             workbook = load_workbook(location, read_only=True, data_only=True)
         except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
@@ -40,6 +46,23 @@ class XlsxRosterSource(RosterSource):
             raise RosterUnreadable(f"файл повреждён: {exc}") from None
         finally:
             workbook.close()
+
+
+    def _check_sizes(self, location):
+        most = self.settings.get("ROSTER_XLSX_MAX_UNPACKED") or 512 * 2**20
+        most_strings = self.settings.get("ROSTER_XLSX_MAX_SHARED_STRINGS") or 128 * 2**20
+        try:
+            with zipfile.ZipFile(location) as archive:
+                entries = archive.infolist()
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise RosterUnreadable(f"файл не читается как XLSX: {exc}") from None
+        unpacked = sum(entry.file_size for entry in entries)
+        strings = sum(e.file_size for e in entries if e.filename.endswith("sharedStrings.xml"))
+        if unpacked > most or strings > most_strings:
+            raise RosterUnreadable(
+                f"файл распаковывается в {unpacked // 2**20} МиБ (общие строки "
+                f"{strings // 2**20} МиБ): больше, чем бывает у списка застрахованных; "
+                "сохраните его заново или разделите")
 
 
 @hookimpl

@@ -54,6 +54,9 @@ DEFAULTS = {
     "REFUSAL_RETENTION_DAYS": 90,
     # phones (R9): regions whose mobiles are accepted
     "PHONE_REGIONS": ("RU",),
+    # XLSX rosters: refused before parsing when they would unpack past these (zip bombs)
+    "ROSTER_XLSX_MAX_UNPACKED": 512 * 2**20,
+    "ROSTER_XLSX_MAX_SHARED_STRINGS": 128 * 2**20,
     # durable delivery (R26): attempts and the first back-off, doubled each time
     "DELIVERY_MAX_ATTEMPTS": 8,
     "DELIVERY_RETRY_DELAY": 30,

@@ -223,3 +223,31 @@ def test_mixed_script_names_load_with_a_warning(app, tmp_path):
     report = load(app, write_csv(tmp_path / "r.csv", [person("P1", first="Cергей")]))
     assert report.added == 1
     assert report.warnings and report.warnings[0]["line"] == 2
+
+
+def _bomb(path, strings_size):
+    """An XLSX whose shared strings unpack to ``strings_size`` bytes from a few KiB."""
+    import zipfile
+
+    write_xlsx(path, PEOPLE)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", "<sst>" + "A" * strings_size + "</sst>")
+    return str(path)
+
+
+@pytest.mark.settings(ROSTER_XLSX_MAX_SHARED_STRINGS=2**20, ROSTER_XLSX_MAX_UNPACKED=8 * 2**20)
+def test_an_xlsx_that_would_unpack_too_far_is_refused_before_parsing(app, tmp_path):  # issue 13
+    import os
+
+    bomb = _bomb(tmp_path / "bomb.xlsx", 3 * 2**20)
+    assert os.path.getsize(bomb) < 64 * 2**10
+    source = app.extensions["regapp.adapters"].roster_source("xlsx")
+    with pytest.raises(RosterUnreadable, match="распаковывается"):
+        import_roster(source, bomb)
+    assert RosterRecord.select().count() == 0
+
+
+def test_openpyxl_parses_through_defusedxml():  # issue 13: no XML entity expansion
+    from openpyxl.xml import DEFUSEDXML
+
+    assert DEFUSEDXML
