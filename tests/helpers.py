@@ -1,6 +1,9 @@
 """What many tests share: a password the policy accepts, the CSRF token, htmx headers, codes."""
 
 import re
+import threading
+
+from regapp.db import database
 
 #: a password zxcvbn scores 4 and that names nobody (R10)
 GOOD = "correct horse battery staple"
@@ -37,3 +40,29 @@ class Auth:
     def logout(self):
         page = self.client.get("/account").get_data(as_text=True)
         return self.client.post("/logout", data={"csrf_token": csrf(page)})
+
+
+def all_at_once(guess, count=12):
+    """Run ``guess(i)`` in ``count`` threads started together; return results or exceptions."""
+    barrier, results, lock = threading.Barrier(count), [], threading.Lock()
+
+    def worker(i):
+        database.connect(reuse_if_open=True)  # connected first, so the guesses overlap
+        barrier.wait()
+        try:
+            outcome = guess(i)
+        except Exception as exc:  # the outcome under test is often an exception
+            outcome = exc
+        finally:
+            if not database.is_closed():
+                database.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == count
+    return results

@@ -7,36 +7,9 @@ by a barrier, the way simultaneous requests reach several app processes.
 import threading
 
 from regapp import auth, otp, passwords
-from regapp.db import database
-from tests.helpers import GOOD
+from tests.helpers import GOOD, all_at_once
 
-GUESSES = 12
-
-
-def all_at_once(guess):
-    """Run ``guess(i)`` in GUESSES threads started together; return results or exceptions."""
-    barrier, results, lock = threading.Barrier(GUESSES), [], threading.Lock()
-
-    def worker(i):
-        database.connect(reuse_if_open=True)  # connected first, so the guesses overlap
-        barrier.wait()
-        try:
-            outcome = guess(i)
-        except Exception as exc:  # the outcome under test is often an exception
-            outcome = exc
-        finally:
-            if not database.is_closed():
-                database.close()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(GUESSES)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert len(results) == GUESSES
-    return results
+GUESSES = 12  # all_at_once runs twelve
 
 
 def test_parallel_wrong_codes_are_compared_at_most_five_times(app):

@@ -9,7 +9,7 @@ from regapp import invitations, otp, passwords, registration
 from regapp.models import Account, ConsentEvent, Invitation, Message, PendingRegistration, utcnow
 from regapp.roster import import_roster
 from regapp.texts import text
-from tests.helpers import GOOD
+from tests.helpers import GOOD, all_at_once
 from tests.rosters import PEOPLE, write_csv
 
 CONSENTS = {"terms": (True, "1"), "pd": (True, "1"), "marketing": (False, "1")}
@@ -134,3 +134,33 @@ def test_a_wrong_code_creates_nothing(app, invited, outbox, last_code):
         registration.complete(pending, wrong, app.config)
     assert Account.select().count() == 0
     assert registration.find_pending(pending.id) is not None
+
+
+def test_the_code_sent_from_eight_tabs_at_once_makes_one_account(app, invited, last_code):
+    # issue 13, R29: on both databases
+    pending = start(app, invited["ДМС-101"])
+    code = last_code()
+    results = all_at_once(lambda i: registration.complete(
+        PendingRegistration.get_by_id(pending.id), code, app.config))
+    accounts = [r for r in results if isinstance(r, Account)]
+    refused = [r for r in results if not isinstance(r, Account)]
+    assert len(accounts) == 1 and Account.select().count() == 1
+    assert all(isinstance(r, (otp.CodeError, registration.Refused)) for r in refused), refused
+
+
+def test_two_people_confirming_one_phone_at_once_one_wins(app, invited, last_code):  # R29
+    first = start(app, invited["ДМС-101"])
+    first_code = last_code()
+    second = PendingRegistration.create(
+        id="race", record=invited["ДМС-102"].record, invitation=invited["ДМС-102"],
+        phone="+79161234567", email="alena@example.com", email_key="alena@example.com",
+        email_confirmed=True, password_hash=first.password_hash, consents=first.consents,
+        channel="link", expires_at=first.expires_at)
+    later = utcnow() + dt.timedelta(minutes=2)
+    registration.resend_code(second, app.config, now=later)
+    second_code = last_code()
+    pairs = [(first, first_code, None), (second, second_code, later)] * 6
+    results = all_at_once(lambda i: registration.complete(
+        PendingRegistration.get_by_id(pairs[i][0].id), pairs[i][1], app.config, now=pairs[i][2]))
+    assert Account.select().count() == 1
+    assert all(isinstance(r, (Account, otp.CodeError, registration.Refused)) for r in results)
