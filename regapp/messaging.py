@@ -33,7 +33,8 @@ LEASE = dt.timedelta(minutes=5)
 CONFIRMATION_KINDS = {"email_confirmation", "email_code"}
 #: one-time codes: a person is waiting at the screen, and a code lives 5 minutes (issue 13)
 CODE_KINDS = {"code", "email_code"}
-#: a code's first retries come within seconds; then the usual doubling delay
+#: a code is retried within seconds, then every 8 s for as long as it is useful, so a
+#: gateway back after an outage delivers it seconds later; then it is stale, not failed
 CODE_RETRY_DELAYS = (1, 2, 4, 8)
 CODE_USEFUL_FOR = dt.timedelta(minutes=5)
 
@@ -186,11 +187,17 @@ def _drop_stale_codes(messages, now, outcome):
 
 
 def _retry_delay(message, attempts, settings):
-    """Seconds before the next attempt: seconds for codes, then a doubling delay."""
-    if message.kind in CODE_KINDS and attempts <= len(CODE_RETRY_DELAYS):
-        return CODE_RETRY_DELAYS[attempts - 1]
-    first_slow = len(CODE_RETRY_DELAYS) if message.kind in CODE_KINDS else 0
-    return settings["DELIVERY_RETRY_DELAY"] * 2 ** (attempts - 1 - first_slow)
+    """Seconds before the next attempt: seconds for codes, a doubling delay for the rest."""
+    if message.kind in CODE_KINDS:
+        return CODE_RETRY_DELAYS[min(attempts, len(CODE_RETRY_DELAYS)) - 1]
+    return settings["DELIVERY_RETRY_DELAY"] * 2 ** (attempts - 1)
+
+
+def _retries_left(message, attempts, settings, now):
+    """A code is tried while it is useful; anything else ``DELIVERY_MAX_ATTEMPTS`` times."""
+    if message.kind in CODE_KINDS:
+        return now - message.created_at < CODE_USEFUL_FOR
+    return attempts < settings["DELIVERY_MAX_ATTEMPTS"]
 
 
 def _refuse_unconfirmed(messages, now, outcome):
@@ -227,7 +234,7 @@ def _record(message, error, settings, now, outcome):
         changes.update(status="sent", sent_at=now, text="", html=None)
         outcome.sent.append(message.id)
         metrics.DELIVERIES.labels(message.channel, "sent").inc()
-    elif error.temporary and attempts < settings["DELIVERY_MAX_ATTEMPTS"]:
+    elif error.temporary and _retries_left(message, attempts, settings, now):
         delay = _retry_delay(message, attempts, settings)
         changes.update(status="pending", last_error=error.reason,
                        next_attempt_at=now + dt.timedelta(seconds=delay))
