@@ -85,6 +85,11 @@ class Process:
             self.log.flush()
         return self.log_path.read_text(errors="replace")
 
+    def kill(self):
+        """SIGKILL: no cleanup, no goodbye, as a crash or an OOM killer does it."""
+        self.process.kill()
+        self.process.wait()
+
     def stop(self):
         if self.process.poll() is None:
             self.process.terminate()
@@ -130,10 +135,11 @@ class Deployment:
         scheme = "https" if "--certfile" in extra else "http"
         return process.wait_for(f"{scheme}://127.0.0.1:{port}/healthz")
 
-    def run(self, port):
+    def run(self, port, **settings):
         """``regapp run``: the embedded way, one process delivering in-process."""
-        process = Process(f"run-{port}", [_bin("regapp"), "run", "--port", str(port)],
-                          self.env, self.folder)
+        env = {**self.env, **{f"REGAPP_{k}": str(v) for k, v in settings.items()}}
+        name = f"run-{port}-{len(self.processes)}"
+        process = Process(name, [_bin("regapp"), "run", "--port", str(port)], env, self.folder)
         self.processes.append(process)
         return process.wait_for(f"http://127.0.0.1:{port}/healthz")
 
