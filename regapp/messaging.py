@@ -177,13 +177,17 @@ def _drop_stale_codes(messages, now, outcome):
                 now - message.created_at > CODE_USEFUL_FOR or Message.select().where(
                     (Message.to == message.to) & (Message.kind == message.kind)
                     & (Message.created_at > message.created_at)).exists()):
-            Message.update(status="stale", claim=None, text="", html=None,
-                           last_error="код больше не нужен").where(
-                Message.id == message.id).execute()
-            outcome.refused.append(message.id)
+            _end_unsent(message, "stale", "код больше не нужен", outcome)
         else:
             kept.append(message)
     return kept
+
+
+def _end_unsent(message, status, reason, outcome):
+    """End a message that must not go, its body forgotten with it."""
+    Message.update(status=status, claim=None, text="", html=None, last_error=reason).where(
+        Message.id == message.id).execute()
+    outcome.refused.append(message.id)
 
 
 def _retry_delay(message, attempts, settings):
@@ -216,10 +220,7 @@ def _refuse_unconfirmed(messages, now, outcome):
             log.warning("R18: not sending %s mail %s to unconfirmed %s", message.kind, message.id,
                         masked(message.to))
             metrics.DELIVERIES.labels(message.channel, "refused").inc()
-            Message.update(status="refused", claim=None, text="", html=None,
-                           last_error="адрес не подтверждён (R18)").where(
-                Message.id == message.id).execute()
-            outcome.refused.append(message.id)
+            _end_unsent(message, "refused", "адрес не подтверждён (R18)", outcome)
         else:
             allowed.append(message)
     return allowed
