@@ -26,7 +26,8 @@ UNVERIFIED = ssl._create_unverified_context()  # the tests' own self-signed cert
 
 
 def make_certificate(folder):
-    """A self-signed certificate for 127.0.0.1 and localhost; return (cert, key) paths."""
+    """A self-signed certificate for 127.0.0.1 and localhost, fit to be its own CA file;
+    return (cert, key) paths."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -41,6 +42,7 @@ def make_certificate(folder):
         .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([
             x509.IPAddress(IPv4Address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256()))
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))

@@ -100,16 +100,21 @@ def test_a_phone_already_used_by_an_account_is_taken(app, invited, outbox, last_
     assert errors["phone"] == text("phone.taken")
 
 
+def _same_phone_as(first, invitation):
+    """A second person's registration for the phone ``first`` uses (R29's race)."""
+    return PendingRegistration.create(
+        id="race", record=invitation.record, invitation=invitation, phone=first.phone,
+        email="alena@example.com", email_key="alena@example.com", email_confirmed=True,
+        password_hash=first.password_hash, consents=first.consents, channel="link",
+        expires_at=first.expires_at)
+
+
 def test_two_people_racing_for_one_phone_one_wins(app, invited, outbox, last_code):  # R29
     one = start(app, invited["ДМС-101"])
     code_one = last_code()
     registration.complete(one, code_one, app.config)
     # the second filled the form before the first finished, and asks for a code later
-    other = PendingRegistration.create(
-        id="race", record=invited["ДМС-102"].record, invitation=invited["ДМС-102"],
-        phone="+79161234567", email="alena@example.com", email_key="alena@example.com",
-        email_confirmed=True, password_hash=one.password_hash, consents=one.consents,
-        channel="link", expires_at=one.expires_at)
+    other = _same_phone_as(one, invited["ДМС-102"])
     later = utcnow() + dt.timedelta(minutes=2)
     registration.resend_code(other, app.config, now=later)
     with pytest.raises(registration.Refused) as caught:
@@ -151,11 +156,7 @@ def test_the_code_sent_from_eight_tabs_at_once_makes_one_account(app, invited, l
 def test_two_people_confirming_one_phone_at_once_one_wins(app, invited, last_code):  # R29
     first = start(app, invited["ДМС-101"])
     first_code = last_code()
-    second = PendingRegistration.create(
-        id="race", record=invited["ДМС-102"].record, invitation=invited["ДМС-102"],
-        phone="+79161234567", email="alena@example.com", email_key="alena@example.com",
-        email_confirmed=True, password_hash=first.password_hash, consents=first.consents,
-        channel="link", expires_at=first.expires_at)
+    second = _same_phone_as(first, invited["ДМС-102"])
     later = utcnow() + dt.timedelta(minutes=2)
     registration.resend_code(second, app.config, now=later)
     second_code = last_code()

@@ -12,10 +12,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +22,7 @@ import pytest
 from regapp.qa import outbox as outbox_file
 from regapp.testing.peers import free_port
 from tests.conftest import keep_in_suite_log
+from tests.deployment import Process
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -99,42 +98,23 @@ class Portal(OutboxReader):
         shutil.copytree(esia_materials, self.instance / "fake-esia")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(folder / "portal.log", "w+b")  # noqa: SIM115 (closed in stop)
         env = {**os.environ, "REGAPP_INSTANCE_PATH": str(self.instance)}
         if servers:  # the PostgreSQL + Redis pass: the demo's data and limits live there
             env.update(REGAPP_DATABASE=servers["database"],
                        REGAPP_RATELIMIT_STORAGE_URI=servers["redis"])
         self.database = env.get("REGAPP_DATABASE") or f"sqlite:///{self.instance / 'regapp.db'}"
-        self.process = subprocess.Popen(
-            [_regapp_command(), "demo", "--port", str(self.port)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=folder)
-        self._wait_until_up()
-
-    def _wait_until_up(self, seconds=30):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"regapp demo did not start:\n{self.output()}", pytrace=False)
+        self.process = Process("portal", [_regapp_command(), "demo", "--port", str(self.port)],
+                               env, folder)
+        try:
+            self.process.wait_for(self.base + "/healthz")
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
     def output(self):
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
+        return self.process.output()
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.process.stop()
 
     def add_account(self, phone, password):
         """An account made a while ago for the roster record with ``phone`` (set-up, not a walk)."""
@@ -167,7 +147,6 @@ def portal(tmp_path, fake_esia_materials, backend):
     # the demo's list of its fictional people is its screen, not a log line
     keep_in_suite_log("\n".join(line for line in served.output().splitlines()
                                  if not line.startswith("  ДМС-")))
-    served.log.close()
 
 
 @pytest.hookimpl(wrapper=True)
