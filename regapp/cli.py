@@ -139,7 +139,7 @@ def roster_import_command(path, source, dry_run, as_json):
     adapters = current_app.extensions["regapp.adapters"]
     try:
         reader = adapters.roster_source(source, path)
-        report = roster.import_roster(reader, path, dry_run=dry_run)
+        report = roster.import_roster(reader, path, dry_run=dry_run, progress=_read_so_far)
     except (RosterUnreadable, UnknownAdapter) as exc:
         if as_json:
             click.echo(json.dumps({"error": str(exc)}, ensure_ascii=False))
@@ -155,6 +155,11 @@ def roster_import_command(path, source, dry_run, as_json):
         click.echo(f"  строка {item['line']}: {item['reason']}")
     for item in report.warnings:
         click.echo(f"  строка {item['line']} (предупреждение): {item['reason']}")
+
+
+def _read_so_far(rows):
+    """A long import tells the operator it is alive (stderr: the report stays clean)."""
+    click.echo(f"… прочитано строк: {rows:,}".replace(",", " "), err=True)
 
 
 @main.group("support")

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask import current_app
+from peewee import fn
 
 from regapp import metrics
 from regapp.adapters import DeliveryError, Email, Sms
@@ -27,8 +28,9 @@ from regapp.normalize import email_key
 
 log = logging.getLogger("regapp.delivery")
 
-#: how long a worker may hold a message before another may take it again
-LEASE = dt.timedelta(minutes=5)
+#: how long a worker may hold a message before another may take it again: a little longer
+#: than one attempt may take, renewed before each, so a crash mid-send frees it in seconds
+LEASE = dt.timedelta(seconds=15)
 #: the only kind of mail an unconfirmed address may receive (R18)
 CONFIRMATION_KINDS = {"email_confirmation", "email_code"}
 #: one-time codes: a person is waiting at the screen, and a code lives 5 minutes (issue 13)
@@ -95,8 +97,11 @@ def deliver(message_ids, adapters, settings, now=None):
     sms = [m for m in messages if m.channel == "sms"]
     emails = [m for m in messages if m.channel == "email"]
     for message in sms:
+        _hold(message.claim)
         _record(message, _send_sms(adapters.sms, message), settings, now, outcome)
     emails = _refuse_unconfirmed(emails, now, outcome)
+    if emails:
+        _hold(emails[0].claim, extra=len(emails))  # one connection sends them all
     for message, error in zip(emails, _send_emails(adapters.email, emails), strict=True):
         _record(message, error, settings, now, outcome)
     return outcome
@@ -134,6 +139,20 @@ def _claim(message_ids, now):
             & (Message.next_attempt_at <= now)
         ).execute()
     return list(Message.select().where(Message.claim == claim).order_by(Message.created_at))
+
+
+def _hold(claim, extra=0):
+    """Renew the lease on what this round still holds, before an attempt that may block."""
+    until = utcnow() + LEASE + dt.timedelta(seconds=extra)
+    Message.update(lease_until=until).where(
+        (Message.claim == claim) & (Message.status == "sending")).execute()
+
+
+def orphans_free_at():
+    """When the last lease on a message being sent runs out (None if none is held): at a
+    start, those are what a killed process held, to be swept again then."""
+    return (Message.select(fn.MAX(Message.lease_until))
+            .where(Message.status == "sending").scalar())
 
 
 def _send_sms(gateway, message):

@@ -31,6 +31,8 @@ class DeliveryQueue:
         self._sweep = self.huey.periodic_task(crontab(minute="*"), name="regapp.sweep")(
             self._sweep_task
         )
+        # a one-off sweep, once leases a killed process held have run out
+        self._sweep_later = self.huey.task(name="regapp.sweep_later")(self._sweep_task)
         self._forget = self.huey.periodic_task(crontab(minute="17"), name="regapp.forget")(
             self._forget_task
         )
@@ -40,8 +42,14 @@ class DeliveryQueue:
         self._deliver(list(message_ids))
 
     def sweep_now(self):
-        """At start: whatever a crash left queued goes out now, not at the next minute."""
+        """At start: whatever a crash left queued goes out now, not at the next minute, and
+        what it was sending goes out as soon as its lease runs out."""
         self._sweep()
+        with self.app.app_context():
+            free_at = messaging.orphans_free_at()
+        if free_at is not None:
+            wait = (free_at - messaging.utcnow()).total_seconds()
+            self._sweep_later.schedule(delay=max(wait, 0) + 1)
 
     def _deliver_task(self, message_ids):
         with self.app.app_context():

@@ -34,6 +34,8 @@ REQUIRED = ("policy_number", "last_name", "first_name", "birth_date")
 LABELS = {"policy_number": "Номер полиса", "last_name": "Фамилия", "first_name": "Имя",
           "birth_date": "Дата рождения"}
 BATCH = 500
+#: how often a long import says how far it got
+PROGRESS_EVERY = 10_000
 
 
 @dataclass
@@ -126,8 +128,11 @@ def _name(label, value, required=False):
     return text
 
 
-def import_roster(source, location, dry_run=False, batch_size=BATCH) -> ImportReport:
+def import_roster(source, location, dry_run=False, batch_size=BATCH,
+                  progress=None) -> ImportReport:
     """Upsert every valid row of ``location`` read by ``source``; report every bad one.
+    ``progress(rows)`` hears how far it got every ``PROGRESS_EVERY`` rows; nothing is
+    committed before the last row (a killed import changes nothing).
 
     :raises RosterUnreadable: the file could not be read; nothing changed.
     """
@@ -135,7 +140,9 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH) -> ImportRe
     with database.atomic() as transaction:
         importer = _Batcher(report, batch_size)
         mapping = None
-        for line, raw in source.read(location):
+        for count, (line, raw) in enumerate(source.read(location), start=1):
+            if progress and count % PROGRESS_EVERY == 0:
+                progress(count)
             if mapping is None:
                 mapping = column_map(raw.keys())
             try:

@@ -123,6 +123,12 @@ class Deployment:
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
+    def start(self, *args):
+        """A ``regapp`` command left running, to be killed or waited for."""
+        process = Process(f"regapp-{args[0]}", [_bin("regapp"), *args], self.env, self.folder)
+        self.processes.append(process)
+        return process
+
     def load_demo_roster(self):
         self.regapp("init-db")
         self.regapp("roster", "import", str(DEMO_ROSTER))

@@ -307,3 +307,18 @@ def test_what_a_crash_left_queued_goes_out_at_start(app):  # issue 13: not at th
         Message.id == left).execute()  # claimed by a process that died
     app.extensions["regapp.queue"].sweep_now()
     assert status(left).status == "sent"
+
+
+def test_a_message_a_killed_process_was_sending_is_swept_when_its_lease_ends(app):
+    """Issue 13: the lease is seconds, not minutes, and the start sweeps again at its end."""
+    with database.atomic():
+        held = messaging.queue_sms("+79161234567", "123456 — код", kind="code").id
+    Message.update(status="sending", claim="killed", lease_until=utcnow() + messaging.LEASE).where(
+        Message.id == held).execute()
+    queue = app.extensions["regapp.queue"]
+    queue.sweep_now()
+    assert status(held).status == "sending"  # the lease may still be honoured
+    [later] = queue.huey.scheduled()
+    assert later.name == "regapp.sweep_later"
+    assert later.eta - utcnow() <= messaging.LEASE + dt.timedelta(seconds=1)
+    assert messaging.LEASE <= dt.timedelta(seconds=15)

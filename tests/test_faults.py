@@ -1,12 +1,17 @@
-"""Faults against the real process (issue 13, R26): `regapp run` killed with SIGKILL
-between the form and the code, while the SMS gateway is down; after a restart nothing is
-half made, the queued code goes out within seconds, and the person finishes with it."""
+"""Faults against the real process (issue 13, R26), with a real HTTP gateway on loopback:
+`regapp run` killed with SIGKILL between the form and the code and while a code is being
+handed over, the gateway down for a minute, a roster import killed. Nothing is half made or
+lost, codes go out once within seconds, and people finish."""
 
+import contextlib
+import sqlite3
 import time
 
 import pytest
 
+from regapp.testing.http import RecordingGateway
 from regapp.testing.peers import free_port
+from tests import crowd
 from tests.conftest import keep_in_suite_log
 from tests.deployment import Deployment
 from tests.helpers import GOOD, code_in, csrf
@@ -56,3 +61,127 @@ def _wait_for(deployment, to, seconds=15):
             return found[0]
         time.sleep(0.1)
     raise AssertionError(f"nothing to {to} in {seconds} s:\n{deployment.logs()[-3000:]}")
+
+
+OUTAGE = 60  # seconds the SMS gateway is down (issue 13)
+DURING_OUTAGE = 8  # people who register meanwhile
+
+
+def test_a_gateway_down_for_a_minute_delays_codes_not_registrations(tmp_path,
+                                                                    fake_esia_materials):
+    """Every code asked for while the gateway answers 503 goes out once, seconds after it is
+    back; the code page says the SMS is late meanwhile; everybody finishes."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with RecordingGateway(default_status=503) as gateway:
+        deployment = Deployment(tmp_path, fake_esia_materials.folder, PUBLIC_URL=base,
+                                RATELIMIT_ENABLED="false", SMS_GATEWAY="http",
+                                SMS_HTTP_URL=gateway.url)
+        try:
+            deployment.regapp("init-db")
+            deployment.regapp("roster", "import",
+                              crowd.write_roster(tmp_path / "roster.csv", DURING_OUTAGE))
+            deployment.run(port)
+            down_since = time.monotonic()
+            browsers = {}
+            for n in range(DURING_OUTAGE):
+                browsers[n] = crowd.start(base, n)
+                time.sleep(OUTAGE / 2 / DURING_OUTAGE)  # they come over the first half
+            _, _, late = browsers[0].get(base + "/register/code")
+            assert "СМС задерживается" in late
+            time.sleep(max(0, OUTAGE - (time.monotonic() - down_since)))
+            assert not _delivered(gateway)  # nothing got through the outage
+            gateway.default_status = 200
+            back = time.monotonic()
+            for n, browser in browsers.items():
+                crowd.finish(browser, base, code_in(_wait_for_sms(gateway, crowd.phone(n))))
+            assert time.monotonic() - back < 15  # seconds after recovery, not minutes
+            delivered = _delivered(gateway)
+            assert sorted(delivered) == sorted(crowd.phone(n) for n in browsers)  # once each
+        finally:
+            deployment.stop()
+            keep_in_suite_log(deployment.logs())
+
+
+def test_killed_while_handing_a_code_to_the_gateway(tmp_path, fake_esia_materials):
+    """SIGKILL while the gateway holds the request: after a restart the code is handed over
+    again within seconds, with the same Idempotency-Key, so a gateway that de-duplicates
+    sends it once; the person finishes with it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with RecordingGateway(delay=30) as gateway:  # slow: the app is killed while it waits
+        deployment = Deployment(tmp_path, fake_esia_materials.folder, PUBLIC_URL=base,
+                                SMS_GATEWAY="http", SMS_HTTP_URL=gateway.url,
+                                SMS_HTTP_TIMEOUT=60)
+        try:
+            deployment.regapp("init-db")
+            deployment.regapp("roster", "import", crowd.write_roster(tmp_path / "r.csv", 1))
+            first = deployment.run(port)
+            browser = crowd.start(base, 0)
+            _wait_until(lambda: gateway.requests, "the gateway never got the code")
+            first.kill()
+            gateway.delay = 0
+            started = time.monotonic()
+            deployment.run(port)
+            _wait_until(lambda: len(gateway.requests) > 1, "the code was not handed over again",
+                        seconds=30)
+            assert time.monotonic() - started < 20  # once the dead process's lease ran out
+            keys = {r["headers"]["Idempotency-Key"] for r in gateway.requests}
+            texts = {r["body"]["text"] for r in gateway.requests}
+            assert len(keys) == 1 and len(texts) == 1  # the same message, not a second code
+            crowd.finish(browser, base, code_in(texts.pop()))
+            time.sleep(2)
+            assert len(gateway.requests) == 2  # and not a third time
+        finally:
+            deployment.stop()
+            keep_in_suite_log(deployment.logs())
+
+
+def _delivered(gateway):
+    """Phones a de-duplicating gateway has sent to: one per accepted Idempotency-Key."""
+    accepted = {r["headers"]["Idempotency-Key"]: r["body"]["to"]
+                for r in gateway.requests if r["status"] < 300}
+    return list(accepted.values())
+
+
+def _wait_for_sms(gateway, to, seconds=15):
+    _wait_until(lambda: [r for r in gateway.requests
+                         if r["body"]["to"] == to and r["status"] < 300],
+                f"nothing accepted for {to}", seconds)
+    return next(r["body"]["text"] for r in gateway.requests
+                if r["body"]["to"] == to and r["status"] < 300)
+
+
+def _wait_until(condition, failure, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(failure)
+
+
+def test_a_roster_import_killed_halfway_changes_nothing(tmp_path, fake_esia_materials):
+    """SIGKILL in the middle of a large import: the database holds the old roster, whole;
+    running the import again completes it."""
+    deployment = Deployment(tmp_path, fake_esia_materials.folder)
+    deployment.regapp("init-db")
+    deployment.regapp("roster", "import", crowd.write_roster(tmp_path / "old.csv", 3))
+    database = deployment.instance / "regapp.db"
+    before = _roster(database)
+    big = crowd.write_roster(tmp_path / "new.csv", 40_000)
+    importing = deployment.start("roster", "import", big)
+    _wait_until(lambda: "прочитано строк: 20 000" in importing.output(),
+                "the import never got halfway", seconds=60)
+    assert importing.process.poll() is None  # caught halfway: it commits after the last row
+    importing.kill()
+    assert _roster(database) == before
+    deployment.regapp("roster", "import", big)
+    after = _roster(database)
+    assert len(after) == 40_000 and set(before) <= set(after)
+
+
+def _roster(database):
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        return connection.execute(
+            "SELECT policy_key, phone, email FROM roster_record ORDER BY policy_key").fetchall()

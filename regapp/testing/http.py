@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -10,9 +11,10 @@ class RecordingGateway(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, statuses=(), default_status=200, token=None):
+    def __init__(self, statuses=(), default_status=200, token=None, delay=0):
         self.requests, self.statuses = [], list(statuses)
         self.default_status, self.token = default_status, token
+        self.delay = delay  # seconds before answering, to be slow or to be caught mid-send
         super().__init__(("127.0.0.1", 0), _GatewayHandler)
 
     @property
@@ -37,10 +39,14 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         if not authorized:
             status = 401
         server.requests.append({"body": body, "headers": dict(self.headers), "status": status})
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"ok": %s}' % (b"true" if status < 300 else b"false"))
+        time.sleep(server.delay)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"ok": %s}' % (b"true" if status < 300 else b"false"))
+        except OSError:  # the sender is gone (killed, or gave up waiting)
+            server.requests[-1]["answered"] = False
 
     def log_message(self, *args):
         pass

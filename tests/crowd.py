@@ -1,0 +1,82 @@
+"""Many people registering without a link against a running portal, over plain HTTP: for the
+concurrency, fault and load runs (issue 13). Person ``n`` has a roster row of their own:
+one name shared by all, a different patronymic, phone and e-mail each."""
+
+import threading
+
+from tests.helpers import GOOD, csrf
+from tests.rosters import person, write_csv
+from tests.test_instances import Browser
+
+PATRONYMICS = ["Петрович", "Сергеевич", "Андреевич", "Олегович", "Павлович", "Юрьевич",
+               "Игоревич", "Романович"]
+
+
+def patronymic(n):
+    return f"{PATRONYMICS[n % 8]}-{_letters(n // 8)}"  # many different people of one name
+
+
+def _letters(n):
+    alphabet = "абвгдежзиклмнопрстуфхцчшщэюя"
+    word = alphabet[n % len(alphabet)]
+    while n >= len(alphabet):
+        n = n // len(alphabet) - 1
+        word = alphabet[n % len(alphabet)] + word
+    return word
+
+
+def phone(n):
+    return f"+79165{n:06d}"
+
+
+def write_roster(path, size):
+    rows = [person(f"P{n:06d}", last="Иванов", first="Иван", patronymic=patronymic(n),
+                   born="01.02.1985", phone=phone(n), email=f"p{n}@example.com")
+            for n in range(size)]
+    return write_csv(path, rows)
+
+
+def start(base, n):
+    """Fill in and send the registration form as person ``n``; their browser, at the code."""
+    browser = Browser()
+    _, _, page = browser.get(base + "/register")
+    status, headers, body = browser.post(base + "/register", {
+        "csrf_token": csrf(page), "last_name": "Иванов", "first_name": "Иван",
+        "patronymic": patronymic(n), "birth_date": "01.02.1985", "phone": phone(n),
+        "email": f"p{n}@example.com", "password": GOOD, "confirmation": GOOD, "terms": "y",
+        "pd": "y", "terms_version": "1", "pd_version": "1", "marketing_version": "1"})
+    assert (status, headers.get("Location")) == (303, "/register/code"), (n, status, body[:300])
+    return browser
+
+
+def finish(browser, base, code):
+    """Type the code; the account page follows."""
+    _, _, code_page = browser.get(base + "/register/code")
+    status, headers, body = browser.post(base + "/register/code",
+                                         {"csrf_token": csrf(code_page), "code": code})
+    assert (status, headers.get("Location")) == (303, "/account"), (status, body[:300])
+
+
+def at_once(work, items, parallel):
+    """Run ``work(item)`` for every item, ``parallel`` at a time; (results, failures), every
+    failure reported, none hidden."""
+    results, failures, lock = [], [], threading.Lock()
+    pending = list(items)
+
+    def one_at_a_time():
+        while True:
+            with lock:
+                if not pending:
+                    return
+                item = pending.pop(0)
+            try:
+                results.append(work(item))
+            except Exception as exc:
+                failures.append(f"{item}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=one_at_a_time) for _ in range(parallel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, failures
