@@ -90,7 +90,9 @@ def _count(key, rule, now):
     failures = SignInThrottle.get_by_id(key).failures  # this transaction's own write
     over = failures - rule.free_tries + 1  # the last free try starts the wait
     if over > 0:
-        wait = min(rule.first_wait * 2 ** (over - 1), rule.max_wait)
+        # the exponent stops growing long before it could overflow a timedelta (a scanner
+        # makes thousands of tries from one address)
+        wait = min(rule.first_wait * 2 ** min(over - 1, 30), rule.max_wait)
         SignInThrottle.update(locked_until=now + wait).where(SignInThrottle.key == key).execute()
 
 

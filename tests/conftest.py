@@ -2,9 +2,11 @@
 
 import contextvars
 import logging
+import os
 import re
 from pathlib import Path
 
+import hypothesis
 import pytest
 from flask.testing import FlaskClient
 
@@ -19,6 +21,14 @@ BASE_SETTINGS = {
     "PUBLIC_URL": "https://regapp.example.com",
 }
 
+
+# hypothesis (issue 13): bounded and repeatable in CI, long under `tox -e soak`; the
+# examples share one app per test, which is the point (state must not drift)
+_PROFILE = {"deadline": None, "suppress_health_check": [
+    hypothesis.HealthCheck.function_scoped_fixture, hypothesis.HealthCheck.too_slow]}
+hypothesis.settings.register_profile("ci", max_examples=60, derandomize=True, **_PROFILE)
+hypothesis.settings.register_profile("soak", max_examples=2000, **_PROFILE)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 def pytest_addoption(parser):
     parser.addoption("--backend", choices=("sqlite", "postgres"), default="sqlite",

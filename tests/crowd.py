@@ -36,9 +36,9 @@ def write_roster(path, size):
     return write_csv(path, rows)
 
 
-def start(base, n):
+def start(base, n, timeout=15):
     """Fill in and send the registration form as person ``n``; their browser, at the code."""
-    browser = Browser()
+    browser = Browser(timeout)
     _, _, page = browser.get(base + "/register")
     status, headers, body = browser.post(base + "/register", {
         "csrf_token": csrf(page), "last_name": "Иванов", "first_name": "Иван",

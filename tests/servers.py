@@ -46,8 +46,9 @@ def _as_unprivileged():
 
 
 @contextlib.contextmanager
-def postgres_server():
-    """Yield the URL of a fresh PostgreSQL cluster on a loopback port, trusted, fsync off."""
+def postgres_server(durable=False):
+    """Yield the URL of a fresh PostgreSQL cluster on a loopback port, trusted; fsync off
+    for the tests' speed unless ``durable`` (the load run measures it as deployed)."""
     bindir = _pg_bindir()
     folder = Path(tempfile.mkdtemp(prefix="regapp-pg-"))
     demote, user = _as_unprivileged()
@@ -63,8 +64,9 @@ def postgres_server():
     log = open(folder / "server.log", "w")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
         [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-         "-k", str(folder), "-c", "fsync=off", "-c", "synchronous_commit=off",
-         "-c", "full_page_writes=off", "-c", "max_connections=200"],
+         "-k", str(folder), "-c", "max_connections=200",
+         *([] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                               "-c", "full_page_writes=off"])],
         stdout=log, stderr=subprocess.STDOUT, env=env, **demote)
     url = f"postgresql://regapp@127.0.0.1:{port}/postgres"
     try:

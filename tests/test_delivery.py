@@ -322,3 +322,20 @@ def test_a_message_a_killed_process_was_sending_is_swept_when_its_lease_ends(app
     assert later.name == "regapp.sweep_later"
     assert later.eta - utcnow() <= messaging.LEASE + dt.timedelta(seconds=1)
     assert messaging.LEASE <= dt.timedelta(seconds=15)
+
+
+@pytest.mark.parametrize(("reply", "outcome", "attempts"), [
+    ("451 4.3.0 try again later", "pending", 1),  # later
+    ("550 5.1.1 no such mailbox", "failed", 1),  # never: ended at once, with its reason
+])
+def test_smtp_tells_later_from_never(tmp_path, monkeypatch, smtp_server, reply, outcome,
+                                     attempts):  # issue 13
+    smtp_server.refuse = reply
+    app = smtp_app(tmp_path, monkeypatch, smtp_server)
+    with app.app_context():
+        migrations.upgrade()
+        [message_id] = queue(mail())
+        stored = status(message_id)
+        assert (stored.status, stored.attempts) == (outcome, attempts)
+        assert stored.last_error == f"SMTP {reply[:3]}: {reply[4:]}"
+    assert smtp_server.messages == []

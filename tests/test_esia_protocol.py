@@ -92,6 +92,13 @@ def test_an_unregistered_redirect_uri_gets_007023_and_no_redirect(esia, browser)
     assert response.status == 400 and "ESIA-007023" in response.read().decode()
 
 
+def test_a_redirect_uri_with_a_line_break_is_refused_not_a_500(esia, browser):  # wapiti
+    url = tampered(esia.client().authorization_url("s", REDIRECT), timestamp="x",
+                   redirect_uri=REDIRECT + "\nSet-Cookie: x=1")
+    response = browser.open(url)
+    assert response.status == 400 and "ESIA-007023" in response.read().decode()
+
+
 def test_a_code_works_once(esia, browser):
     client = esia.client()
     code = query(sign_in(browser, client.authorization_url("s", REDIRECT), oid="1000000001")

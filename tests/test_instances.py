@@ -50,9 +50,11 @@ def two_instances(tmp_path, fake_esia_materials, servers):
 class Browser:
     """Cookies kept across both instances (a cookie does not care for the port)."""
 
-    def __init__(self):
+    def __init__(self, timeout=15):
+        self.timeout = timeout
+        self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirects())
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirects())
 
     def get(self, url):
         return self._open(urllib.request.Request(url))
@@ -63,7 +65,7 @@ class Browser:
 
     def _open(self, request):
         try:
-            with self.opener.open(request, timeout=15) as response:
+            with self.opener.open(request, timeout=self.timeout) as response:
                 return response.status, response.headers, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers, exc.read().decode()

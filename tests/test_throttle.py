@@ -31,6 +31,15 @@ def test_the_wait_grows_after_the_free_tries(app):
     assert throttle.wait_seconds(KEYS, at(1009)) == 15 * 60  # the ceiling
 
 
+def test_thousands_of_failures_keep_the_ceiling(app):  # issue 13: wapiti found a 500
+    from regapp.models import SignInThrottle
+
+    throttle.failed(KEYS, at(0))
+    SignInThrottle.update(failures=100_000).execute()  # a scanner's night from one address
+    throttle.failed(KEYS, at(1))
+    assert throttle.wait_seconds(KEYS, at(1)) == 15 * 60
+
+
 def test_success_resets_the_phone(app):
     for n in range(6):
         throttle.failed(KEYS, at(n))

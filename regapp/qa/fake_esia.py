@@ -150,7 +150,9 @@ class FakeEsia:
         return signature is not None and gost.verify(public, curve, data, signature)
 
     def _redirect_ok(self, uri):
-        return bool(uri) and any(uri.startswith(p) for p in self.redirect_prefixes)
+        # a registered prefix, and nothing after it that could split a Location header
+        return (bool(uri) and uri.isprintable() and " " not in uri
+                and any(uri.startswith(p) for p in self.redirect_prefixes))
 
     # -- authorization (ac) -----------------------------------------------------------
 

@@ -17,8 +17,8 @@ class _Recorder:
         self.server = server
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.server.refuse:
-            return "451 4.3.0 try again later"
+        if self.server.refuse:  # True: later; or the whole reply, "550 5.1.1 …"
+            return "451 4.3.0 try again later" if self.server.refuse is True else self.server.refuse
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

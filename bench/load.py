@@ -1,0 +1,164 @@
+"""Load run (issue 13), not a test: N people registering at once against gunicorn and
+``regapp worker``, on SQLite and on PostgreSQL + Redis.
+
+    python bench/load.py [--people 200] [--backend sqlite|postgres|both]
+
+Each person is a thread with their own cookies, all started together: they open the
+registration form, send it, wait for their code in the QA outbox and type it. Prints, per
+database: completed registrations, errors (answers other than the expected ones), lost
+registrations (a form accepted but no account at the end), codes delivered other than
+exactly once, the wall time and the form and code steps' latencies. Exits 1 unless all
+registered with 0 errors, 0 lost and every code once.
+
+Rate limits are off (everybody comes from 127.0.0.1); gunicorn runs the README's
+``instance/gunicorn.conf.py``; PostgreSQL runs from the machine's binaries with its
+durable defaults (fsync on), unlike the test suite's.
+"""
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from regapp.testing.peers import free_port  # noqa: E402
+from tests import crowd  # noqa: E402
+from tests.deployment import Deployment  # noqa: E402
+from tests.helpers import code_in  # noqa: E402
+
+#: how long a person waits for a page before giving up (a browser waits longer still)
+PATIENCE = 120
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args()
+    backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+    print(f"{args.people} people at once; {os.cpu_count()} CPUs; "
+          f"{time.strftime('%Y-%m-%d')}")
+    ok = all([run(backend, args.people) for backend in backends])
+    return 0 if ok else 1
+
+
+def run(backend, people):
+    with contextlib.ExitStack() as stack:
+        settings = {}
+        if backend == "postgres":
+            from tests.servers import postgres_server, redis_server
+
+            redis_url = stack.enter_context(redis_server())
+            settings = {"DATABASE": stack.enter_context(postgres_server(durable=True)),
+                        "QUEUE": redis_url, "RATELIMIT_STORAGE_URI": redis_url}
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="regapp-load-")))
+        return _measure(backend, people, folder, settings)
+
+
+def _measure(backend, people, folder, settings):
+    from regapp.qa.fake_esia import ensure_materials
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    deployment = Deployment(folder, ensure_materials(folder / "esia").folder, PUBLIC_URL=base,
+                            RATELIMIT_ENABLED="false", **settings)
+    try:
+        deployment.regapp("init-db")
+        deployment.regapp("roster", "import", crowd.write_roster(folder / "r.csv", people))
+        deployment.gunicorn(port, "--workers", str(2 * (os.cpu_count() or 1) + 1))
+        deployment.worker()
+        codes = Codes(deployment)
+        timings = {"form": [], "code": []}
+        accepted = []
+
+        def register(n):
+            started = time.monotonic()
+            browser = crowd.start(base, n, timeout=PATIENCE)
+            timings["form"].append(time.monotonic() - started)
+            accepted.append(n)
+            code = codes.wait(crowd.phone(n))
+            started = time.monotonic()
+            crowd.finish(browser, base, code)
+            timings["code"].append(time.monotonic() - started)
+            return n
+
+        started = time.monotonic()
+        done, failures = crowd.at_once(register, range(people), people)
+        wall = time.monotonic() - started
+        time.sleep(2)  # anything sent twice would arrive by now
+        codes.stop()
+        accounts = _accounts(deployment, settings)
+        sent = Counter(m["to"] for m in deployment.outbox() if m["to"].startswith("+"))
+        not_once = [n for n in range(people) if sent[crowd.phone(n)] != 1]
+        lost = [n for n in accepted if crowd.phone(n) not in accounts]
+    finally:
+        deployment.stop()
+    print(f"\n{backend}: {len(done)} of {people} registered in {wall:.1f} s "
+          f"({len(done) / wall:.1f} registrations/s)")
+    print(f"  errors {len(failures)}, lost {len(lost)}, codes not delivered exactly once "
+          f"{len(not_once)}")
+    for name, values in timings.items():
+        print(f"  {name} step: median {_quantile(values, 0.5):.2f} s, "
+              f"95th percentile {_quantile(values, 0.95):.2f} s")
+    for failure in failures[:10]:
+        print(f"  ! {failure}")
+    return len(done) == people and not failures and not lost and not not_once
+
+
+class Codes:
+    """One reader of the QA outbox for everybody: codes by phone, as they arrive."""
+
+    def __init__(self, deployment):
+        self.deployment, self.codes, self.running = deployment, {}, True
+        self.arrived = threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while self.running:
+            found = {m["to"]: code_in(m["text"]) for m in self.deployment.outbox()
+                     if m["to"].startswith("+")}  # the SMS: e-mail confirmations go too
+            with self.arrived:
+                self.codes.update(found)
+                self.arrived.notify_all()
+            time.sleep(0.2)
+
+    def wait(self, phone, seconds=120):
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: phone in self.codes, seconds):
+                raise TimeoutError(f"no code for {phone} in {seconds} s")
+            return self.codes[phone]
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+
+
+def _accounts(deployment, settings):
+    """The phones that have an account, read from the database itself."""
+    if "DATABASE" in settings:
+        import psycopg2
+
+        with contextlib.closing(psycopg2.connect(settings["DATABASE"])) as connection:
+            cursor = connection.cursor()
+            cursor.execute("SELECT phone FROM account")
+            return {row[0] for row in cursor.fetchall()}
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(deployment.instance / "regapp.db")) as connection:
+        return {row[0] for row in connection.execute("SELECT phone FROM account")}
+
+
+def _quantile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
