@@ -66,6 +66,17 @@ def _confirmed_email_unique(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "account_email_key_any" ON "account" ("email_key")')
 
 
+def _hyphen_is_a_space(db):
+    """R14 (issue 14): name keys made when a hyphen was a letter are made again."""
+    from regapp.normalize import name_key
+
+    records = models.RosterRecord
+    for row in records.select(records.id, records.last_name, records.first_name,
+                              records.patronymic).where(records.name_key.contains("-")):
+        records.update(name_key=name_key(row.last_name, row.first_name, row.patronymic)).where(
+            records.id == row.id).execute()
+
+
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
@@ -78,6 +89,7 @@ STEPS = [
     (9, _devices),
     (10, _sessions),
     (11, _confirmed_email_unique),
+    (12, _hyphen_is_a_space),
 ]
 
 

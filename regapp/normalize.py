@@ -64,8 +64,8 @@ def name_words(last_name, first_name, patronymic="") -> list[str]:
     text = " ".join(
         (clean_text(last_name), clean_text(first_name), clean_patronymic(patronymic))
     )
-    text = text.casefold().replace("ё", "е")
-    text = re.sub(r" ?- ?", "-", text)
+    # R14: a hyphen is a word separator: «Петров Водкин» is «Петров-Водкин»
+    text = text.casefold().replace("ё", "е").replace("-", " ")
     return [_fold_lookalikes(word) for word in text.split()]
 
 

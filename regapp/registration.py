@@ -52,10 +52,15 @@ class Refused(Exception):
         self.field = field
 
 
-def check_link_form(invitation, policy, phone, password, confirmation, consents, regions=("RU",)):
-    """Check a link form; return ``(cleaned, errors)`` with errors by field name (R8–R11)."""
+def check_link_form(invitation, policy, phone, password, confirmation, consents, regions=("RU",),
+                    help_phone="", today=None):
+    """Check a link form; return ``(cleaned, errors)`` with errors by field name (R8–R11).
+    A policy that ended since the invitation went out is refused as the no-link form
+    refuses it (R1): the same words, above the form, and no SMS."""
     record = invitation.record
     errors, cleaned = {}, {}
+    if not record.is_active(today):
+        errors["form"] = text("signup.not_found", help_phone=help_phone)
     try:
         if normalize.policy_key(policy) != record.policy_key:
             errors["policy"] = text("policy.mismatch")

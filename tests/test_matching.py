@@ -34,11 +34,11 @@ CASES = [
     (("Семёнов", "Пётр", "Алексеевич"), ("Семенов", "Петр", "Алексеевич"), True, None),
     (("Мамедов", "Али", "Гасан оглы"), ("Мамедов", "Али Гасан", "оглы"), True, None),
     (("Мамедов", "Али", "Гасан оглы"), ("Мамедов оглы", "Али", "Гасан"), False, "no_such_person"),
-    (("Мамедов", "Али", "Гасан оглы"), ("Мамедов", "Али", "Гасан-оглы"), False, "no_such_person"),
+    (("Мамедов", "Али", "Гасан оглы"), ("Мамедов", "Али", "Гасан-оглы"), True, None),  # R14
     (("Алиева", "Лейла", "Гасан кызы"), ("Алиева Лейла", "Гасан", "кызы"), True, None),
     (("Асанбек уулу", "Нурлан", ""), ("Асанбек", "уулу Нурлан", ""), True, None),
     (("Петров-Водкин", "Кузьма", "Сергеевич"), ("Петров - Водкин", "Кузьма", "Сергеевич"), True, None),
-    (("Петров-Водкин", "Кузьма", "Сергеевич"), ("Петров Водкин", "Кузьма", "Сергеевич"), False, "no_such_person"),
+    (("Петров-Водкин", "Кузьма", "Сергеевич"), ("Петров Водкин", "Кузьма", "Сергеевич"), True, None),  # R14
     (("Иванов", "Иван", "Иванович"), ("Ивaнов", "Иван", "Иванович"), True, None),  # Latin a
     (("Смит", "Джон", ""), ("Смит", "Джон", ""), True, None),  # no patronymic
     (("Иванов", "Иван", "Иванович"), ("Иванов", "Иван", ""), False, "no_such_person"),
@@ -113,3 +113,18 @@ def test_an_ended_record_does_not_shadow_an_active_one(app):
     add("OLD", "Иванов", "Иван", "Иванович", phone=PHONE, end=dt.date(2020, 1, 1))
     active = add("NEW", "Иванов", "Иван", "Иванович", phone=PHONE)
     assert find(typed("Иванов", "Иван", "Иванович", phone=PHONE), TODAY).record.id == active.id
+
+
+def test_names_keyed_before_r14s_hyphen_rule_are_keyed_again(app):  # issue 14
+    import datetime as dt
+
+    from regapp import migrations
+    from regapp.db import database
+    from regapp.models import RosterRecord, SchemaVersion
+
+    RosterRecord.create(policy_number="П-1", policy_key="п1", last_name="Петров-Водкин",
+                        first_name="Кузьма", name_key="петров-водкин кузьма",
+                        birth_date=dt.date(1978, 11, 5))
+    SchemaVersion.update(version=11).execute()  # as a database of the last release
+    assert migrations.apply(database) >= 12
+    assert RosterRecord.get().name_key == "петров водкин кузьма"

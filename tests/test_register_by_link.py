@@ -363,3 +363,21 @@ def test_a_late_code_is_said_on_its_page(app, client, link):  # issue 13
                           now=utcnow() + dt.timedelta(seconds=2))
     sent = client.get("/register/code/delivery", headers=HX).get_data(as_text=True)
     assert "задерживается" not in sent and "every 3s" not in sent  # polling stops
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_a_policy_ended_since_the_invitation_is_refused_like_without_a_link(
+        client, link, headers):  # R1, issue 14
+    import datetime as dt
+
+    from regapp.models import RosterRecord
+
+    RosterRecord.update(valid_to=dt.date.today() - dt.timedelta(days=1)).where(
+        RosterRecord.policy_number == "ДМС-101").execute()
+    page = client.get(link).get_data(as_text=True)
+    answer = client.post(link, data=form_data(page), headers=headers)
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "Location" not in answer.headers
+    assert re.search(r'role="alert">Мы не нашли вас среди застрахованных с действующим полисом',
+                     text)
+    assert sms_sent() == 0 and 'value="ДМС-101"' in text

@@ -91,7 +91,7 @@ def test_no_match_is_one_message_no_sms_and_a_kept_reason(app, roster, change, r
     assert errors == {}
     with pytest.raises(self_registration.NotFound) as caught:
         self_registration.start(cleaned, GOOD, app.config, today=TODAY)
-    assert str(caught.value).startswith("Мы не нашли вас в списке застрахованных")
+    assert str(caught.value).startswith("Мы не нашли вас среди застрахованных с действующим полисом")
     assert "8-800-100-88-00" in str(caught.value)
     assert Message.select().count() == 0
     assert Refusal.get().reason == reason

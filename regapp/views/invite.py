@@ -32,7 +32,8 @@ def _personal(invitation, form):
 def _check(invitation, form):
     return registration.check_link_form(
         invitation, form.policy.data, form.phone.data, form.password.data,
-        form.confirmation.data, form.consents(), current_app.config["PHONE_REGIONS"])
+        form.confirmation.data, form.consents(), current_app.config["PHONE_REGIONS"],
+        current_app.config["HELP_PHONE"])
 
 
 def _page(invitation, form, hints):
@@ -57,6 +58,9 @@ def form(token):
         cleaned, errors = _check(invitation, form)
         support.note_taken(errors, "link", request.remote_addr, record=invitation.record,
                            phone=cleaned.get("phone"))
+        if "form" in errors:
+            support.refuse("policy_inactive", "link", record=invitation.record,
+                           client_ip=request.remote_addr)
         if form.apply(errors) and _start(invitation, form, cleaned):
             return hx_redirect(url_for("signup.code"))
     return _page(invitation, form, hints)
