@@ -22,6 +22,11 @@ class EsiaMismatch(Exception):
     """Gosuslugi's person is not the roster record found: said before any SMS goes."""
 
 
+class PasswordRefused(Exception):
+    """The password holds the policy number of the record found (R10): said beside the
+    password field, before any SMS goes; ``str()`` is the reason."""
+
+
 def check_form(data, regions=("RU",), min_age=18, today=None):
     """Check the form's fields; return ``(cleaned, errors)`` with errors by field name."""
     cleaned, errors = {}, {}
@@ -63,6 +68,7 @@ def start(cleaned, password, settings, client=None, today=None, now=None, esia_p
 
     :raises NotFound: no active record matches (the reason is kept for support).
     :raises EsiaMismatch: Gosuslugi's person is another than the record found.
+    :raises PasswordRefused: the password holds the record's policy number (R10).
     :raises otp.CodeError: codes for this phone are limited right now.
     """
     client = client or registration.Client()
@@ -76,10 +82,20 @@ def start(cleaned, password, settings, client=None, today=None, now=None, esia_p
     esia_id = registration.esia_for(match.record, esia_person)
     if esia_person and esia_id is None:
         raise EsiaMismatch(text("esia.mismatch", help_phone=settings["HELP_PHONE"]))
+    _password_fits(password, match.record, cleaned["phone"])
     return registration.start(
         match.record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
         settings, client, now, email_confirmed=False,
         email_code_required=not match.phone_matches, esia_id=esia_id)
+
+
+def _password_fits(password, record, phone):
+    """R10 once the record is known: the hint promises «без … номера полиса»."""
+    errors = {}
+    checks.new_password(errors, password, password, (
+        record.last_name, record.first_name, record.patronymic, record.policy_number, phone))
+    if "password" in errors:
+        raise PasswordRefused(errors["password"])
 
 
 def note_taken(errors, cleaned, client):

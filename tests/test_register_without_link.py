@@ -135,3 +135,21 @@ def test_a_taken_email_is_refused_and_kept_for_support(client, roster, outbox): 
     text = client.post("/register", data=form(page)).get_data(as_text=True)
     assert "E-mail уже занят" in text and Message.select().count() == 0
     assert Refusal.get().reason == "email_taken"
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_a_password_holding_the_found_policy_number_is_refused_before_the_sms(
+        client, app, tmp_path, headers):  # R10, issue 14: «Без имени, телефона и номера полиса»
+    rows = [person("ДМС-2025-4471", last="Мамедов", first="Али", patronymic="Гасан оглы",
+                   born="21.11.1988", phone="+7 916 123-45-67", email="ali@example.com")]
+    import_roster(app.extensions["regapp.adapters"].roster_source("csv"),
+                  write_csv(tmp_path / "r.csv", rows))
+    page = client.get("/register").get_data(as_text=True)
+    weak = "zebra-violin-2025-4471"  # strong enough, but built on the policy number
+    assert Message.select().count() == 0
+    answer = client.post("/register", data=form(page, password=weak, confirmation=weak),
+                         headers=headers)
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "Location" not in answer.headers
+    assert re.search(r'id="password-error"[^>]*>[^<]*номер', text, re.IGNORECASE), text[:3000]
+    assert Message.select().count() == 0 and Account.select().count() == 0

@@ -60,6 +60,8 @@ def form():
             except self_registration.EsiaMismatch as exc:
                 session.pop("esia_person", None)  # sent again, it goes on without Gosuslugi
                 error = str(exc)
+            except self_registration.PasswordRefused as exc:
+                form.password.errors = [str(exc)]
             except otp.CodeError as exc:
                 form.phone.errors = [str(exc)]
             else:
