@@ -84,10 +84,14 @@ class ConsentsMixin:
 
     terms = BooleanField(documents.LABELS["terms"])
     pd = BooleanField(documents.LABELS["pd"])
-    marketing = BooleanField(documents.LABELS["marketing"])
+    marketing = BooleanField()  # its label names the insurer: set per deployment below
     terms_version = HiddenField(default=documents.CURRENT["terms"][1])
     pd_version = HiddenField(default=documents.CURRENT["pd"][1])
     marketing_version = HiddenField(default=documents.CURRENT["marketing"][1])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.marketing.label.text = documents.label("marketing")
 
     def consents(self):
         """kind → (given, version shown)."""

@@ -5,7 +5,7 @@ from importlib.resources import files
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 from peewee import InterfaceError, OperationalError, PeeweeException
 
-from regapp import rendering
+from regapp import documents, rendering
 from regapp.db import database
 from regapp.texts import text
 
@@ -69,14 +69,14 @@ def favicon():
 
 def _unavailable(exc):
     current_app.logger.error("database unavailable: %s", exc)
-    page = render_template("error.html", title=text("error.503.title"), text=text("error.503"))
+    page = render_template("error.html", title=text("error.503.title"), message=text("error.503"))
     return page, 503, {"Retry-After": "60"}
 
 
 def _error_page(status):
     def handler(exc):
         return render_template("error.html", title=text(f"error.{status}.title"),
-                               text=text(f"error.{status}")), status
+                               message=text(f"error.{status}")), status
 
     return handler
 
@@ -99,4 +99,5 @@ def init_app(app):
             "help_phone": app.config["HELP_PHONE"],
             "qa_mode": bool(app.config.get("QA_MODE")),
             "service_name": app.config["SERVICE_NAME"],
+            **documents.insurer_words(app.config.get("INSURER_NAME")),
         }

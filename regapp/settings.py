@@ -38,6 +38,7 @@ DEFAULTS = {
     "ESIA_SIGN_COMMAND": None,  # the "command" signer's program
     "ESIA_SIGN_BYTE_ORDER": "openssl",  # or "cryptopro"
     "HELP_PHONE": "8-800-100-88-00",
+    "INSURER_NAME": "",  # «Allianz»: help lines, consents and e-mails name it
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",  # redis://… when several processes serve
     # Prometheus metrics at /metrics; log lines as text or JSON

@@ -7,13 +7,14 @@ A new edition is a new file (``terms-2.txt``) and a new entry in
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from importlib.resources import files
 
 LABELS = {
     "terms": "Я принимаю правила пользования личным кабинетом",
     "pd": "Я согласен с обработкой персональных данных и с условиями работы с персональными данными",
-    "marketing": ("Я согласен получать маркетинговую коммуникацию, "
+    "marketing": ("Я согласен получать маркетинговую коммуникацию{from_insurer}, "
                   "по каналам, указанным в моем профиле"),
 }
 #: consent kind → (document name, current version); marketing's text is its label
@@ -53,6 +54,25 @@ def text(document, version) -> str:
     return (files("regapp.documents") / f"{document}-{version}.txt").read_text(encoding="utf-8")
 
 
+def insurer_words(name):
+    """How a sentence names the insurer (``INSURER_NAME``), or nothing when it is unset."""
+    return {"from_insurer": f" от {name}" if name else "",
+            "to_insurer": f" в {name}" if name else "",
+            "of_insurer": f" {name}" if name else ""}
+
+
+def label(kind):
+    """A consent's label as this deployment shows it: with the insurer's name if set."""
+    return LABELS[kind].format(**insurer_words(_insurer_name()))
+
+
+def _insurer_name():
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_app_context():
+        return ""
+    return flask.current_app.config.get("INSURER_NAME") or ""
+
+
 def shown(kind, version=None) -> Shown:
     """The consent of ``kind`` as shown in ``version`` (the current one by default).
 
@@ -62,6 +82,6 @@ def shown(kind, version=None) -> Shown:
     document, current = CURRENT[kind]
     editions = EDITIONS.get(document, {current})
     version = version if version in editions else current
-    label = LABELS[kind]
-    digest = hashlib.sha256((label + "\n\n" + text(document, version)).encode()).hexdigest()
-    return Shown(kind=kind, document=document, version=version, label=label, sha256=digest)
+    words = label(kind)
+    digest = hashlib.sha256((words + "\n\n" + text(document, version)).encode()).hexdigest()
+    return Shown(kind=kind, document=document, version=version, label=words, sha256=digest)

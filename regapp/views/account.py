@@ -117,7 +117,7 @@ def change_password():
 
 def _notifications(account):
     return {"marketing": consents.marketing_state(account), "channels": consents.CHANNELS,
-            "toggle_form": ActionForm()}
+            "toggle_form": ActionForm(), "email_confirmed": bool(account.email_confirmed)}
 
 
 @bp.post("/notifications/<channel>")

@@ -18,7 +18,7 @@ def _invitation_or_problem(token):
                        client_ip=request.remote_addr)
     if state != "ok":
         page = render_template("invite/problem.html", title=text(f"link.{state}.title"),
-                               text=text(f"link.{state}"), state=state)
+                               message=text(f"link.{state}"), state=state)
         abort(current_app.make_response((page, 404 if state == "unknown" else 410)))
     return invitation
 

@@ -1,0 +1,76 @@
+"""What the pages say, read against the guide (issue 14): the insurer named as the guide
+names it, the help line once a page, notices true in each state."""
+
+import pytest
+
+from regapp.models import Account
+from tests.helpers import csrf
+
+
+def test_without_insurer_name_nothing_is_left_dangling(client):
+    page = client.get("/register").get_data(as_text=True)
+    assert "Нужна помощь для регистрации? Позвоните: " in page
+    assert "маркетинговую коммуникацию, по каналам" in page
+    assert "в регламентных документах." in page
+
+
+@pytest.mark.settings(INSURER_NAME="Allianz")
+@pytest.mark.parametrize("path", ["/register"])
+def test_the_insurer_is_named_as_the_guide_names_it(client, path):
+    page = client.get(path).get_data(as_text=True)
+    assert "Нужна помощь для регистрации? Позвоните в Allianz: " in page
+    assert ("Я согласен получать маркетинговую коммуникацию от Allianz, по каналам, "
+            "указанным в моем профиле") in page
+    assert "Нажимая «Зарегистрироваться», я соглашаюсь с правилами, описанными в регламентных " \
+           "документах Allianz" in page
+    assert "Позвоните в Allianz" in client.get("/login").get_data(as_text=True)  # the footer
+
+
+@pytest.mark.settings(INSURER_NAME="Allianz")
+def test_the_consent_recorded_is_the_label_shown(app, client, tmp_path):
+    from regapp import documents
+
+    with app.test_request_context():
+        assert documents.shown("marketing").label.startswith(
+            "Я согласен получать маркетинговую коммуникацию от Allianz")
+
+
+@pytest.mark.settings(INSURER_NAME="Allianz")
+def test_e_mails_name_the_insurer(app, cli, tmp_path, outbox):
+    from tests.rosters import PEOPLE, write_csv
+
+    assert cli("roster", "import", write_csv(tmp_path / "r.csv", PEOPLE)).exit_code == 0
+    assert cli("invitations", "send").exit_code == 0
+    assert "Нужна помощь? Позвоните в Allianz: 8-800-100-88-00." in outbox()[0]["text"]
+
+
+@pytest.mark.parametrize("path", ["/register", "/login/forgot", "/login"])
+def test_the_help_line_is_said_once_a_page(client, path):
+    page = client.get(path).get_data(as_text=True)
+    assert page.count("8-800-100-88-00</a>") == 1
+
+
+def test_the_invitation_form_says_the_help_line_once(client, app, cli, tmp_path, outbox):
+    from tests.rosters import PEOPLE, write_csv
+
+    cli("roster", "import", write_csv(tmp_path / "r.csv", PEOPLE))
+    cli("invitations", "send")
+    link = outbox()[0]["text"].split(app.config["PUBLIC_URL"], 1)[1].split()[0]
+    page = client.get(link).get_data(as_text=True)
+    assert page.count("8-800-100-88-00</a>") == 1 and "для регистрации" in page
+
+
+@pytest.mark.parametrize(("confirmed", "words"), [
+    (True, "Сервисные сообщения приходят всегда, по СМС и на e-mail"),
+    (False, "Сервисные сообщения приходят по СМС. На e-mail они начнут приходить, когда вы его "
+            "подтвердите"),
+])
+def test_service_messages_are_described_as_they_go(signed_in, account, confirmed, words):  # R18
+    Account.update(email_confirmed=confirmed).execute()
+    page = signed_in.get("/account").get_data(as_text=True)
+    assert words in page
+    assert "Сервисные сообщения приходят всегда" in page if confirmed else \
+        "приходят всегда" not in page
+    toggled = signed_in.post("/account/notifications/sms", data={
+        "csrf_token": csrf(page), "granted": "1"}, headers={"HX-Request": "true"})
+    assert words in toggled.get_data(as_text=True)  # the fragment says it too
