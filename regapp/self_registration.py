@@ -63,8 +63,11 @@ def typed(cleaned):
         birth_date=cleaned["birth_date"], phone=cleaned["phone"], email_key=cleaned["email"][1])
 
 
-def start(cleaned, password, settings, client=None, today=None, now=None, esia_person=None):
-    """Find the person and send the SMS code; return the pending registration.
+def start(cleaned, password, settings, client=None, today=None, now=None, esia_person=None,
+          earlier=None):
+    """Find the person and send the SMS code; return the pending registration. The same
+    form sent again (a typo fixed, the back button) reuses ``earlier``, this browser's live
+    registration of the same person, phone and e-mail, and the code already sent.
 
     :raises NotFound: no active record matches (the reason is kept for support).
     :raises EsiaMismatch: Gosuslugi's person is another than the record found.
@@ -83,10 +86,19 @@ def start(cleaned, password, settings, client=None, today=None, now=None, esia_p
     if esia_person and esia_id is None:
         raise EsiaMismatch(text("esia.mismatch", help_phone=settings["HELP_PHONE"]))
     _password_fits(password, match.record, cleaned["phone"])
+    if _same_registration(earlier, match.record, cleaned):
+        registration.refresh_pending(earlier, cleaned, password)
+        return earlier
     return registration.start(
         match.record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
         settings, client, now, email_confirmed=False,
         email_code_required=not match.phone_matches, esia_id=esia_id)
+
+
+def _same_registration(earlier, record, cleaned):
+    return (earlier is not None and earlier.channel == "form" and earlier.record_id == record.id
+            and earlier.phone == cleaned["phone"] and earlier.email_key == cleaned["email"][1]
+            and not earlier.phone_confirmed)
 
 
 def _password_fits(password, record, phone):

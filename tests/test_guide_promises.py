@@ -74,3 +74,33 @@ def test_service_messages_are_described_as_they_go(signed_in, account, confirmed
     toggled = signed_in.post("/account/notifications/sms", data={
         "csrf_token": csrf(page), "granted": "1"}, headers={"HX-Request": "true"})
     assert words in toggled.get_data(as_text=True)  # the fragment says it too
+
+
+def test_a_gone_code_step_sends_each_flow_back_where_it_started(client, app, cli, tmp_path,
+                                                                outbox):
+    """Without a link: back to the form; by link: back to the invitation (issue 14)."""
+    from regapp.models import PendingRegistration
+    from tests.helpers import GOOD
+    from tests.rosters import PEOPLE, write_csv
+
+    cli("roster", "import", write_csv(tmp_path / "r.csv", PEOPLE))
+    cli("invitations", "send")
+    link = outbox()[0]["text"].split(app.config["PUBLIC_URL"], 1)[1].split()[0]
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data={"csrf_token": csrf(page), "policy": "ДМС-101",
+                            "phone": "+7 916 123-45-67", "password": GOOD, "confirmation": GOOD,
+                            "terms": "y", "pd": "y", "terms_version": "1", "pd_version": "1",
+                            "marketing_version": "1"})
+    PendingRegistration.delete().execute()  # it lived its time
+    gone = client.get("/register/code")
+    text = gone.get_data(as_text=True)
+    assert gone.status_code == 410 and "по ссылке из письма" in text
+    assert f'href="{link}"' in text
+
+    fresh = app.test_client().get("/register/code").get_data(as_text=True)
+    assert "Заполните форму регистрации ещё раз" in fresh and 'href="/register"' in fresh
+
+
+def test_back_from_the_account_to_the_code_step_shows_the_account(signed_in):  # issue 14
+    answer = signed_in.get("/register/code")
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/account")

@@ -153,3 +153,14 @@ def test_a_password_holding_the_found_policy_number_is_refused_before_the_sms(
     assert answer.status_code == 200 and "Location" not in answer.headers
     assert re.search(r'id="password-error"[^>]*>[^<]*номер', text, re.IGNORECASE), text[:3000]
     assert Message.select().count() == 0 and Account.select().count() == 0
+
+
+def test_the_form_sent_again_within_a_minute_reuses_the_code(client, roster, outbox):  # issue 14
+    page = client.get("/register").get_data(as_text=True)
+    assert client.post("/register", data=form(page)).headers["Location"] == "/register/code"
+    first = code(outbox, "sms")
+    again = client.post("/register", data=form(page, patronymic="оглы "))  # the back button
+    assert (again.status_code, again.headers.get("Location")) == (303, "/register/code")
+    assert len([e for e in outbox() if e["channel"] == "sms"]) == 1  # no second code
+    done = post_code(client, "/register/code", first)
+    assert done.headers["Location"] == "/account"

@@ -79,7 +79,7 @@ def _start(invitation, form, cleaned):
     except otp.CodeError as exc:
         form.phone.errors = [str(exc)]
         return False
-    session["pending"] = pending.id
+    session["pending"], session["restart"] = pending.id, request.path
     return True
 
 

@@ -1,6 +1,6 @@
 """Registration without a link (R13–R17), the code steps of both flows, e-mail confirmation."""
 
-from flask import Blueprint, current_app, render_template, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from regapp import (
     email_confirmation,
@@ -11,7 +11,7 @@ from regapp import (
     registration,
     self_registration,
 )
-from regapp.auth import sign_in
+from regapp.auth import current_account, sign_in
 from regapp.forms import CodeForm, ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
 from regapp.rendering import answer_check, hx_redirect, render
 from regapp.texts import text
@@ -52,9 +52,9 @@ def form():
         self_registration.note_taken(errors, cleaned, client())
         if form.apply(errors):
             try:
-                pending = self_registration.start(cleaned, form.password.data,
-                                                  current_app.config, client(),
-                                                  esia_person=esia_person)
+                pending = self_registration.start(
+                    cleaned, form.password.data, current_app.config, client(),
+                    esia_person=esia_person, earlier=_pending())
             except self_registration.NotFound as exc:
                 error = str(exc)
             except self_registration.EsiaMismatch as exc:
@@ -65,7 +65,7 @@ def form():
             except otp.CodeError as exc:
                 form.phone.errors = [str(exc)]
             else:
-                session["pending"] = pending.id
+                session["pending"], session["restart"] = pending.id, request.path
                 return hx_redirect(url_for("signup.code"))
     return render("signup/form.html", "signup/_form.html", form=form, error=error,
                   hints=_hints(form), patronymic_hint=PATRONYMIC_HINT)
@@ -82,7 +82,13 @@ def _pending(email_step=False):
 
 
 def _code_gone():
-    return render_template("signup/code_gone.html"), 410
+    """No live registration here: a signed-in person (Back from the account) goes to the
+    account; anyone else starts again where they started, by link or by the form."""
+    if current_account() is not None:
+        return redirect(url_for("account.index"), code=303)
+    restart = session.get("restart") or url_for("signup.form")
+    return render_template("signup/code_gone.html", restart=restart,
+                           by_link=restart.startswith("/invite/")), 410
 
 
 @bp.route("/register/code", methods=["GET", "POST"])
