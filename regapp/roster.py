@@ -16,6 +16,7 @@ from regapp.adapters import RosterUnreadable
 from regapp.db import database
 from regapp.models import RosterRecord, utcnow
 from regapp.normalize import Invalid
+from regapp.texts import key_of
 
 #: field → the headers that name it (compared case-insensitively, ё as е)
 COLUMNS = {
@@ -87,7 +88,7 @@ def parse_row(raw: dict, mapping: dict, warn=None) -> dict:
     fields["name_key"] = normalize.name_key(
         fields["last_name"], fields["first_name"], fields["patronymic"])
     fields["birth_date"] = _field("дата рождения", normalize.parse_birth_date, cells.get("birth_date"))
-    fields["phone"] = _optional("телефон", normalize.normalize_phone, cells.get("phone"))
+    fields["phone"] = _mobile_or_none(cells.get("phone"), warn)
     email = _optional("e-mail", normalize.normalize_email, cells.get("email"))
     fields["email"], fields["email_key"] = email or (None, None)
     fields["employer"] = normalize.clean_text(cells.get("employer"))
@@ -108,6 +109,28 @@ def _field(label, parse, value):
     except Invalid as exc:
         shown = normalize.cell_text(value)
         raise Invalid(f"{label} «{shown}»: {exc}" if shown else f"{label}: {exc}") from None
+
+
+def _mobile_or_none(value, warn):
+    """R15 finds a person by phone and/or e-mail: a landline leaves the row without a phone,
+    said in a warning, instead of losing the whole row."""
+    try:
+        return _optional("телефон", normalize.normalize_phone, value)
+    except Invalid:
+        if not _is_landline(value):
+            raise
+        if warn:
+            warn(f"телефон «{normalize.cell_text(value)}» не мобильный: строка загружена без "
+                 "телефона, найти человека можно по e-mail")
+        return None
+
+
+def _is_landline(value):
+    try:
+        normalize.normalize_phone(value)
+    except Invalid as exc:
+        return key_of(exc.args[0]) == "phone.not_mobile"
+    return False
 
 
 def _optional(label, parse, value):

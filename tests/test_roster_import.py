@@ -82,7 +82,7 @@ BAD_ROWS = [
     (person("P2", last=""), "фамилия"),
     (person("P3", born="31.04.1990"), "Такой даты нет"),
     (person("P4", born="01.02.85"), "ДД.ММ.ГГГГ"),
-    (person("P5", phone="+7 495 123-45-67"), "не мобильный"),
+    (person("P5", phone="+7 916 123"), "телефон"),
     (person("P6", email="ivan@@example.com"), "несколько"),
     (person("P7", email="ivan.example.com"), "e-mail"),
     (person("P8", email="a@x.ru; b@y.ru"), "несколько адресов"),
@@ -100,6 +100,17 @@ def test_bad_rows_are_reported_with_line_and_reason_while_good_rows_load(app, tm
     for rejected, (_, reason) in zip(report.rejected, BAD_ROWS, strict=True):
         assert reason.lower() in rejected["reason"].lower(), rejected
     assert set(stored()) == {r.policy_key for r in RosterRecord.select()} and len(stored()) == 2
+
+
+@pytest.mark.parametrize("landline", ["+7 495 123-45-67", "8 800 100-88-00"])
+def test_a_landline_loads_the_row_without_a_phone_and_warns(app, tmp_path, landline):  # R15
+    report = load(app, write_csv(tmp_path / "r.csv", [
+        person("P5", phone=landline, email="ivan@example.com")]))
+    assert report.added == 1 and report.rejected == []
+    assert report.warnings == [{"line": 2, "reason": f"телефон «{landline}» не мобильный: строка "
+                                "загружена без телефона, найти человека можно по e-mail"}]
+    record = RosterRecord.get()
+    assert (record.phone, record.email) == (None, "ivan@example.com")
 
 
 def test_a_policy_number_repeated_in_the_file_is_refused_not_overwritten(app, tmp_path):
@@ -192,12 +203,12 @@ def test_a_broken_xlsx_is_unreadable(app, tmp_path):
 
 
 def test_cli_json_output_and_exit_codes(app, cli, tmp_path):
-    path = write_csv(tmp_path / "r.csv", PEOPLE + [person("P9", phone="8 800 100-88-00")])
+    path = write_csv(tmp_path / "r.csv", PEOPLE + [person("P9", born="31.02.1990")])
     result = cli(*["roster", "import", path, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["added"], data["updated"], data["unchanged"]) == (3, 0, 0)
-    assert data["rejected"] == [{"line": 5, "reason": "телефон «8 800 100-88-00»: Это не мобильный номер: на него не придёт СМС"}]
+    assert data["rejected"] == [{"line": 5, "reason": "дата рождения «31.02.1990»: Такой даты нет: 31.02.1990"}]
     again = json.loads(cli(*["roster", "import", path, "--json"]).output)
     assert (again["added"], again["unchanged"]) == (0, 3)
     missing = cli(*["roster", "import", str(tmp_path / "none.csv"), "--json"])
