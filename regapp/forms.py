@@ -119,7 +119,7 @@ class RegistrationForm(InlineChecks, ConsentsMixin, Form):
     patronymic = StringField("Отчество", render_kw={"autocomplete": "additional-name"})
     birth_date = StringField("Дата рождения", render_kw={
         "inputmode": "numeric", "placeholder": "ДД.ММ.ГГГГ", "autocomplete": "bday",
-        "pattern": r"\d{1,2}\.\d{1,2}\.\d{4}|\d{4}-\d{2}-\d{2}"})
+        "pattern": r"\d{1,2}[. \/\-]\d{1,2}[. \/\-]\d{4}\.?|\d{8}|\d{4}-\d{2}-\d{2}"})
     phone = LinkRegistrationForm.phone
     email = StringField("E-mail", render_kw={
         "type": "email", "autocomplete": "email", "inputmode": "email"})
@@ -134,12 +134,16 @@ class RegistrationForm(InlineChecks, ConsentsMixin, Form):
         return {**{n: getattr(self, n).data or "" for n in names}, "consents": self.consents()}
 
 
+#: a code field: pasted with spaces or a dash (« 003 259») it must not be cut short, so
+#: the length allows them; the server keeps the digits and checks there are six (issue 14)
+CODE_INPUT = {"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": "12",
+              "pattern": r"[\s\-]*(\d[\s\-]*){6}"}
+
+
 class EmailCodeForm(Form):
     """The e-mail code step (R17)."""
 
-    code = StringField("Код из письма", render_kw={
-        "autocomplete": "one-time-code", "inputmode": "numeric", "pattern": r"\d{6}",
-        "maxlength": "6"})
+    code = StringField("Код из письма", render_kw=CODE_INPUT)
     submit = SubmitField("Подтвердить")
 
 
@@ -152,9 +156,7 @@ class ConfirmEmailForm(Form):
 class CodeForm(Form):
     """A one-time code step."""
 
-    code = StringField("Код из СМС", render_kw={
-        "autocomplete": "one-time-code", "inputmode": "numeric", "pattern": r"\d{6}",
-        "maxlength": "6"})
+    code = StringField("Код из СМС", render_kw=CODE_INPUT)
     submit = SubmitField("Подтвердить")
 
 

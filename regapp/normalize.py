@@ -222,7 +222,11 @@ def _check_domain_script(domain: str):
 
 # -- dates ---------------------------------------------------------------------------
 
-_RU_DATE = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
+_RU_DATE = re.compile(r"^(\d{1,2})[./\-\s](\d{1,2})[./\-\s](\d{4})\.?$")
+#: ДДММГГГГ: a phone's numeric keypad has no dot (issue 14)
+_RU_DIGITS = re.compile(r"^(\d{2})(\d{2})(\d{4})$")
+_MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+           "сентября", "октября", "ноября", "декабря")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 DATE_HINT = "ДД.ММ.ГГГГ"
 
@@ -238,7 +242,7 @@ def parse_date(value) -> dt.date:
     text = clean_text(value)
     if not text:
         raise Invalid(say("date.format", form=DATE_HINT))
-    if match := _RU_DATE.match(text):
+    if match := _RU_DATE.match(text) or _RU_DIGITS.match(text):
         day, month, year = map(int, match.groups())
     elif match := _ISO_DATE.match(text.split("T")[0].split(" ")[0]):
         year, month, day = map(int, match.groups())
@@ -248,6 +252,11 @@ def parse_date(value) -> dt.date:
         return dt.date(year, month, day)
     except ValueError:
         raise Invalid(say("date.impossible", typed=text)) from None
+
+
+def spoken_date(value: dt.date) -> str:
+    """«5 ноября 1978»: how a date read from what was typed is said back."""
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
 def _excel_serial(value) -> dt.date:

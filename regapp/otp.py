@@ -150,7 +150,7 @@ def verify(target, purpose, typed, secret, now=None, limits=LIMITS, accept=None)
     :raises CodeError: with the reason, in Russian, for the person.
     """
     now = now or utcnow()
-    typed = re.sub(r"\s", "", str(typed or ""))
+    typed = re.sub(r"[\s\-\u2010-\u2015]", "", str(typed or ""))  # « 003 259», «003-259»
     if not re.fullmatch(rf"\d{{{limits.digits}}}", typed):
         raise Malformed(limits.digits)
     with write_transaction():

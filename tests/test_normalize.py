@@ -158,6 +158,7 @@ def test_bad_emails_are_refused_with_a_reason(typed, message):
     "01.02.1985", "1.2.1985", "1985-02-01", "01/02/1985", dt.date(1985, 2, 1),
     dt.datetime(1985, 2, 1, 0, 0), 31079,  # an Excel serial
     dt.datetime(1985, 2, 1, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=3))),  # 52: no shift
+    "01021985", "01 02 1985", "01.02.1985.",  # issue 14: a numeric keypad has no dot
 ])
 def test_dates_in_every_accepted_form(typed):  # 48, 49, 52
     assert parse_date(typed) == dt.date(1985, 2, 1)

@@ -125,6 +125,15 @@ def test_inline_check_of_the_birth_date(client):
     assert "ДД.ММ.ГГГГ" in text and "<input" not in text  # issue 9: the input stays put
 
 
+def test_a_date_typed_without_dots_is_said_back_as_understood(client):  # issue 14
+    page = client.get("/register").get_data(as_text=True)
+    text = client.post("/register", headers=check_of("birth_date"),
+                       data=form(page, birth_date="05111978")).get_data(as_text=True)
+    assert 'role="alert"' not in text and "Понятно: 5 ноября 1978" in text
+    whole = client.post("/register", data=form(page, birth_date="05111978", pd=None))
+    assert "Понятно: 5 ноября 1978" in whole.get_data(as_text=True)  # JS off, another slip
+
+
 def test_a_taken_email_is_refused_and_kept_for_support(client, roster, outbox):  # R16, R31
     from regapp.models import RosterRecord
 
@@ -163,4 +172,16 @@ def test_the_form_sent_again_within_a_minute_reuses_the_code(client, roster, out
     assert (again.status_code, again.headers.get("Location")) == (303, "/register/code")
     assert len([e for e in outbox() if e["channel"] == "sms"]) == 1  # no second code
     done = post_code(client, "/register/code", first)
+    assert done.headers["Location"] == "/account"
+
+
+def test_a_code_pasted_with_spaces_or_a_dash_is_taken(client, roster, outbox):  # issue 14
+    page = client.get("/register").get_data(as_text=True)
+    client.post("/register", data=form(page))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    maxlength = int(re.search(r'<input[^>]*id="code"[^>]*maxlength="(\d+)"', code_page).group(1))
+    sms = code(outbox, "sms")
+    pasted = f" {sms[:3]} {sms[3:]}"  # as an SMS app copies it
+    assert len(pasted) <= maxlength and len(f"{sms[:3]}-{sms[3:]}") <= maxlength
+    done = post_code(client, "/register/code", pasted)
     assert done.headers["Location"] == "/account"

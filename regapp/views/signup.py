@@ -28,6 +28,12 @@ def _check(form):
                                         config["SELF_REGISTRATION_MIN_AGE"])
 
 
+def _say_understood(form, cleaned):
+    """A birth date typed another way (05111978) is said back as it was read (issue 14)."""
+    if born := cleaned.get("birth_date"):
+        form.birth_date.understood = normalize.spoken_date(born)
+
+
 def _hints(form):
     return passwords.hints(form.password.data or "", [
         form.last_name.data, form.first_name.data, form.patronymic.data, form.phone.data])
@@ -44,11 +50,13 @@ def form():
         form.patronymic.data = esia_person["middle_name"]
     if field := form.checked_field():
         form.validate()
-        _, errors = _check(form)
+        cleaned, errors = _check(form)
         form.apply({name: words for name, words in errors.items() if name == field.name})
+        _say_understood(form, cleaned)
         return answer_check(field, _hints(form))
     if form.validate_on_submit():
         cleaned, errors = _check(form)
+        _say_understood(form, cleaned)
         self_registration.note_taken(errors, cleaned, client())
         if form.apply(errors):
             try:
