@@ -1,6 +1,6 @@
 """The forms; inline htmx checks and full submits go through the same classes (R30)."""
 
-from flask import request
+from flask import g, request
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
@@ -26,6 +26,15 @@ class Form(FlaskForm):
                 formdata = _from_json(request.get_json(silent=True))
             return MultiDict([(key, _text(value)) for key, value in formdata.items(multi=True)
                               if isinstance(value, str)])
+
+
+    def validate_on_submit(self, extra_validators=None):
+        """A submit over its rate limit is answered inside the form: refused above it, with
+        what was typed kept (issue 14); see ``views.common.limit_view``."""
+        if g.get("over_limit") and self.is_submitted():
+            self.form_errors.append(g.over_limit)
+            return False
+        return super().validate_on_submit(extra_validators)
 
 
 def _from_json(body):

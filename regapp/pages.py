@@ -73,12 +73,14 @@ def _unavailable(exc):
     return page, 503, {"Retry-After": "60"}
 
 
-def _error_page(status):
-    def handler(exc):
-        return render_template("error.html", title=text(f"error.{status}.title"),
-                               message=text(f"error.{status}")), status
+def error_page(status):
+    """The plain page for an HTTP error ``status``."""
+    return render_template("error.html", title=text(f"error.{status}.title"),
+                           message=text(f"error.{status}")), status
 
-    return handler
+
+def _error_page(status):
+    return lambda exc: error_page(status)
 
 
 def init_app(app):

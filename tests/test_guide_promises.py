@@ -104,3 +104,20 @@ def test_a_gone_code_step_sends_each_flow_back_where_it_started(client, app, cli
 def test_back_from_the_account_to_the_code_step_shows_the_account(signed_in):  # issue 14
     answer = signed_in.get("/register/code")
     assert (answer.status_code, answer.headers["Location"]) == (303, "/account")
+
+
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}], ids=["no-js", "htmx"])
+def test_a_rate_limit_answers_inside_the_form_keeping_what_was_typed(client, headers):
+    """Issue 14: not a bare «Слишком много попыток» page that loses the form."""
+    page = client.get("/register").get_data(as_text=True)
+    typed = {"csrf_token": csrf(page), "last_name": "Мамедов", "first_name": "Али",
+             "birth_date": "21.11.1988", "phone": "+7 916 123-45-67", "email": "ali@example.com"}
+    answers = [client.post("/register", data=typed, headers=headers) for _ in range(6)]
+    limited = answers[-1]  # five a minute for one phone
+    text = limited.get_data(as_text=True)
+    assert limited.status_code == 429
+    assert "Слишком много попыток подряд" in text and 'role="alert"' in text
+    assert 'value="Мамедов"' in text and 'value="ali@example.com"' in text
+    assert ("<html" in text) == (not headers)  # htmx swaps the form in place
+    assert Account.select().count() == 0
+

@@ -1,11 +1,13 @@
 """What several views share: the client for consent records, rate limits per view."""
 
-from flask import current_app, request, session
+from flask import current_app, g, make_response, request, session
 from flask_limiter.util import get_remote_address
 
 from regapp import normalize
 from regapp.forms import is_inline_check
+from regapp.pages import error_page
 from regapp.registration import Client
+from regapp.texts import text
 
 
 def client():
@@ -26,6 +28,21 @@ def phone_key():
 
 
 
+def answer_limit_in_form(exc):
+    """429 on a form's submit: the form again, what was typed kept, the limit said above it
+    (the view runs without its limit and refuses inside ``validate_on_submit``); anything
+    else gets the plain page."""
+    view = current_app.extensions.get("regapp.unlimited_views", {}).get(request.endpoint)
+    if view is None or request.method != "POST" or is_inline_check():
+        return error_page(429)
+    g.over_limit = text("limit.form")
+    answer = make_response(view(**(request.view_args or {})))
+    if answer.status_code != 200:  # the view went elsewhere: it never got to its form
+        return error_page(429)
+    answer.status_code = 429
+    return answer
+
+
 def session_key():
     """Rate-limit key: this browser's session (its key is random; none yet: the address)."""
     key = getattr(session, "key", None)
@@ -41,6 +58,7 @@ def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
     the registered view.
     """
     limiter = app.extensions["regapp.limiter"]
+    app.extensions.setdefault("regapp.unlimited_views", {})[endpoint] = app.view_functions[endpoint]
     view = limiter.limit(by_address, methods=["POST"],
                          exempt_when=is_inline_check)(app.view_functions[endpoint])
     if by_phone:

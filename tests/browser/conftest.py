@@ -160,7 +160,7 @@ class Watch:
     """What a person must never meet: console errors, failed requests, other origins."""
 
     def __init__(self, page, base):
-        self.problems = []
+        self.problems, self.expected = [], set()
         self.origin = urlsplit(base).netloc
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
@@ -168,8 +168,14 @@ class Watch:
         page.on("request", self._request)
         page.on("response", self._response)
 
+    def expect_status(self, status):
+        """A walk that provokes an error answer on purpose (a stale page) says so."""
+        self.expected.add(status)
+
     def _console(self, message):
-        if message.type == "error":
+        expected = any(f"status of {status}" in message.text  # Chromium
+                       or f"Error Code {status} " in message.text for status in self.expected)  # htmx
+        if message.type == "error" and not expected:
             self.problems.append(f"console error: {message.text}")
 
     def _failed(self, request):
@@ -185,7 +191,7 @@ class Watch:
             self.problems.append(f"request to another origin: {request.url}")
 
     def _response(self, response):
-        if response.status >= 400:
+        if response.status >= 400 and response.status not in self.expected:
             self.problems.append(f"{response.status} for {response.request.method} {response.url}")
 
 
@@ -208,7 +214,8 @@ def open_page(browser, base, js=True):
     context.set_default_timeout(10_000)
     tab = context.new_page()
     tab.js = js
-    return context, tab, Watch(tab, base)
+    tab.watch = Watch(tab, base)
+    return context, tab, tab.watch
 
 
 def _leave_evidence(node, tab, portal):

@@ -1,0 +1,42 @@
+// regapp's only script of its own (issue 14). htmx answers an error (a stale page's CSRF
+// token, an ended session, a server error, no network) by swapping nothing: without this
+// the person presses a button and nothing happens. The words come from the page
+// (data-request-* on <body>, from regapp/texts.py), so every text stays in one table.
+(function () {
+  "use strict";
+
+  function lineFor(element) {
+    var form = element.closest("form") || element;
+    var line = form.querySelector(".request-error");
+    if (!line) {
+      line = document.createElement("div");
+      line.className = "form-error request-error";
+      line.setAttribute("role", "alert");
+      form.insertBefore(line, form.firstChild);
+    }
+    return line;
+  }
+
+  function say(event, words) {
+    var element = event.detail && event.detail.elt;
+    if (element && element.isConnected) {
+      lineFor(element).textContent = words;
+    }
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var texts = document.body.dataset;
+    var status = event.detail.xhr.status;
+    say(event, status >= 500 ? texts.requestFailed : texts.requestStale);
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    say(event, document.body.dataset.requestFailed);
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt.closest("form");
+    var line = form && form.querySelector(".request-error");
+    if (line) {
+      line.remove();
+    }
+  });
+})();
