@@ -1,5 +1,7 @@
 """The one place that decides between a full page and an htmx fragment (R30)."""
 
+import json
+
 from flask import make_response, redirect, render_template, request
 from htmx_flask import Htmx
 
@@ -9,10 +11,16 @@ def init_app(app):
     Htmx(app)
 
 
+#: the header an htmx step navigation sends (see :func:`hx_redirect`): it wants the page
+STEP_HEADER = "HX-Step"
+
+
 def is_fragment_request():
-    """An htmx request that swaps part of a page (a boosted one wants the page)."""
+    """An htmx request that swaps part of a page (a boosted one, a history restore and a
+    step navigation want the page)."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    return (bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+            and not request.headers.get(STEP_HEADER))
 
 
 def render(page, partial, status=200, **context):
@@ -31,9 +39,13 @@ def answer_check(field, hints=None):
 
 
 def hx_redirect(location):
-    """A 303 for a plain form; htmx follows it with HX-Redirect to load the whole page."""
+    """The next step after a valid form (R30): a 303 for a plain form; for htmx, the step's
+    page fetched and its ``<main>`` swapped in place, its URL pushed to the history, so
+    Back and reload work as after the 303 (``HX-Location``; issue 14)."""
     if is_fragment_request():
         response = make_response(("", 204))
-        response.headers["HX-Redirect"] = location
+        response.headers["HX-Location"] = json.dumps({
+            "path": location, "target": "#main", "select": "#main", "swap": "outerHTML",
+            "headers": {STEP_HEADER: "true"}})
         return response
     return redirect(location, code=303)

@@ -21,6 +21,13 @@ def csrf(page):
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
+def step_of(response):
+    """Where an htmx answer sends the person next (R30): HX-Location's path."""
+    import json
+
+    return json.loads(response.headers["HX-Location"])["path"]
+
+
 def code_in(text):
     """The one-time code an SMS or e-mail carries (its only run of 6 digits)."""
     return re.search(r"\b(\d{6})\b", text).group(1)

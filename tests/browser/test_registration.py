@@ -4,6 +4,8 @@ The demo roster's people: Петров (ДМС-2025-000101, +7 916 123-45-67, a.
 and Семёнова (ДМС-2025-000102, +7 903 765-43-21, alena.semenova@example.com).
 """
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -210,3 +212,33 @@ def test_a_stale_page_says_so_and_keeps_what_was_typed(page, portal):  # issue 1
         expect(field(page, "Фамилия")).to_have_value("Петров")
     else:
         expect(page.get_by_role("heading", level=1)).to_have_text("Запрос не принят")
+
+
+@pytest.mark.parametrize("page", [True], indirect=True, ids=["js"])
+def test_the_next_step_is_swapped_in_and_back_and_reload_still_work(page, portal):  # R30
+    open_invitation(page, portal)
+    link = page.url
+    type_into(page, "Номер полиса", "ДМС-2025-000101", first=True)
+    type_into(page, "Мобильный телефон", "89161234567")
+    type_into(page, "Пароль", GOOD)
+    type_into(page, "Подтверждение пароля", GOOD)
+    tick_consents(page)
+    mark_page(page)
+    press(page, "Зарегистрироваться")
+    page.wait_for_url("**/register/code")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Подтвердите")
+    assert same_page(page)  # swapped in place, not a new page load
+    expect(page).to_have_title(re.compile("^Код из СМС"))  # the step's own title
+
+    page.go_back()  # Back: the form again, never Chrome's «resubmit the form?»
+    page.wait_for_url(link)
+    expect(field(page, "Номер полиса")).to_be_visible()
+    page.go_forward()
+    page.wait_for_url("**/register/code")
+    page.reload()  # F5 on the code step: the same step, no new code
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Подтвердите")
+    code = portal.code_sent_to(PETROV_PHONE)
+    page.wait_for_timeout(500)  # a second code would be on its way by now
+    assert len([m for m in portal.messages() if m["to"] == PETROV_PHONE]) == 1
+    type_code(page, "Код из СМС", code)
+    at_account(page, "Александр")
