@@ -121,3 +121,19 @@ def test_a_rate_limit_answers_inside_the_form_keeping_what_was_typed(client, hea
     assert ("<html" in text) == (not headers)  # htmx swaps the form in place
     assert Account.select().count() == 0
 
+
+
+def test_the_registration_page_weighs_under_30_kb_compressed(client):  # issue 14
+    """The page, its CSS, htmx and the app's script, as gzip sends them over a phone's link."""
+    import gzip
+    import re
+
+    page = client.get("/register").get_data()
+    assets = re.findall(rb'(?:href|src)="(/[^"]+\.(?:css|js)[^"]*|/htmx[^"]*)"', page)
+    assert len(assets) >= 3, assets  # the stylesheet, htmx, app.js
+    sizes = {"page": len(gzip.compress(page))}
+    for path in assets:
+        answer = client.get(path.decode())
+        assert answer.status_code == 200, path
+        sizes[path.decode()] = len(gzip.compress(answer.get_data()))
+    assert sum(sizes.values()) < 30 * 1024, sizes

@@ -81,3 +81,20 @@ def test_a_post_from_another_origin_is_refused_over_https(browser, https_portal)
         expect(page.get_by_role("heading", level=1)).to_have_text("Вход в личный кабинет")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("https_portal", ["nginx-proxy"], indirect=True)
+def test_nginx_compresses_css_and_scripts_but_never_a_page(https_portal):  # issue 14, BREACH
+    import urllib.request
+
+    from tests.deployment import UNVERIFIED
+
+    def encoding(path):
+        request = urllib.request.Request(https_portal.base + path,
+                                         headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, context=UNVERIFIED) as answer:
+            return answer.headers.get("Content-Encoding")
+
+    assert encoding("/static/vendor/htmx.min.js") == "gzip"
+    assert encoding("/static/app.css") == "gzip"
+    assert encoding("/register") is None  # it holds a CSRF token
