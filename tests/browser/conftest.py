@@ -207,10 +207,10 @@ def page(request, browser, portal):
     assert not watch.problems, "\n".join(watch.problems)
 
 
-def open_page(browser, base, js=True):
+def open_page(browser, base, js=True, **options):
     """A phone-sized browser tab on ``base`` and the watch on what it meets."""
     context = browser.new_context(java_script_enabled=js, base_url=base, locale="ru-RU",
-                                  viewport=PHONE_SCREEN, ignore_https_errors=True)
+                                  viewport=PHONE_SCREEN, ignore_https_errors=True, **options)
     context.set_default_timeout(10_000)
     tab = context.new_page()
     tab.js = js
