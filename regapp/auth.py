@@ -41,6 +41,14 @@ def current_account():
     return g.account
 
 
+def signed_in_here():
+    """Whether this browser is signed in, asked without needing the database when it is
+    out of reach (the sign-in page still shows then)."""
+    if getattr(session, "row", None) is sessions.UNREACHABLE or not session.get("account_id"):
+        return False
+    return current_account() is not None
+
+
 def login_required(view):
     """Send a stranger to the sign-in page."""
 
@@ -147,8 +155,9 @@ def sign_in(account, notify_new_device=True):
 
 
 def sign_out():
-    """End this browser's session."""
+    """End this browser's session; anything said after it (a notice) goes in a new one."""
     session.clear()
+    session.regenerate()
     g.pop("account", None)
 
 

@@ -35,6 +35,8 @@ MODULES = ("xss,permanentxss,sql,exec,file,redirect,crlf,csrf,http_headers,"
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-scan-time", type=int, default=600)
+    parser.add_argument("--max-attack-time", type=int, default=120,
+                        help="seconds per attack module (each of the two passes runs 16)")
     args = parser.parse_args()
     wapiti = _wapiti()
     REPORTS.mkdir(parents=True, exist_ok=True)
@@ -52,7 +54,8 @@ def main():
             report = REPORTS / f"{who}.json"
             command = [wapiti, "-u", base + "/", "--scope", "folder", "-m", MODULES,
                        "-f", "json", "-o", str(report), "--flush-session",
-                       "--max-scan-time", str(args.max_scan_time), "--tasks", "4",
+                       "--max-scan-time", str(args.max_scan_time),
+                       "--max-attack-time", str(args.max_attack_time), "--tasks", "4",
                        "-x", base + "/logout", "-x", base + "/logout/everywhere"]
             if cookie:
                 command += ["-C", cookie]

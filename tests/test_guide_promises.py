@@ -137,3 +137,21 @@ def test_the_registration_page_weighs_under_30_kb_compressed(client):  # issue 1
         assert answer.status_code == 200, path
         sizes[path.decode()] = len(gzip.compress(answer.get_data()))
     assert sum(sizes.values()) < 30 * 1024, sizes
+
+
+def test_a_signed_in_person_is_not_offered_to_sign_in_or_register(signed_in):  # issue 14
+    start = signed_in.get("/").get_data(as_text=True)
+    assert "Перейти в личный кабинет" in start and 'href="/login"' not in start
+    assert signed_in.get("/login").headers["Location"] == "/account"
+
+
+@pytest.mark.parametrize(("path", "said"), [
+    ("/logout", "Вы вышли из личного кабинета."),
+    ("/logout/everywhere", "Вы вышли из личного кабинета на всех устройствах."),
+])
+def test_signing_out_says_so(signed_in, path, said):  # issue 14
+    page = signed_in.get("/account").get_data(as_text=True)
+    answer = signed_in.post(path, data={"csrf_token": csrf(page)})
+    assert answer.headers["Location"] == "/"
+    start = signed_in.get("/").get_data(as_text=True)
+    assert said in start and 'role="status"' in start and 'href="/login"' in start

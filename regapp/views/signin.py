@@ -1,9 +1,10 @@
 """Sign-in and sign-out (R23); the state itself lives in :mod:`regapp.auth`."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from regapp import auth
 from regapp.forms import ActionForm, LoginForm, LogoutForm
+from regapp.texts import text
 from regapp.views.common import limit_view
 
 bp = Blueprint("signin", __name__)
@@ -12,6 +13,8 @@ bp = Blueprint("signin", __name__)
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Sign in by mobile phone and password; one message whatever was wrong."""
+    if request.method == "GET" and auth.signed_in_here():
+        return redirect(url_for("account.index"), code=303)  # already in (issue 14)
     form, error = LoginForm(), None
     if form.validate_on_submit():
         try:
@@ -30,6 +33,7 @@ def logout():
     """Sign out (a POST with CSRF)."""
     if LogoutForm().validate_on_submit():
         auth.sign_out()
+        flash(text("signout.done"))
     return redirect(url_for("pages.index"), code=303)
 
 
@@ -39,6 +43,7 @@ def logout_everywhere():
     """Sign out on every device (R28 hardening, issue 6)."""
     if ActionForm().validate_on_submit():
         auth.sign_out_everywhere(auth.current_account())
+        flash(text("signout.everywhere"))
     return redirect(url_for("pages.index"), code=303)
 
 
