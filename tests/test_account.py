@@ -305,3 +305,17 @@ def test_the_password_page_checks_the_confirmation_inline(signed_in):  # R30
                             data={"csrf_token": csrf(page), "password": GOOD,
                                   "confirmation": "other"})
     assert "Пароли не совпадают" in answer.get_data(as_text=True)
+
+
+def test_the_new_device_notice_says_moscow_time(app, account, outbox):  # issue 14
+    import datetime as dt
+    import re
+
+    login(app.test_client())
+    login(app.test_client())
+    [notice] = outbox()
+    when = re.search(r"(\d\d)\.(\d\d)\.(\d{4}) в (\d\d):(\d\d) \(МСК\)", notice["text"])
+    assert when and "UTC" not in notice["text"]
+    moscow = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    assert abs(int(when.group(4)) * 60 + int(when.group(5))
+               - (moscow.hour * 60 + moscow.minute)) % (24 * 60) in (0, 1, 1439)
