@@ -381,3 +381,11 @@ def test_a_policy_ended_since_the_invitation_is_refused_like_without_a_link(
     assert re.search(r'role="alert">Мы не нашли вас среди застрахованных с действующим полисом',
                      text)
     assert sms_sent() == 0 and 'value="ДМС-101"' in text
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_after_a_refused_submit_the_hints_start_again_with_the_empty_fields(client, link,
+                                                                            headers):  # issue 14
+    page = client.get(link).get_data(as_text=True)
+    text = client.post(link, data=form_data(page, pd=None), headers=headers).get_data(as_text=True)
+    assert "hint--met" not in text and GOOD not in text

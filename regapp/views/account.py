@@ -112,7 +112,7 @@ def change_password():
                 auth.change_password(account, form.password.data)
                 flash(text("account.password_changed"), "status")
                 return redirect(url_for("account.index"), code=303)
-    return render_template("account/password.html", form=form, hints=hints)
+    return render_template("account/password.html", form=form, hints=passwords.unticked())
 
 
 def _notifications(account):

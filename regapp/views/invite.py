@@ -63,7 +63,7 @@ def form(token):
                            client_ip=request.remote_addr)
         if form.apply(errors) and _start(invitation, form, cleaned):
             return hx_redirect(url_for("signup.code"))
-    return _page(invitation, form, hints)
+    return _page(invitation, form, passwords.unticked())
 
 
 def _start(invitation, form, cleaned):

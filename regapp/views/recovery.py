@@ -49,7 +49,7 @@ def new_password():
             sign_in(account)
             return redirect(url_for("account.index"), code=303)
     return render_template("recovery/new_password.html", form=form,
-                           phone=normalize.format_phone(phone), hints=hints)
+                           phone=normalize.format_phone(phone), hints=passwords.unticked())
 
 
 def init_app(app):

@@ -76,7 +76,7 @@ def form():
                 session["pending"], session["restart"] = pending.id, request.path
                 return hx_redirect(url_for("signup.code"))
     return render("signup/form.html", "signup/_form.html", form=form, error=error,
-                  hints=_hints(form), patronymic_hint=PATRONYMIC_HINT)
+                  hints=passwords.unticked(), patronymic_hint=PATRONYMIC_HINT)
 
 
 def _pending(email_step=False):

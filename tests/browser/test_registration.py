@@ -164,6 +164,8 @@ def test_a_mistake_on_the_registration_form_is_corrected_in_place(page, portal):
     press(page, "Зарегистрироваться")
 
     expect(error_of(page, "birth_date")).to_contain_text("ДД.ММ.ГГГГ")
+    expect(page.locator(".form-error")).to_be_focused()  # the summary first (issue 14)
+    expect(page.locator("#password-hints .hint--met")).to_have_count(0)  # fields came empty
     expect(field(page, "Фамилия")).to_have_value("Петров")
     retype(page, "Дата рождения", "14031985")  # a phone's keypad has no dot (issue 14)
     leave(page, checked="birth_date")
