@@ -74,6 +74,11 @@ def test_hsts_when_the_public_url_is_https(client):  # BASE_SETTINGS' PUBLIC_URL
     assert "max-age=" in client.get("/").headers["Strict-Transport-Security"]
 
 
+def test_the_session_cookie_is_secure_when_the_public_url_is_https(client):  # wapiti's flag
+    cookie = client.get("/login").headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
 @pytest.mark.settings(PUBLIC_URL="http://127.0.0.1:5000")
 def test_no_hsts_on_plain_http(client):
     assert "Strict-Transport-Security" not in client.get("/").headers
