@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 import secrets
 
-from flask import after_this_request, current_app, g, redirect, request, session, url_for
+from flask import after_this_request, current_app, g, request, session, url_for
 from peewee import OperationalError
 
 from regapp import devices, messaging, normalize, notifications, passwords, sessions, throttle
 from regapp.db import write_transaction
 from regapp.models import Account
+from regapp.rendering import hx_redirect
 from regapp.texts import text
 
 #: compared against when no account has the phone, so both answers take as long
@@ -55,7 +56,9 @@ def login_required(view):
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if current_account() is None:
-            return redirect(url_for("signin.login"), code=303)
+            # htmx (a toggle after signing out elsewhere) loads the sign-in page whole,
+            # rather than swapping it into the button's place (issue 14)
+            return hx_redirect(url_for("signin.login"))
         return view(*args, **kwargs)
 
     return wrapped

@@ -5,7 +5,7 @@ from importlib.resources import files
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 from peewee import InterfaceError, OperationalError, PeeweeException
 
-from regapp import documents, rendering
+from regapp import documents, notifications, rendering
 from regapp.db import database
 from regapp.texts import text
 
@@ -88,6 +88,7 @@ def init_app(app):
     rendering.init_app(app)
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals["text"] = text
+    app.jinja_env.filters["moscow_time"] = notifications.moscow_time
     app.register_blueprint(bp)
     for status in (400, 404, 429, 500):
         app.register_error_handler(status, _error_page(status))
