@@ -378,7 +378,7 @@ def test_a_policy_ended_since_the_invitation_is_refused_like_without_a_link(
     answer = client.post(link, data=form_data(page), headers=headers)
     text = answer.get_data(as_text=True)
     assert answer.status_code == 200 and "Location" not in answer.headers
-    assert re.search(r'role="alert">Мы не нашли вас среди застрахованных с действующим полисом',
+    assert re.search(r'role="alert"[^>]*>Мы не нашли вас среди застрахованных с действующим полисом',
                      text)
     assert sms_sent() == 0 and 'value="ДМС-101"' in text
 
@@ -389,3 +389,16 @@ def test_after_a_refused_submit_the_hints_start_again_with_the_empty_fields(clie
     page = client.get(link).get_data(as_text=True)
     text = client.post(link, data=form_data(page, pd=None), headers=headers).get_data(as_text=True)
     assert "hint--met" not in text and GOOD not in text
+
+
+def test_the_resend_wait_is_said_once_with_the_button_disabled(client, link):  # issue 14
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    code_page = client.get("/register/code").get_data(as_text=True)
+    assert re.search(r'<input[^>]*disabled[^>]*value="Отправить код повторно"|'
+                     r'<input[^>]*value="Отправить код повторно"[^>]*disabled', code_page)
+    assert code_page.count("Новый код можно запросить через") == 1
+    assert re.search(r'data-countdown="(5\d|60)"', code_page)
+    again = client.post("/register/code/resend", data={"csrf_token": csrf(code_page)})
+    assert again.get_data(as_text=True).count("Новый код можно запросить через") == 1
+    assert sms_sent() == 1

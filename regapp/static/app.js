@@ -40,3 +40,35 @@
     }
   });
 })();
+
+// «Новый код можно запросить через N с.»: count down, then enable the resend button. The
+// number is the server's; the words around it stay as the page wrote them.
+(function () {
+  "use strict";
+
+  function countDown(line) {
+    if (line.dataset.counting) {
+      return;
+    }
+    line.dataset.counting = "yes";
+    var left = parseInt(line.dataset.countdown, 10);
+    var button = line.closest("form").querySelector("[type=submit]");
+    var timer = setInterval(function () {
+      left -= 1;
+      if (left <= 0) {
+        clearInterval(timer);
+        button.disabled = false;
+        line.remove();
+        return;
+      }
+      line.textContent = line.textContent.replace(/\d+(?= с\.?$)/, String(left));
+    }, 1000);
+  }
+
+  function start() {
+    document.querySelectorAll("[data-countdown]").forEach(countDown);
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+  document.addEventListener("htmx:load", start);
+})();

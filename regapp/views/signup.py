@@ -164,6 +164,8 @@ def _resend_then_show(send, form, page):
         try:
             send()
             notice = text("code.sent_again")
+        except otp.TooSoon:
+            pass  # the wait is said once, under the button, counting down (issue 14)
         except otp.CodeError as exc:
             form.code.errors = [str(exc)]
     return page(form, notice)

@@ -244,3 +244,21 @@ def test_the_next_step_is_swapped_in_and_back_and_reload_still_work(page, portal
     assert len([m for m in portal.messages() if m["to"] == PETROV_PHONE]) == 1
     type_code(page, "Код из СМС", code)
     at_account(page, "Александр")
+
+
+def test_the_resend_button_waits_its_minute_counting_down(page, portal):  # R28, issue 14
+    page.goto(portal.link_sent_to(PETROV_EMAIL, "/invite/"))
+    type_into(page, "Номер полиса", "ДМС-2025-000101", first=True)
+    type_into(page, "Мобильный телефон", "89161234567")
+    type_into(page, "Пароль", GOOD)
+    type_into(page, "Подтверждение пароля", GOOD)
+    tick_consents(page)
+    press(page, "Зарегистрироваться")
+    page.wait_for_url("**/register/code")
+    resend = page.get_by_role("button", name="Отправить код повторно")
+    expect(resend).to_be_disabled()
+    wait = page.locator("#resend-wait")
+    expect(wait).to_have_count(1)
+    first = int(re.search(r"(\d+) с", wait.inner_text()).group(1))
+    if page.js:  # it counts down
+        expect(wait).to_contain_text(f"через {first - 2} с", timeout=4000)
