@@ -103,6 +103,17 @@ def at_account(page, first_name):
     expect(page.locator("main")).to_contain_text(first_name)
 
 
+def send_invitation_form(page, policy, phone_typed):
+    """Fill in the open invitation form by keyboard and send it; at the code step."""
+    type_into(page, "Номер полиса", policy, first=True)
+    type_into(page, "Мобильный телефон", phone_typed)
+    type_into(page, "Пароль", GOOD)
+    type_into(page, "Подтверждение пароля", GOOD)
+    tick_consents(page)
+    press(page, "Зарегистрироваться")
+    page.wait_for_url("**/register/code")
+
+
 def register_by_link(page, portal, email, policy, phone_typed, phone_e164, first_name):
     """The shortest walk from the invitation to the account (for walks that need an account)."""
     page.goto(portal.link_sent_to(email, "/invite/"))

@@ -13,7 +13,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, open_page
-from tests.browser.person import GOOD, press, retype, tick_consents, type_into
+from tests.browser.person import press, retype, send_invitation_form, type_into
 
 SCREENS = ARTIFACTS.parent / "screens"
 SIZES = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1280, "height": 800}}
@@ -35,13 +35,7 @@ def _states(page, portal):
 
     def link_code_step():
         page.goto(link)
-        type_into(page, "Номер полиса", "ДМС-2025-000101", first=True)
-        type_into(page, "Мобильный телефон", "89161234567")
-        type_into(page, "Пароль", GOOD)
-        type_into(page, "Подтверждение пароля", GOOD)
-        tick_consents(page)
-        press(page, "Зарегистрироваться")
-        page.wait_for_url("**/register/code")
+        send_invitation_form(page, "ДМС-2025-000101", "89161234567")
 
     def wrong_code():
         type_into(page, "Код из СМС", "000000", first=True)

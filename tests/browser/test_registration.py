@@ -19,6 +19,7 @@ from tests.browser.person import (
     press,
     retype,
     same_page,
+    send_invitation_form,
     tick_consents,
     type_code,
     type_into,
@@ -220,14 +221,8 @@ def test_a_stale_page_says_so_and_keeps_what_was_typed(page, portal):  # issue 1
 def test_the_next_step_is_swapped_in_and_back_and_reload_still_work(page, portal):  # R30
     open_invitation(page, portal)
     link = page.url
-    type_into(page, "Номер полиса", "ДМС-2025-000101", first=True)
-    type_into(page, "Мобильный телефон", "89161234567")
-    type_into(page, "Пароль", GOOD)
-    type_into(page, "Подтверждение пароля", GOOD)
-    tick_consents(page)
     mark_page(page)
-    press(page, "Зарегистрироваться")
-    page.wait_for_url("**/register/code")
+    send_invitation_form(page, "ДМС-2025-000101", "89161234567")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Подтвердите")
     assert same_page(page)  # swapped in place, not a new page load
     expect(page).to_have_title(re.compile("^Код из СМС"))  # the step's own title
@@ -248,13 +243,7 @@ def test_the_next_step_is_swapped_in_and_back_and_reload_still_work(page, portal
 
 def test_the_resend_button_waits_its_minute_counting_down(page, portal):  # R28, issue 14
     page.goto(portal.link_sent_to(PETROV_EMAIL, "/invite/"))
-    type_into(page, "Номер полиса", "ДМС-2025-000101", first=True)
-    type_into(page, "Мобильный телефон", "89161234567")
-    type_into(page, "Пароль", GOOD)
-    type_into(page, "Подтверждение пароля", GOOD)
-    tick_consents(page)
-    press(page, "Зарегистрироваться")
-    page.wait_for_url("**/register/code")
+    send_invitation_form(page, "ДМС-2025-000101", "89161234567")
     resend = page.get_by_role("button", name="Отправить код повторно")
     expect(resend).to_be_disabled()
     wait = page.locator("#resend-wait")
