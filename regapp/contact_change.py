@@ -36,7 +36,7 @@ def send_code(kind, value, target, settings, now=None):
         if kind == "phone":
             message = notifications.code_sms(value, code, KINDS[kind])
         else:
-            message = notifications.email_code(value, code)
+            message = notifications.email_code(value, code, purpose="change_email")
     messaging.dispatch([message.id])
 
 

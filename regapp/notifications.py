@@ -17,7 +17,7 @@ from regapp.texts import text
 
 #: what a code SMS says the code is for, by the step that sends it
 CODE_PURPOSES = {"registration": "регистрации", "recovery": "смены пароля",
-                 "change_phone": "смены номера"}
+                 "change_phone": "смены номера", "change_email": "смены E-mail"}
 
 
 #: Moscow time: UTC+3 all year since 26.10.2014 (no tz database needed for it)
@@ -52,12 +52,13 @@ def code_sms(phone, code, purpose):
     return messaging.queue_sms(phone, body.strip(), kind="code")
 
 
-def email_code(address, code):
-    """An e-mail whose only run of six digits is the code (R17, a new address)."""
+def email_code(address, code, purpose="registration"):
+    """An e-mail whose only run of six digits is the code (R17, a new address), saying
+    what it is for (a registration, or a change of the account's e-mail)."""
     metrics.CODES_SENT.labels("email").inc()
-    return messaging.queue_email(address, text("subject.email_code"),
-                                 render_template("email/email_code.txt", **_context(code=code)),
-                                 kind="email_code")
+    body = render_template("email/email_code.txt",
+                           **_context(code=code, purpose=CODE_PURPOSES[purpose]))
+    return messaging.queue_email(address, text("subject.email_code"), body, kind="email_code")
 
 
 def invitation(record, token, expires):

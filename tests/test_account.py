@@ -319,3 +319,21 @@ def test_the_new_device_notice_says_moscow_time(app, account, outbox):  # issue 
     moscow = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
     assert abs(int(when.group(4)) * 60 + int(when.group(5))
                - (moscow.hour * 60 + moscow.minute)) % (24 * 60) in (0, 1, 1439)
+
+
+def test_the_contact_code_step_names_itself_resends_and_offers_a_way_back(
+        app, outbox, last_code, signed_in):  # issue 14
+    change_contact(signed_in, "phone", "8 903 765-43-21")
+    page = signed_in.get("/account/phone/code").get_data(as_text=True)
+    assert "<h1>Подтвердите новый номер телефона</h1>" in page
+    assert "+7 903 765-43-21" in page and "+79037654321" not in page
+    assert "Отправить код повторно" in page and 'href="/account">Отмена' in page
+    again = signed_in.post("/account/phone/code/resend", data={"csrf_token": csrf(page)})
+    assert again.status_code == 200 and len(outbox()) == 1  # too soon: said, nothing sent
+    assert again.get_data(as_text=True).count("Новый код можно запросить через") == 1
+
+
+def test_the_email_change_code_says_what_it_is_for(app, outbox, signed_in):  # issue 14
+    change_contact(signed_in, "email", "alex@example.org")
+    text = outbox()[-1]["text"]
+    assert "для смены E-mail в личном кабинете" in text and "регистрации" not in text

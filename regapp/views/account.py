@@ -36,8 +36,9 @@ from regapp.forms import (
     Form,
     LogoutForm,
     ReauthForm,
+    ResendForm,
 )
-from regapp.rendering import answer_check, is_fragment_request, render
+from regapp.rendering import answer_check, hx_redirect, is_fragment_request, render
 from regapp.texts import text
 from regapp.views.common import client, limit_view
 
@@ -197,8 +198,36 @@ def contact_code(kind):
             session.pop("contact_change", None)
             auth.end_other_sessions(current_account())
             flash(text(f"account.{kind}_changed"), "status")
-            return redirect(url_for("account.index"), code=303)
-    return render_template("account/change_code.html", form=form, value=pending["value"])
+            return hx_redirect(url_for("account.index"))
+    return _change_code_page(kind, pending, form)
+
+
+@bp.post("/<kind>/code/resend")
+@login_required
+def contact_resend(kind):
+    """A new code to the new contact: 60 s after the last, at most 5 an hour (R28)."""
+    pending = session.get("contact_change")
+    if not pending or pending["kind"] != kind:
+        return redirect(url_for("account.change_contact", kind=kind), code=303)
+    form, notice = CodeForm(formdata=None) if kind == "phone" else EmailCodeForm(formdata=None), None
+    if ResendForm().validate_on_submit():
+        try:
+            contact_change.send_code(kind, pending["value"], pending["target"], current_app.config)
+            notice = text("code.sent_again")
+        except otp.TooSoon:
+            pass  # the wait line says it
+        except otp.CodeError as exc:
+            form.code.errors = [str(exc)]
+    return _change_code_page(kind, pending, form, notice)
+
+
+def _change_code_page(kind, pending, form, notice=None):
+    shown = normalize.format_phone(pending["value"]) if kind == "phone" else pending["value"]
+    return render(
+        "account/change_code.html", "account/_change_code.html", kind=kind, shown=shown,
+        form=form, notice=notice,
+        resend_form=ResendForm(),
+        wait=otp.seconds_until_resend(pending["target"], contact_change.KINDS[kind]))
 
 
 def init_app(app):
@@ -207,3 +236,4 @@ def init_app(app):
     limit_view(app, "account.change_password", "5/minute;20/hour", checks="120/minute;1000/hour")
     limit_view(app, "account.change_contact", "5/minute;20/hour")
     limit_view(app, "account.contact_code", "20/minute;100/hour")
+    limit_view(app, "account.contact_resend", "5/minute;30/hour")
