@@ -1,6 +1,6 @@
 """The forms; inline htmx checks and full submits go through the same classes (R30)."""
 
-from flask import g, request
+from flask import g, redirect, request, session
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
@@ -27,6 +27,27 @@ class Form(FlaskForm):
             return MultiDict([(key, _text(value)) for key, value in formdata.items(multi=True)
                               if isinstance(value, str)])
 
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._recall_refusal()
+
+    def refused_then_show_again(self):
+        """POST → redirect → GET for a refused code step without JS (issue 14): F5 then
+        shows the refusal again instead of sending the same wrong code once more, and Back
+        never meets «resubmit the form?». The errors wait in the session for that GET."""
+        session["refused"] = {"path": request.path, "form": list(self.form_errors),
+                              "fields": {f.name: list(f.errors) for f in self if f.errors}}
+        return redirect(request.path, code=303)
+
+    def _recall_refusal(self):
+        kept = session.get("refused") if request.method == "GET" else None
+        if kept and kept.get("path") == request.path:
+            session.pop("refused")
+            self.form_errors.extend(kept["form"])
+            for name, errors in kept["fields"].items():
+                if name in self._fields:
+                    self._fields[name].errors = errors
 
     def validate_on_submit(self, extra_validators=None):
         """A submit over its rate limit is answered inside the form: refused above it, with

@@ -225,7 +225,9 @@ def test_a_number_taken_while_the_code_was_on_its_way(app, account, outbox, last
                                 birth_date=account.record.birth_date)
     Account.create(record=other, phone="+79037654321", email="j@example.com",
                    email_key="j@example.com", password_hash="x")
-    text = enter_code(client, "phone", last_code()).get_data(as_text=True)
+    refused = enter_code(client, "phone", last_code())
+    assert refused.headers["Location"] == "/account/phone/code"  # POST → redirect → GET
+    text = client.get("/account/phone/code").get_data(as_text=True)
     assert "Номер уже занят" in text and Account.get_by_id(account.id).phone == "+79161234567"
 
 

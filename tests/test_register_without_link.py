@@ -185,3 +185,17 @@ def test_a_code_pasted_with_spaces_or_a_dash_is_taken(client, roster, outbox):  
     assert len(pasted) <= maxlength and len(f"{sms[:3]}-{sms[3:]}") <= maxlength
     done = post_code(client, "/register/code", pasted)
     assert done.headers["Location"] == "/account"
+
+
+def test_a_wrong_code_without_js_redirects_so_f5_spends_no_try(client, roster, outbox):  # issue 14
+    from regapp.models import OneTimeCode
+
+    page = client.get("/register").get_data(as_text=True)
+    client.post("/register", data=form(page))
+    wrong = post_code(client, "/register/code", "000000" if code(outbox, "sms") != "000000"
+                      else "111111")
+    assert (wrong.status_code, wrong.headers["Location"]) == (303, "/register/code")
+    shown = client.get("/register/code").get_data(as_text=True)  # what F5 repeats
+    assert re.search(r'id="code-error" role="alert">Неверный код', shown)
+    assert "Неверный код" not in client.get("/register/code").get_data(as_text=True)  # said once
+    assert sum(c.wrong_tries for c in OneTimeCode.select()) == 1

@@ -194,6 +194,8 @@ def contact_code(kind):
                                    form.code.data, current_app.config)
         except (otp.CodeError, registration.Refused) as exc:
             form.code.errors = [str(exc)]
+            if not is_fragment_request():
+                return form.refused_then_show_again()
         else:
             session.pop("contact_change", None)
             auth.end_other_sessions(current_account())

@@ -13,7 +13,7 @@ from regapp import (
 )
 from regapp.auth import current_account, sign_in
 from regapp.forms import CodeForm, ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
-from regapp.rendering import answer_check, hx_redirect, render
+from regapp.rendering import answer_check, hx_redirect, is_fragment_request, render
 from regapp.texts import text
 from regapp.views.common import client, limit_view
 
@@ -138,6 +138,8 @@ def _enter_code(form, complete, page):
             account = complete(form.code.data)
         except (otp.CodeError, registration.Refused) as exc:
             form.code.errors = [str(exc)]
+            if not is_fragment_request():
+                return form.refused_then_show_again()
         else:
             if account is None:  # R17: an e-mail code comes next
                 return hx_redirect(url_for("signup.email_code"))
