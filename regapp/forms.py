@@ -1,5 +1,7 @@
 """The forms; inline htmx checks and full submits go through the same classes (R30)."""
 
+import hashlib
+
 from flask import g, redirect, request, session
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
@@ -184,10 +186,25 @@ class ConfirmEmailForm(Form):
 
 
 class CodeForm(Form):
-    """A one-time code step."""
+    """A one-time code step; ``step`` names the registration the page was shown for, so a
+    code typed in a tab another tab has overtaken is told apart (issue 14)."""
+
+    step = HiddenField()
 
     code = StringField("Код из СМС", render_kw=CODE_INPUT)
     submit = SubmitField("Подтвердить")
+
+    def show_for(self, pending_id):
+        self.step.data = _step_mark(pending_id)
+
+    def is_for(self, pending_id):
+        """Whether the page sent was shown for this registration (no mark: an old page)."""
+        return not self.step.data or self.step.data == _step_mark(pending_id)
+
+
+def _step_mark(pending_id):
+    """A short mark of a pending registration for its page: its id is the session's secret."""
+    return hashlib.sha256(f"step:{pending_id}".encode()).hexdigest()[:16]
 
 
 class ResendForm(Form):

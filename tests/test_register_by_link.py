@@ -8,7 +8,7 @@ import pytest
 from regapp import invitations
 from regapp.models import Account, Invitation, Message, utcnow
 from regapp.roster import import_roster
-from tests.helpers import GOOD, HX, check_of, csrf, step_of
+from tests.helpers import GOOD, HX, check_of, code_in, csrf, step_of
 from tests.rosters import PEOPLE, write_csv
 
 
@@ -402,3 +402,21 @@ def test_the_resend_wait_is_said_once_with_the_button_disabled(client, link):  #
     again = client.post("/register/code/resend", data={"csrf_token": csrf(code_page)})
     assert again.get_data(as_text=True).count("Новый код можно запросить через") == 1
     assert sms_sent() == 1
+
+
+def test_two_tabs_of_one_invitation_say_which_number_the_live_code_went_to(
+        client, link, outbox):  # issue 14
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))  # tab A: +7 916 …
+    tab_a = client.get("/register/code").get_data(as_text=True)
+    client.post(link, data=form_data(page, phone="8 903 765-43-21"))  # tab B: another number
+    first_code = code_in(next(m for m in outbox() if m["to"] == "+79161234567")["text"])
+    answer = client.post("/register/code", data={"csrf_token": csrf(tab_a), "code": first_code,
+                                                 "step": re.search(r'id="step"[^>]*value="(\w+)"',
+                                                                   tab_a).group(1)})
+    text = answer.get_data(as_text=True)
+    assert "действующий код ушёл на номер +7 903 765-43-21" in text
+    from regapp.models import OneTimeCode
+
+    assert sum(c.wrong_tries for c in OneTimeCode.select()) == 0  # no try spent on it
+

@@ -199,3 +199,13 @@ def test_a_wrong_code_without_js_redirects_so_f5_spends_no_try(client, roster, o
     assert re.search(r'id="code-error" role="alert">Неверный код', shown)
     assert "Неверный код" not in client.get("/register/code").get_data(as_text=True)  # said once
     assert sum(c.wrong_tries for c in OneTimeCode.select()) == 1
+
+
+def test_back_from_the_email_code_says_the_phone_is_confirmed(client, roster, outbox):  # issue 14
+    page = client.get("/register").get_data(as_text=True)
+    client.post("/register", data=form(page, phone="+7 903 765-43-21"))
+    post_code(client, "/register/code", code(outbox, "sms"))
+    back = client.get("/register/code")  # Back from «Код из письма»
+    assert back.headers["Location"] == "/register/email-code"
+    step = client.get("/register/email-code").get_data(as_text=True)
+    assert "Номер телефона уже подтверждён: осталось ввести код из письма." in step

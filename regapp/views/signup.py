@@ -1,6 +1,15 @@
 """Registration without a link (R13–R17), the code steps of both flows, e-mail confirmation."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from regapp import (
     email_confirmation,
@@ -105,7 +114,15 @@ def code():
     pending = _pending()
     if pending is None:
         return _code_gone()
-    return _enter_code(CodeForm(), lambda code: registration.complete(
+    if pending.phone_confirmed:  # Back from «Код из письма»: this step is done (issue 14)
+        flash(text("signup.phone_confirmed"), "status")
+        return hx_redirect(url_for("signup.email_code"))
+    form = CodeForm()
+    if form.is_submitted() and not form.is_for(pending.id):
+        # another tab sent the form again with another number: the live code went there
+        form.form_errors.append(text("code.other_tab", phone=normalize.format_phone(pending.phone)))
+        return _sms_page(pending, form)
+    return _enter_code(form, lambda code: registration.complete(
         pending, code, current_app.config), lambda form: _sms_page(pending, form))
 
 
@@ -174,6 +191,7 @@ def _resend_then_show(send, form, page):
 
 
 def _sms_page(pending, form, notice=None):
+    form.show_for(pending.id)
     return render("signup/code.html", "signup/_code.html", form=form,
                   resend_form=ResendForm(), notice=notice,
                   phone=normalize.format_phone(pending.phone),
