@@ -109,7 +109,26 @@ def test_declining_returns_to_the_form_with_a_message(client):
     back = gosuslugi(client, "/esia/start/register", decline=True)
     assert back.headers["Location"] == "/register"
     page = client.get("/register").get_data(as_text=True)
-    assert text("esia.declined") in page and 'value="Петров"' not in page
+    assert text("esia.declined.register") in page and 'value="Петров"' not in page
+
+
+def test_declining_at_sign_in_or_linking_says_what_fits_there(client, account, auth):  # issue 14
+    back = gosuslugi(client, "/esia/start/login", decline=True)
+    page = client.get(back.headers["Location"]).get_data(as_text=True)
+    assert text("esia.declined.login") in page
+    assert "Можно зарегистрироваться и без них" not in page
+    auth.login()
+    back = gosuslugi(client, "/esia/start/link", decline=True, password=GOOD)
+    page = client.get(back.headers["Location"]).get_data(as_text=True)
+    assert text("esia.declined.link") in page and "Можно зарегистрироваться" not in page
+
+
+def test_a_received_person_is_said_once_with_a_way_to_pick_another(client):  # issue 14
+    gosuslugi(client, "/esia/start/register", oid="1000000001")
+    page = client.get("/register").get_data(as_text=True)
+    assert page.count("Данные получены с Госуслуг") == 1
+    assert re.search(r"Данные получены с Госуслуг: [^<]*\S\.</p>", page)  # no « .»
+    assert "Выбрать другую учётную запись Госуслуг" in page
 
 
 def test_an_unconfirmed_account_is_refused_with_an_explanation(client):

@@ -102,16 +102,23 @@ def back():
         return redirect(url_for("pages.index"), code=303)
     if request.args.get("error"):
         code = wire.error_code(request.args.get("error_description"))
-        flash(text("esia.declined") if code == "007004"
-              else text("esia.failed", code=f"ESIA-{code}"), "error")
+        words = (text(f"esia.declined.{_place(journey)}") if code == "007004"
+                 else text(f"esia.failed.{_place(journey)}", code=f"ESIA-{code}"))
+        flash(words, "error")
         return redirect(origin(journey), code=303)
     try:
         person = provider().fetch_person(request.args.get("code", ""), redirect_uri())
     except EsiaError as exc:
         log.warning("ESIA round trip failed: %s", exc)
-        flash(text("esia.failed", code=f"ESIA-{exc.code}" if exc.code else "нет ответа"), "error")
+        flash(text(f"esia.failed.{_place(journey)}",
+                   code=f"ESIA-{exc.code}" if exc.code else "нет ответа"), "error")
         return redirect(origin(journey), code=303)
     return ARRIVALS[journey["purpose"]](journey, person)
+
+
+def _place(journey):
+    """Where the person set off from, for words that fit it (issue 14)."""
+    return {"invite": "register"}.get(journey["purpose"], journey["purpose"])
 
 
 def _person(person):
@@ -130,8 +137,7 @@ def _arrive_to_register(journey, person):
     elif journey["purpose"] == "invite" and not _invited_person(journey, person):
         flash(text("esia.mismatch", help_phone=help_phone), "error")
     else:
-        session["esia_person"] = _person(person)
-        flash(text("esia.received"), "status")
+        session["esia_person"] = _person(person)  # the form's banner says so, once
     return redirect(origin(journey), code=303)
 
 
