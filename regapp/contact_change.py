@@ -16,6 +16,17 @@ from regapp.texts import text
 KINDS = {"phone": "change_phone", "email": "change_email"}
 
 
+def is_current(account, kind, value, regions=("RU",)):
+    """Whether ``value`` is the account's own phone, or its own confirmed e-mail: nothing to
+    change, and no reason to ask for the password or count a try (issue 14)."""
+    try:
+        if kind == "phone":
+            return normalize.normalize_phone(value, regions) == account.phone
+        return account.email_confirmed and normalize.normalize_email(value)[1] == account.email_key
+    except normalize.Invalid:
+        return False
+
+
 def check(kind, value, regions=("RU",)):
     """Normalize the new contact; return ``(value, target)`` or raise normalize.Invalid."""
     if kind == "phone":

@@ -7,6 +7,8 @@ or not, as long as the account still has the address it was sent to.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from peewee import IntegrityError
 
 from regapp import notifications
@@ -21,6 +23,17 @@ def queue_link(account, now=None):
     EmailConfirmation.create(account=account, email_key=account.email_key,
                              token_hash=hash_token(token), created_at=now or utcnow())
     return notifications.confirmation_link(account, token)
+
+
+#: a link asked for again sooner is said to be on its way, not sent twice
+RESEND_AFTER = dt.timedelta(seconds=60)
+
+
+def sent_just_now(account, now=None):
+    """Whether a confirmation link went to the account's address less than a minute ago."""
+    since = (now or utcnow()) - RESEND_AFTER
+    return EmailConfirmation.select().where(
+        (EmailConfirmation.account == account) & (EmailConfirmation.created_at > since)).exists()
 
 
 def find(token):

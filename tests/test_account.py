@@ -339,3 +339,31 @@ def test_the_email_change_code_says_what_it_is_for(app, outbox, signed_in):  # i
     change_contact(signed_in, "email", "alex@example.org")
     text = outbox()[-1]["text"]
     assert "для смены E-mail в личном кабинете" in text and "регистрации" not in text
+
+
+@pytest.mark.parametrize(("kind", "typed", "said"), [
+    ("phone", "8 916 123-45-67", "Это ваш текущий номер"),
+    ("email", "A.Petrov@Example.com", "Это ваш текущий E-mail"),
+])
+def test_the_current_contact_typed_as_new_is_said_plainly_and_not_counted(
+        signed_in, outbox, kind, typed, said):  # issue 14
+    for _ in range(7):  # more than the limit of 5 a minute
+        page = signed_in.get(f"/account/{kind}").get_data(as_text=True)
+        answer = signed_in.post(f"/account/{kind}", data={"csrf_token": csrf(page),
+                                                          "value": typed, "password": "x"})
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 200 and said in text and "другой пользователь" not in text
+    assert outbox() == []
+    assert change_contact(signed_in, kind, "8 903 765-43-21" if kind == "phone"
+                          else "new@example.org").status_code == 303  # the limit is intact
+
+
+def test_asking_for_the_link_again_at_once_says_it_is_on_its_way(signed_in, outbox):  # issue 14
+    Account.update(email_confirmed=False).execute()
+    for _ in range(5):  # more than 3 a minute
+        page = signed_in.get("/account").get_data(as_text=True)
+        answer = signed_in.post("/account/email/resend", data={"csrf_token": csrf(page)})
+        assert answer.status_code == 303
+    assert len(outbox()) == 1
+    assert "Ссылка уже отправлена на a.petrov@example.com" in signed_in.get(
+        "/account").get_data(as_text=True)

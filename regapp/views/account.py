@@ -40,7 +40,7 @@ from regapp.forms import (
 )
 from regapp.rendering import answer_check, hx_redirect, is_fragment_request, render
 from regapp.texts import text
-from regapp.views.common import client, limit_view
+from regapp.views.common import client, limit_view, not_counted
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 CONTACT_LABELS = {"phone": "Новый номер мобильного телефона", "email": "Новый E-mail"}
@@ -140,7 +140,10 @@ def notifications(channel):
 def resend_confirmation():
     """Mail the confirmation link again to an unconfirmed address (R23)."""
     account = current_account()
-    if ActionForm().validate_on_submit() and not account.email_confirmed:
+    if ActionForm().validate_on_submit() and email_confirmation.sent_just_now(account):
+        flash(text("account.link_sent_recently", email=account.email), "status")
+        not_counted()  # pressed again at once: the link is on its way
+    elif ActionForm().validate_on_submit() and not account.email_confirmed:
         with write_transaction():
             message = email_confirmation.queue_link(account)
         messaging.dispatch([message.id])
@@ -162,7 +165,7 @@ def change_contact(kind):
         abort(404)
     form = NewContactForm()
     form.value.label.text = CONTACT_LABELS[kind]
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not _own_contact(form, kind):
         try:  # a borrowed session must not change where the codes go (issue 12)
             auth.confirm_password(current_account(), form.password.data, request.remote_addr)
         except auth.SignInRefused as exc:
@@ -178,6 +181,17 @@ def change_contact(kind):
             session["contact_change"] = {"kind": kind, "value": value, "target": target}
             return redirect(url_for("account.contact_code", kind=kind), code=303)
     return render_template("account/change.html", form=form, kind=kind)
+
+
+def _own_contact(form, kind):
+    """The current phone or e-mail typed as the new one: said plainly, before the password
+    is asked, and not counted against the limit (issue 14)."""
+    if not contact_change.is_current(current_account(), kind, form.value.data,
+                                     current_app.config["PHONE_REGIONS"]):
+        return False
+    form.value.errors = [text(f"{kind}.current")]
+    not_counted()
+    return True
 
 
 @bp.route("/<kind>/code", methods=["GET", "POST"])

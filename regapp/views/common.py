@@ -28,6 +28,18 @@ def phone_key():
 
 
 
+def not_counted():
+    """This refusal is the person's own doing (their current phone typed as the new one,
+    a link asked for again at once): answered plainly, not counted against their limit."""
+    g.not_counted = True
+
+
+def counted(response):
+    """Flask-Limiter's ``deduct_when``: every request counts but what :func:`not_counted`
+    marked (issue 14)."""
+    return not g.get("not_counted")
+
+
 def answer_limit_in_form(exc):
     """429 on a form's submit: the form again, what was typed kept, the limit said above it
     (the view runs without its limit and refuses inside ``validate_on_submit``); anything
@@ -59,11 +71,11 @@ def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
     """
     limiter = app.extensions["regapp.limiter"]
     app.extensions.setdefault("regapp.unlimited_views", {})[endpoint] = app.view_functions[endpoint]
-    view = limiter.limit(by_address, methods=["POST"],
-                         exempt_when=is_inline_check)(app.view_functions[endpoint])
+    view = limiter.limit(by_address, methods=["POST"], exempt_when=is_inline_check,
+                         deduct_when=counted)(app.view_functions[endpoint])
     if by_phone:
         view = limiter.limit(by_phone, key_func=phone_key, methods=["POST"],
-                             exempt_when=is_inline_check)(view)
+                             exempt_when=is_inline_check, deduct_when=counted)(view)
     if checks:  # per address and per session: a bot cannot spread its probes either way
         for key_func in (get_remote_address, session_key):
             view = limiter.limit(checks, key_func=key_func, methods=["POST"],
