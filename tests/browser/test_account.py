@@ -1,5 +1,6 @@
-"""The personal account walked in Chromium, JavaScript on and off (R23, issue 12): a new
-phone behind the current password, and Gosuslugi linked through the fake ESIA."""
+"""The personal account walked in Chromium, JavaScript on and off (R23, issues 12 and 14):
+a new phone and a new e-mail behind the current password, Gosuslugi linked through the fake
+ESIA and unlinked, the password, marketing toggles, sign-out everywhere."""
 
 from playwright.sync_api import expect
 
@@ -68,3 +69,47 @@ def test_a_new_password_behind_the_current_one(page, portal):  # issue 12
     page.keyboard.press("Enter")
     at_account(page, "Александр")
     expect(page.get_by_role("status")).to_contain_text("Пароль изменён")
+
+
+def test_gosuslugi_unlinked_after_the_password(page, portal):  # issue 14
+    test_gosuslugi_linked_after_the_password(page, portal)
+    password = page.get_by_label("Текущий пароль", exact=True)
+    password.click()
+    page.keyboard.type(GOOD, delay=5)
+    press(page, "Отвязать")
+    at_account(page, "Александр")
+    expect(page.get_by_role("status")).to_contain_text("Госуслуги отвязаны")
+    expect(page.get_by_role("button", name="Связать с Госуслугами")).to_be_visible()
+
+
+def test_a_new_email_after_the_password_and_a_code(page, portal):  # issue 14
+    signed_in(page, portal)
+    page.get_by_role("link", name="Изменить").nth(1).click()
+    type_into(page, "Новый E-mail", "alex@example.org", first=True)
+    type_into(page, "Текущий пароль", GOOD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/account/email/code")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Подтвердите новый E-mail")
+    type_code(page, "Код из письма", portal.code_sent_to("alex@example.org"))
+    at_account(page, "Александр")
+    expect(page.locator("main")).to_contain_text("alex@example.org — подтверждён")
+
+
+def test_marketing_toggles_keep_the_place(page, portal):  # R11, issue 14
+    signed_in(page, portal)
+    button = page.locator("#marketing-sms")
+    before = button.inner_text()
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#marketing-sms")).not_to_have_text(before)
+    if page.js:  # swapped in place, the focus still on the button pressed
+        expect(page.locator("#marketing-sms")).to_be_focused()
+
+
+def test_sign_out_everywhere_says_so(page, portal):  # issue 14
+    signed_in(page, portal)
+    press(page, "Выйти на всех устройствах", most=40)
+    page.wait_for_url("**/")
+    expect(page.get_by_role("status")).to_have_text(
+        "Вы вышли из личного кабинета на всех устройствах.")
+    expect(page.get_by_role("link", name="Войти")).to_be_visible()
