@@ -251,3 +251,36 @@ def test_the_resend_button_waits_its_minute_counting_down(page, portal):  # R28,
     first = int(re.search(r"(\d+) с", wait.inner_text()).group(1))
     if page.js:  # it counts down
         expect(wait).to_contain_text(f"через {first - 2} с", timeout=4000)
+
+
+def test_registration_through_gosuslugi(page, portal):  # R19-R21, issue 14
+    """The banner, the fake ESIA, back with the names filled in; the rest typed, with a
+    Shift+Tab back to fix a slip; the account ends up linked."""
+    page.goto("/register")
+    page.get_by_role("link", name="Зарегистрироваться через Госуслуги").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/fake-esia/**")
+    page.get_by_role("button", name="Петров Александр Иванович").click()
+    page.wait_for_url("**/register")
+    expect(page.get_by_role("status").first).to_contain_text(
+        "Данные получены с Госуслуг: Петров Александр Иванович.")
+    expect(field(page, "Фамилия")).to_have_value("Петров")
+    expect(field(page, "Отчество")).to_have_value("Иванович")
+    type_into(page, "Дата рождения", "14.03.1985", first=True)
+    page.keyboard.press("Tab")
+    page.keyboard.type("8916", delay=5)
+    page.keyboard.press("Shift+Tab")  # back to the date: a slip noticed
+    expect(field(page, "Дата рождения")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("End")
+    page.keyboard.type("1234567", delay=5)
+    expect(field(page, "Мобильный телефон")).to_have_value(re.compile(r"916.*123.*45.*67"))
+    type_into(page, "E-mail", PETROV_EMAIL)
+    type_into(page, "Пароль", GOOD)
+    type_into(page, "Подтверждение пароля", GOOD)
+    tick_consents(page)
+    press(page, "Зарегистрироваться")
+    page.wait_for_url("**/register/code")
+    type_code(page, "Код из СМС", portal.code_sent_to(PETROV_PHONE))
+    at_account(page, "Александр")
+    expect(page.locator("main")).to_contain_text("связаны")
