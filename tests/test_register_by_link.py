@@ -420,3 +420,15 @@ def test_two_tabs_of_one_invitation_say_which_number_the_live_code_went_to(
 
     assert sum(c.wrong_tries for c in OneTimeCode.select()) == 0  # no try spent on it
 
+
+
+def test_back_from_the_code_step_finds_the_form_as_it_was_sent(client, link):  # issue 14
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data=form_data(page))
+    again = client.get(link).get_data(as_text=True)  # Back
+    assert 'value="ДМС-101"' in again and 'value="+7 916 123-45-67"' in again
+    assert GOOD not in again and "hint--met" not in again
+    assert re.search(r'<input[^>]*checked[^>]*id="terms"|<input[^>]*id="terms"[^>]*checked',
+                     again)
+    assert 'value="ДМС-101"' not in client.application.test_client().get(link).get_data(
+        as_text=True)  # another browser sees an empty form

@@ -48,6 +48,8 @@ def form(token):
     """The link opens the form (a GET changes nothing, R33); a valid POST sends the code."""
     invitation = _invitation_or_problem(token)
     form = LinkRegistrationForm()
+    if not form.is_submitted():
+        _as_sent(invitation, form)
     hints = passwords.hints(form.password.data or "", _personal(invitation, form))
     if field := form.checked_field():
         form.validate()
@@ -64,6 +66,17 @@ def form(token):
         if form.apply(errors) and _start(invitation, form, cleaned):
             return hx_redirect(url_for("signup.code"))
     return _page(invitation, form, passwords.unticked())
+
+
+def _as_sent(invitation, form):
+    """Back from the code step: the form as it was sent, but the passwords, which a page
+    never holds (issue 14); the live registration knows the rest."""
+    pending = registration.find_pending(session.get("pending"))
+    if pending is not None and pending.invitation_id == invitation.id:
+        form.policy.data = invitation.record.policy_number
+        form.phone.data = normalize.format_phone(pending.phone)
+        for kind in ("terms", "pd"):
+            getattr(form, kind).data = True
 
 
 def _start(invitation, form, cleaned):
