@@ -165,3 +165,36 @@ def test_two_people_confirming_one_phone_at_once_one_wins(app, invited, last_cod
         PendingRegistration.get_by_id(pairs[i][0].id), pairs[i][1], app.config, now=pairs[i][2]))
     assert Account.select().count() == 1
     assert all(isinstance(r, (Account, otp.CodeError, registration.Refused)) for r in results)
+
+
+def _two_at_once(app, invited, last_code, first, second):
+    """Two pending registrations (``first``, ``second``: keyword arguments of
+    :func:`registration.start`) completed six times each, all at once."""
+    pendings = []
+    for kw in (first, second):
+        pending = registration.start(consents=CONSENTS, password=GOOD, settings=app.config,
+                                     email_code_required=False, **kw)
+        pendings.append((pending, last_code()))
+    pairs = pendings * 6
+    return all_at_once(lambda i: registration.complete(
+        PendingRegistration.get_by_id(pairs[i][0].id), pairs[i][1], app.config))
+
+
+@pytest.mark.parametrize("shared", ["policy", "email", "esia"])
+def test_two_registrations_sharing_a_policy_email_or_esia_id_make_one_account(
+        app, invited, last_code, shared):  # issue 13, R29: on both databases
+    petrov, semenova = invited["ДМС-101"].record, invited["ДМС-102"].record
+    first = {"record": petrov, "phone": "+79161234567", "email": "a.petrov@example.com",
+             "email_confirmed": True, "esia_id": None}
+    second = {"record": semenova, "phone": "+79037654321", "email": "alena@example.com",
+              "email_confirmed": True, "esia_id": None}
+    if shared == "policy":  # the same person from two browsers with two phones
+        second.update(record=petrov, email="a.petrov@example.com")
+    elif shared == "email":
+        second.update(email="a.petrov@example.com")
+    else:
+        first["esia_id"] = second["esia_id"] = "1000000001"
+    results = _two_at_once(app, invited, last_code, first, second)
+    accounts = {r.id for r in results if isinstance(r, Account)}
+    assert len(accounts) == 1 and Account.select().count() == 1, results
+    assert all(isinstance(r, (Account, otp.CodeError, registration.Refused)) for r in results)
