@@ -99,3 +99,19 @@ def _described(violations):
     return [f"{v['id']} ({v['impact']}): {v['help']} — "
             + "; ".join(re.sub(r"\s+", " ", n["html"])[:120] for n in v["nodes"][:3])
             for v in violations]
+
+
+@pytest.mark.parametrize("path", ["/register", "/login"])
+def test_the_focus_is_visible_on_everything_tab_reaches(page, portal, path):  # issue 14
+    page.goto(path)
+    seen = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        outline = page.evaluate("""() => {
+            const element = document.activeElement;
+            const style = getComputedStyle(element);
+            return [element.tagName + '#' + element.id, style.outlineStyle, style.outlineWidth];
+        }""")
+        seen.append(outline)
+    hidden = [s for s in seen if s[0] != "BODY#" and (s[1] == "none" or s[2] == "0px")]
+    assert not hidden, hidden
