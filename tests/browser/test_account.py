@@ -113,3 +113,10 @@ def test_sign_out_everywhere_says_so(page, portal):  # issue 14
     expect(page.get_by_role("status")).to_have_text(
         "Вы вышли из личного кабинета на всех устройствах.")
     expect(page.get_by_role("link", name="Войти")).to_be_visible()
+
+
+def test_e_mail_never_breaks_at_its_hyphen(page, portal):  # issue 14, 390 px wide
+    signed_in(page, portal)
+    words = page.locator(".toggles .nowrap", has_text="e-mail")
+    expect(words).to_have_count(1)
+    assert words.evaluate("element => element.getClientRects().length") == 1
