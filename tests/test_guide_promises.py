@@ -155,3 +155,12 @@ def test_signing_out_says_so(signed_in, path, said):  # issue 14
     assert answer.headers["Location"] == "/"
     start = signed_in.get("/").get_data(as_text=True)
     assert said in start and 'role="status"' in start and 'href="/login"' in start
+
+
+def test_a_code_from_a_second_tab_after_the_first_finished_goes_to_the_account(signed_in):
+    token = csrf(signed_in.get("/account").get_data(as_text=True))
+    answer = signed_in.post("/register/code", data={"csrf_token": token, "code": "123456"},
+                            headers={"HX-Request": "true"})  # issue 14: not a silent 400
+    import json
+
+    assert json.loads(answer.headers["HX-Location"])["path"] == "/account"

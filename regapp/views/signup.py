@@ -4,7 +4,6 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    redirect,
     render_template,
     request,
     session,
@@ -101,8 +100,8 @@ def _pending(email_step=False):
 def _code_gone():
     """No live registration here: a signed-in person (Back from the account) goes to the
     account; anyone else starts again where they started, by link or by the form."""
-    if current_account() is not None:
-        return redirect(url_for("account.index"), code=303)
+    if current_account() is not None:  # htmx (a second tab's code) loads the account whole
+        return hx_redirect(url_for("account.index"))
     restart = session.get("restart") or url_for("signup.form")
     return render_template("signup/code_gone.html", restart=restart,
                            by_link=restart.startswith("/invite/")), 410
