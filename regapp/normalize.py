@@ -8,6 +8,7 @@ beside a roster line. ``shared/research/ru-data-rules.md`` explains the cases.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 
@@ -40,7 +41,15 @@ _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 
 def clean_text(value) -> str:
     """NFC, drop invisible characters, unify spaces, dashes and apostrophes."""
-    text = unicodedata.normalize("NFC", str(value or ""))
+    if isinstance(value, str):
+        return _clean_str(value)
+    return _clean_str(str(value or ""))
+
+
+@functools.lru_cache(maxsize=16384)
+def _clean_str(value: str) -> str:
+    # a roster repeats its employers, first names and dates: each is cleaned once (issue 15)
+    text = unicodedata.normalize("NFC", value)
     return " ".join(text.translate(_CLEAN).split())
 
 
@@ -125,8 +134,23 @@ _MOBILE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIX
 PHONE_EXAMPLE = "+7 916 123-45-67"
 
 
+#: the shape nearly every roster writes a Russian mobile in (+7 / 8 / nothing, then 9xx and
+#: seven digits, with spaces, brackets or dashes): read without phonenumbers, which says
+#: the same of every such number (tests/test_fast_paths.py proves it); issue 15. Not 93x:
+#: phonenumbers' metadata allots only parts of it, so it decides those itself.
+_RU_MOBILE = re.compile(
+    r"(?:\+7|8|7)?[ (\-]*(9[0-24-9]\d)[ )\-]*(\d{3})[ \-]*(\d\d)[ \-]*(\d\d)")
+
+
 def normalize_phone(value, regions=("RU",)) -> str:
     """Return the mobile number in E.164 (``+79161234567``) or raise :class:`Invalid`."""
+    if isinstance(value, str) and "RU" in regions and (fast := _RU_MOBILE.fullmatch(value.strip())):
+        return "+7" + "".join(fast.groups())
+    return _normalize_phone(value, regions)
+
+
+def _normalize_phone(value, regions):
+    """Any phone, as phonenumbers reads it; every refusal with its reason."""
     text = _phone_text(value)
     if not text:
         raise Invalid(say("phone.required"))
@@ -171,8 +195,27 @@ def format_phone(e164: str) -> str:
 
 # -- e-mail (R5, R16) --------------------------------------------------------------
 
+#: a plain ASCII address (letters, digits, and . _ + - inside the local part; lowercase
+#: labels; a letter TLD): read without email-validator, which says the same of every such
+#: address (tests/test_fast_paths.py proves it); issue 15
+_PLAIN_EMAIL = re.compile(
+    r"(?=.{1,254}$)(?=[^@]{1,64}@)[A-Za-z0-9]+(?:[._+-][A-Za-z0-9]+)*"
+    r"@((?:(?!..--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?!..--)[a-z]{2,24})")
+_SPECIAL_USE_TLDS = {"arpa", "invalid", "local", "localhost", "onion", "test"}
+
+
 def normalize_email(value) -> tuple[str, str]:
     """Return ``(address, key)``: the address to send to and the key to compare by."""
+    if isinstance(value, str) and (fast := _PLAIN_EMAIL.fullmatch(value.strip())):
+        if fast.group(1).rpartition(".")[2] not in _SPECIAL_USE_TLDS:
+            address = fast.group(0)
+            local, _, domain = address.rpartition("@")
+            return address, local.casefold() + "@" + domain
+    return _normalize_email(value)
+
+
+def _normalize_email(value) -> tuple[str, str]:
+    """Any address, as email-validator reads it; every refusal with its reason."""
     text = unicodedata.normalize("NFC", str(value or "")).strip()
     if not text:
         raise Invalid(say("email.required"))
@@ -239,7 +282,12 @@ def parse_date(value) -> dt.date:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _excel_serial(value)
-    text = clean_text(value)
+    return _date_of(clean_text(value))
+
+
+@functools.lru_cache(maxsize=16384)
+def _date_of(text: str) -> dt.date:
+    """A date written as text, read once per distinct spelling (issue 15)."""
     if not text:
         raise Invalid(say("date.format", form=DATE_HINT))
     if match := _RU_DATE.match(text) or _RU_DIGITS.match(text):

@@ -99,14 +99,14 @@ def test_marketing_per_channel_is_saved_as_consent_events(app, account):  # R11,
     client = app.test_client()
     login(client)
     page = client.get("/account").get_data(as_text=True)
-    assert "Маркетинговая коммуникация по СМС: <strong>выключена</strong>" in page
+    assert 'Маркетинговая коммуникация <span class="nowrap">по СМС</span>: <strong>выключена</strong>' in page
     client.post("/account/notifications/sms", data={"csrf_token": csrf(page), "granted": "1"})
     assert consents.may_market(account, "sms") and not consents.may_market(account, "email")
     fragment = client.post("/account/notifications/sms", headers={"HX-Request": "true"},
                            data={"csrf_token": csrf(page), "granted": "0"})
     text = fragment.get_data(as_text=True)
     assert text.lstrip().startswith('<section id="notifications"') and "<html" not in text
-    assert "по СМС: <strong>выключена</strong>" in text
+    assert "по СМС</span>: <strong>выключена</strong>" in text
     assert not consents.may_market(account, "sms")  # the withdrawal holds at once
     events = list(ConsentEvent.select().where(ConsentEvent.kind == "marketing_sms")
                   .order_by(ConsentEvent.id))

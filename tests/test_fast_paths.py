@@ -1,0 +1,81 @@
+"""The roster's fast paths say exactly what the libraries say (issue 15).
+
+A Russian mobile in its usual shapes is read without phonenumbers, and a plain ASCII
+e-mail without email-validator; every input either path takes must come out the same as
+the library's reading of it, which still decides everything else. Hypothesis generates the
+shapes HR files hold and the near misses around them.
+"""
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from regapp import normalize
+
+digits = st.text("0123456789", min_size=1, max_size=4)
+separators = st.sampled_from(["", " ", "-", " - ", "  "])
+
+
+@st.composite
+def written_mobiles(draw):
+    """A 9xx number as people write it: a prefix, brackets or not, groups and separators."""
+    number = "9" + draw(st.text("0123456789", min_size=9, max_size=9))
+    prefix = draw(st.sampled_from(["", "+7", "8", "7", "+7 ", "8 ", "7 ", " +7"]))
+    code = number[:3]
+    code = draw(st.sampled_from([code, f"({code})", f"({code}) ", f"{code} "]))
+    sep = [draw(separators) for _ in range(3)]
+    return f"{prefix}{code}{sep[0]}{number[3:6]}{sep[1]}{number[6:8]}{sep[2]}{number[8:]}"
+
+
+#: anything made of what phones are written with, to meet the regular expression's edges
+phone_like = st.text("0123456789 +()-87", min_size=1, max_size=20)
+
+
+def _slow_phone(value):
+    try:
+        return normalize._normalize_phone(value, ("RU",))
+    except normalize.Invalid:
+        return None
+
+
+@given(st.one_of(written_mobiles(), phone_like))
+@example("79161234567")
+@example("+7 (916) 123-45-67")
+@example("8 (900) 000-00-00")
+def test_the_fast_phone_path_agrees_with_phonenumbers(typed):
+    if normalize._RU_MOBILE.fullmatch(typed.strip()):
+        assert normalize.normalize_phone(typed) == _slow_phone(typed), typed
+
+
+label = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
+local = st.from_regex(r"[A-Za-z0-9]{1,6}(?:[._+-][A-Za-z0-9]{1,6}){0,3}", fullmatch=True)
+
+
+@st.composite
+def plain_emails(draw):
+    labels = draw(st.lists(label, min_size=1, max_size=3))
+    tld = draw(st.one_of(st.from_regex(r"[a-z]{2,6}", fullmatch=True),
+                         st.sampled_from(["test", "local", "invalid", "onion", "ru", "рф"])))
+    return f"{draw(local)}@{'.'.join(labels)}.{tld}"
+
+
+#: anything made of what addresses are written with
+email_like = st.text("abcXYZ019._+-@", min_size=3, max_size=30)
+
+
+def _slow_email(value):
+    try:
+        return normalize._normalize_email(value)
+    except normalize.Invalid:
+        return None
+
+
+@given(st.one_of(plain_emails(), email_like))
+@example("Ivan.Petrov@example.com")
+@example("a@ab--cd.ru")
+@example("a@xn--80a1acny.xn--p1ai")
+@example("a@b.test")
+@example("x" * 64 + "@example.com")
+def test_the_fast_email_path_agrees_with_email_validator(typed):
+    fast = normalize._PLAIN_EMAIL.fullmatch(typed.strip())
+    if fast and fast.group(1).rpartition(".")[2] not in normalize._SPECIAL_USE_TLDS:
+        assert normalize.normalize_email(typed) == _slow_email(typed), typed
