@@ -74,17 +74,25 @@ def run_executemany(db_path, reference_db):
     return len(rows), elapsed
 
 
+def measure(rows):
+    """(import seconds, executemany seconds, peak bytes) for ``rows`` generated rows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        csv_path = tmp / "roster.csv"
+        generate(csv_path, rows)
+        report, import_s, peak = run_import(csv_path, tmp / "import.db")
+        assert report.added == rows and not report.rejected, report.rejected[:5]
+        count, plain_s = run_executemany(tmp / "plain.db", tmp / "import.db")
+        assert count == rows
+    return import_s, plain_s, peak
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        csv_path = tmp / "roster.csv"
-        generate(csv_path, args.rows)
-        report, import_s, peak = run_import(csv_path, tmp / "import.db")
-        assert report.added == args.rows and not report.rejected, report.rejected[:5]
-        count, plain_s = run_executemany(tmp / "plain.db", tmp / "import.db")
+    import_s, plain_s, peak = measure(args.rows)
+    count = args.rows
     print(f"date:               {dt.date.today()}")
     print(f"rows:               {args.rows}")
     print(f"import:             {import_s:.1f} s, {args.rows / import_s:,.0f} rows/s "
