@@ -164,3 +164,12 @@ def test_a_code_from_a_second_tab_after_the_first_finished_goes_to_the_account(s
     import json
 
     assert json.loads(answer.headers["HX-Location"])["path"] == "/account"
+
+
+def test_a_code_from_a_stale_tab_under_htmx_says_why_in_the_page(client):  # issue 14
+    token = csrf(client.get("/register").get_data(as_text=True))
+    answer = client.post("/register/code", data={"csrf_token": token, "code": "123456"},
+                         headers={"HX-Request": "true"})
+    assert answer.status_code == 200 and answer.headers["HX-Retarget"] == "#main"
+    text = answer.get_data(as_text=True)
+    assert "Время на ввод кода истекло" in text and "<html" not in text

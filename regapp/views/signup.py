@@ -103,8 +103,11 @@ def _code_gone():
     if current_account() is not None:  # htmx (a second tab's code) loads the account whole
         return hx_redirect(url_for("account.index"))
     restart = session.get("restart") or url_for("signup.form")
-    return render_template("signup/code_gone.html", restart=restart,
-                           by_link=restart.startswith("/invite/")), 410
+    context = {"restart": restart, "by_link": restart.startswith("/invite/")}
+    if is_fragment_request():  # an htmx post from a stale tab: its own words, in <main>
+        return render_template("signup/_code_gone.html", **context), 200, {
+            "HX-Retarget": "#main", "HX-Reswap": "innerHTML"}
+    return render_template("signup/code_gone.html", **context), 410
 
 
 @bp.route("/register/code", methods=["GET", "POST"])
