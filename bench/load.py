@@ -84,8 +84,7 @@ def _measure(backend, people, folder, settings, at_once):
     deployment = Deployment(folder, ensure_materials(folder / "esia").folder, PUBLIC_URL=base,
                             RATELIMIT_ENABLED="false", **settings)
     try:
-        deployment.regapp("init-db")
-        deployment.regapp("roster", "import", crowd.write_roster(folder / "r.csv", people))
+        deployment.load_roster(crowd.write_roster(folder / "r.csv", people))
         deployment.gunicorn(port, "--workers", str(2 * (os.cpu_count() or 1) + 1))
         deployment.worker()
         codes = Codes(deployment)

@@ -29,8 +29,10 @@ from regapp.normalize import email_key
 log = logging.getLogger("regapp.delivery")
 
 #: how long a worker may hold a message before another may take it again: a little longer
-#: than one attempt may take, renewed before each, so a crash mid-send frees it in seconds
+#: than one attempt may take, renewed when running short, so a crash mid-send frees it in seconds
 LEASE = dt.timedelta(seconds=15)
+#: the lease an attempt must find left (an HTTP gateway's default timeout is 10 s)
+ATTEMPT_NEEDS = dt.timedelta(seconds=10)
 #: the only kind of mail an unconfirmed address may receive (R18)
 CONFIRMATION_KINDS = {"email_confirmation", "email_code"}
 #: one-time codes: a person is waiting at the screen, and a code lives 5 minutes (issue 13)
@@ -96,8 +98,10 @@ def deliver(message_ids, adapters, settings, now=None):
     messages = _drop_stale_codes(_claim(message_ids, now), now, outcome)
     sms = [m for m in messages if m.channel == "sms"]
     emails = [m for m in messages if m.channel == "email"]
+    held_until = now + LEASE  # as _claim set it
     for message in sms:
-        _hold(message.claim)
+        if utcnow() + ATTEMPT_NEEDS > held_until:  # renewed only when running short
+            held_until = _hold(message.claim)
         _record(message, _send_sms(adapters.sms, message), settings, now, outcome)
     emails = _refuse_unconfirmed(emails, now, outcome)
     if emails:
@@ -142,10 +146,12 @@ def _claim(message_ids, now):
 
 
 def _hold(claim, extra=0):
-    """Renew the lease on what this round still holds, before an attempt that may block."""
+    """Renew the lease on what this round still holds, before an attempt that may block;
+    return when it now runs out."""
     until = utcnow() + LEASE + dt.timedelta(seconds=extra)
     Message.update(lease_until=until).where(
         (Message.claim == claim) & (Message.status == "sending")).execute()
+    return until
 
 
 def orphans_free_at():

@@ -197,8 +197,13 @@ def key_of(words):
 
 
 def _overrides():
-    """The deployment's ``TEXTS``, when an app is at work (plugins import this without Flask)."""
+    """The deployment's ``TEXTS``, when an app is at work."""
+    return app_setting("TEXTS") or {}
+
+
+def app_setting(name):
+    """A setting of the app at work, or None outside one (plugins import this without Flask)."""
     flask = sys.modules.get("flask")
     if flask is None or not flask.has_app_context():
-        return {}
-    return flask.current_app.config.get("TEXTS") or {}
+        return None
+    return flask.current_app.config.get(name)

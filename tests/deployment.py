@@ -129,9 +129,13 @@ class Deployment:
         self.processes.append(process)
         return process
 
-    def load_demo_roster(self):
+    def load_roster(self, path):
+        """A fresh schema and ``path``'s people in it."""
         self.regapp("init-db")
-        self.regapp("roster", "import", str(DEMO_ROSTER))
+        self.regapp("roster", "import", str(path))
+
+    def load_demo_roster(self):
+        self.load_roster(DEMO_ROSTER)
         self.regapp("invitations", "send")
 
     def gunicorn(self, port, *extra, **settings):
@@ -176,6 +180,16 @@ class Deployment:
                                     "-g", "daemon off;"], self.env, self.folder)
         self.processes.append(process)
         return process.wait_for(f"https://127.0.0.1:{port}/healthz")
+
+    def wait_for_message(self, to, seconds=15):
+        """The first message to ``to`` in the QA outbox (delivery is queued)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = [m for m in self.outbox() if m["to"] == to]
+            if found:
+                return found[0]
+            time.sleep(0.1)
+        raise AssertionError(f"nothing to {to} in {seconds} s:\n{self.logs()[-3000:]}")
 
     def outbox(self):
         from regapp.qa import outbox as outbox_file

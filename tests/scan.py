@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from regapp.testing.peers import free_port
@@ -101,21 +100,11 @@ def _signed_in(deployment, base):
         "csrf_token": csrf(page), "policy": "ДМС-2025-000101", "phone": "89161234567",
         "password": GOOD, "confirmation": GOOD, "terms": "y", "pd": "y",
         "terms_version": "1", "pd_version": "1", "marketing_version": "1"})
-    sms = _wait_for_message(deployment, "+79161234567")
+    sms = deployment.wait_for_message("+79161234567")
     _, _, code_page = browser.get(base + "/register/code")
     browser.post(base + "/register/code", {"csrf_token": csrf(code_page),
                                            "code": code_in(sms["text"])})
     return "; ".join(f"{c.name}={c.value}" for c in browser.jar)
-
-
-def _wait_for_message(deployment, to, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for message in deployment.outbox():
-            if message["to"] == to:
-                return message
-        time.sleep(0.1)
-    raise RuntimeError(f"no message to {to}")
 
 
 def _judge(findings):

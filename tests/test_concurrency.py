@@ -2,8 +2,6 @@
 of them succeed (issue 13, R29). Concurrent writers wait for the database's lock
 (BEGIN IMMEDIATE, a busy timeout) instead of failing with «database is locked»."""
 
-import time
-
 import pytest
 
 from regapp.testing.peers import free_port
@@ -22,8 +20,7 @@ def portal(tmp_path, fake_esia_materials):
     port = free_port()
     deployment = Deployment(tmp_path, fake_esia_materials.folder, RATELIMIT_ENABLED="false",
                             PUBLIC_URL=f"http://127.0.0.1:{port}")
-    deployment.regapp("init-db")
-    deployment.regapp("roster", "import", crowd.write_roster(tmp_path / "roster.csv", PEOPLE))
+    deployment.load_roster(crowd.write_roster(tmp_path / "roster.csv", PEOPLE))
     try:
         deployment.run(port)
         yield deployment, f"http://127.0.0.1:{port}"
@@ -32,22 +29,13 @@ def portal(tmp_path, fake_esia_materials):
         keep_in_suite_log(deployment.logs())
 
 
-def _code_from_outbox(outbox, phone, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for message in outbox():
-            if message["to"] == phone:
-                return code_in(message["text"])
-        time.sleep(0.1)
-    raise AssertionError(f"no code for {phone}")
-
-
 def test_forty_people_registering_ten_at_a_time_all_succeed(portal):
     deployment, base = portal
 
     def register(n):
         browser = crowd.start(base, n)
-        crowd.finish(browser, base, _code_from_outbox(deployment.outbox, crowd.phone(n)))
+        message = deployment.wait_for_message(crowd.phone(n), seconds=30)
+        crowd.finish(browser, base, code_in(message["text"]))
         return n
 
     done, failures = crowd.at_once(register, range(PEOPLE), AT_ONCE)

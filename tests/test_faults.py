@@ -41,7 +41,7 @@ def test_killed_between_the_form_and_the_code_loses_nothing(tmp_path, fake_esia_
 
         started = time.monotonic()
         deployment.run(port)  # the gateway is back
-        code = code_in(_wait_for(deployment, "+79161234567")["text"])
+        code = code_in(deployment.wait_for_message("+79161234567")["text"])
         assert time.monotonic() - started < 15  # at start, not at the next minute's sweep
         _, _, code_page = browser.get(base + "/register/code")  # the session survived
         status, headers, _ = browser.post(base + "/register/code",
@@ -51,16 +51,6 @@ def test_killed_between_the_form_and_the_code_loses_nothing(tmp_path, fake_esia_
     finally:
         deployment.stop()
         keep_in_suite_log(deployment.logs())
-
-
-def _wait_for(deployment, to, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = [m for m in deployment.outbox() if m["to"] == to]
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError(f"nothing to {to} in {seconds} s:\n{deployment.logs()[-3000:]}")
 
 
 OUTAGE = 60  # seconds the SMS gateway is down (issue 13)
@@ -78,9 +68,7 @@ def test_a_gateway_down_for_a_minute_delays_codes_not_registrations(tmp_path,
                                 RATELIMIT_ENABLED="false", SMS_GATEWAY="http",
                                 SMS_HTTP_URL=gateway.url)
         try:
-            deployment.regapp("init-db")
-            deployment.regapp("roster", "import",
-                              crowd.write_roster(tmp_path / "roster.csv", DURING_OUTAGE))
+            deployment.load_roster(crowd.write_roster(tmp_path / "roster.csv", DURING_OUTAGE))
             deployment.run(port)
             down_since = time.monotonic()
             browsers = {}
@@ -114,8 +102,7 @@ def test_killed_while_handing_a_code_to_the_gateway(tmp_path, fake_esia_material
                                 SMS_GATEWAY="http", SMS_HTTP_URL=gateway.url,
                                 SMS_HTTP_TIMEOUT=60)
         try:
-            deployment.regapp("init-db")
-            deployment.regapp("roster", "import", crowd.write_roster(tmp_path / "r.csv", 1))
+            deployment.load_roster(crowd.write_roster(tmp_path / "r.csv", 1))
             first = deployment.run(port)
             browser = crowd.start(base, 0)
             _wait_until(lambda: gateway.requests, "the gateway never got the code")
@@ -165,8 +152,7 @@ def test_a_roster_import_killed_halfway_changes_nothing(tmp_path, fake_esia_mate
     """SIGKILL in the middle of a large import: the database holds the old roster, whole;
     running the import again completes it."""
     deployment = Deployment(tmp_path, fake_esia_materials.folder)
-    deployment.regapp("init-db")
-    deployment.regapp("roster", "import", crowd.write_roster(tmp_path / "old.csv", 3))
+    deployment.load_roster(crowd.write_roster(tmp_path / "old.csv", 3))
     database = deployment.instance / "regapp.db"
     before = _roster(database)
     big = crowd.write_roster(tmp_path / "new.csv", 40_000)

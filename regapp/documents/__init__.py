@@ -7,9 +7,10 @@ A new edition is a new file (``terms-2.txt``) and a new entry in
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass
 from importlib.resources import files
+
+from regapp.texts import app_setting
 
 LABELS = {
     "terms": "Я принимаю правила пользования личным кабинетом",
@@ -63,14 +64,7 @@ def insurer_words(name):
 
 def label(kind):
     """A consent's label as this deployment shows it: with the insurer's name if set."""
-    return LABELS[kind].format(**insurer_words(_insurer_name()))
-
-
-def _insurer_name():
-    flask = sys.modules.get("flask")
-    if flask is None or not flask.has_app_context():
-        return ""
-    return flask.current_app.config.get("INSURER_NAME") or ""
+    return LABELS[kind].format(**insurer_words(app_setting("INSURER_NAME")))
 
 
 def shown(kind, version=None) -> Shown:

@@ -40,7 +40,7 @@ from regapp.forms import (
 )
 from regapp.rendering import answer_check, hx_redirect, is_fragment_request, render
 from regapp.texts import text
-from regapp.views.common import client, limit_view, not_counted
+from regapp.views.common import client, limit_view, not_counted, resend_then_show
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 CONTACT_LABELS = {"phone": "Новый номер мобильного телефона", "email": "Новый E-mail"}
@@ -225,16 +225,11 @@ def contact_resend(kind):
     pending = session.get("contact_change")
     if not pending or pending["kind"] != kind:
         return redirect(url_for("account.change_contact", kind=kind), code=303)
-    form, notice = CodeForm(formdata=None) if kind == "phone" else EmailCodeForm(formdata=None), None
-    if ResendForm().validate_on_submit():
-        try:
-            contact_change.send_code(kind, pending["value"], pending["target"], current_app.config)
-            notice = text("code.sent_again")
-        except otp.TooSoon:
-            pass  # the wait line says it
-        except otp.CodeError as exc:
-            form.code.errors = [str(exc)]
-    return _change_code_page(kind, pending, form, notice)
+    form = CodeForm(formdata=None) if kind == "phone" else EmailCodeForm(formdata=None)
+    return resend_then_show(
+        lambda: contact_change.send_code(kind, pending["value"], pending["target"],
+                                         current_app.config),
+        form, lambda form, notice: _change_code_page(kind, pending, form, notice))
 
 
 def _change_code_page(kind, pending, form, notice=None):

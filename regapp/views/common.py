@@ -3,8 +3,8 @@
 from flask import current_app, g, make_response, request, session
 from flask_limiter.util import get_remote_address
 
-from regapp import normalize
-from regapp.forms import is_inline_check
+from regapp import normalize, otp
+from regapp.forms import ResendForm, is_inline_check
 from regapp.pages import error_page
 from regapp.registration import Client
 from regapp.texts import text
@@ -26,6 +26,21 @@ def phone_key():
     except normalize.Invalid:
         return typed
 
+
+
+def resend_then_show(send, form, page):
+    """A code step's «Отправить код повторно»: send, then show the step again; the wait is
+    said once, under the button (issue 14), any other limit beside the code field."""
+    notice = None
+    if ResendForm().validate_on_submit():
+        try:
+            send()
+            notice = text("code.sent_again")
+        except otp.TooSoon:
+            pass
+        except otp.CodeError as exc:
+            form.code.errors = [str(exc)]
+    return page(form, notice)
 
 
 def not_counted():

@@ -23,7 +23,7 @@ from regapp.auth import current_account, sign_in
 from regapp.forms import CodeForm, ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
 from regapp.rendering import answer_check, hx_redirect, is_fragment_request, render
 from regapp.texts import text
-from regapp.views.common import client, limit_view
+from regapp.views.common import client, limit_view, resend_then_show
 
 bp = Blueprint("signup", __name__)
 PATRONYMIC_HINT = ("Заполнение обязательно, если отчество указано в Вашем документе, "
@@ -134,7 +134,7 @@ def resend():
     pending = _pending()
     if pending is None:
         return _code_gone()
-    return _resend_then_show(lambda: registration.resend_code(pending, current_app.config),
+    return resend_then_show(lambda: registration.resend_code(pending, current_app.config),
                              CodeForm(formdata=None),
                              lambda form, notice: _sms_page(pending, form, notice))
 
@@ -173,23 +173,9 @@ def email_resend():
     pending = _pending(email_step=True)
     if pending is None:
         return _code_gone()
-    return _resend_then_show(
+    return resend_then_show(
         lambda: registration.resend_email_code(pending, current_app.config),
         EmailCodeForm(formdata=None), lambda form, notice: _email_page(pending, form, notice))
-
-
-def _resend_then_show(send, form, page):
-    """Send a new code and show the step again; a limit's message goes beside the code field."""
-    notice = None
-    if ResendForm().validate_on_submit():
-        try:
-            send()
-            notice = text("code.sent_again")
-        except otp.TooSoon:
-            pass  # the wait is said once, under the button, counting down (issue 14)
-        except otp.CodeError as exc:
-            form.code.errors = [str(exc)]
-    return page(form, notice)
 
 
 def _sms_page(pending, form, notice=None):

@@ -107,6 +107,12 @@ def send_invitation_form(page, policy, phone_typed):
     """Fill in the open invitation form by keyboard and send it; at the code step."""
     type_into(page, "Номер полиса", policy, first=True)
     type_into(page, "Мобильный телефон", phone_typed)
+    send_with_password(page)
+
+
+def send_with_password(page):
+    """The end of either registration form: the password twice, the consents, the button;
+    at the code step."""
     type_into(page, "Пароль", GOOD)
     type_into(page, "Подтверждение пароля", GOOD)
     tick_consents(page)

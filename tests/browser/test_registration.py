@@ -20,6 +20,7 @@ from tests.browser.person import (
     retype,
     same_page,
     send_invitation_form,
+    send_with_password,
     tick_consents,
     type_code,
     type_into,
@@ -276,11 +277,7 @@ def test_registration_through_gosuslugi(page, portal):  # R19-R21, issue 14
     page.keyboard.type("1234567", delay=5)
     expect(field(page, "Мобильный телефон")).to_have_value(re.compile(r"916.*123.*45.*67"))
     type_into(page, "E-mail", PETROV_EMAIL)
-    type_into(page, "Пароль", GOOD)
-    type_into(page, "Подтверждение пароля", GOOD)
-    tick_consents(page)
-    press(page, "Зарегистрироваться")
-    page.wait_for_url("**/register/code")
+    send_with_password(page)
     type_code(page, "Код из СМС", portal.code_sent_to(PETROV_PHONE))
     at_account(page, "Александр")
     expect(page.locator("main")).to_contain_text("связаны")
