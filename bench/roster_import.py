@@ -12,6 +12,7 @@ second of each, their ratio, and the process's peak resident memory.
 import argparse
 import csv
 import datetime as dt
+import io
 import resource
 import sqlite3
 import tempfile
@@ -42,8 +43,9 @@ def generate(path, rows):
             ])
 
 
-def run_import(csv_path, db_path):
-    db.bind(f"sqlite:///{db_path}")
+def run_import(csv_path, url):
+    """Import the file into the database at ``url``: (report, seconds, peak bytes)."""
+    db.bind(url)
     migrations.upgrade()
     source = available(build_plugin_manager(), "roster")["csv"]({})
     started = time.perf_counter()
@@ -74,13 +76,45 @@ def run_executemany(db_path, reference_db):
     return len(rows), elapsed
 
 
+def run_copy(url):
+    """The imported rows, copied out and timed coming back in by one plain COPY into a table
+    like roster_record (its indexes and constraints included)."""
+    import psycopg2
+
+    columns = ", ".join(f.column_name for f in RosterRecord._meta.sorted_fields if f.name != "id")
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        rows = io.StringIO()
+        cursor.copy_expert(f"COPY roster_record ({columns}) TO STDOUT", rows)
+        cursor.execute("CREATE TABLE plain (LIKE roster_record INCLUDING ALL)")
+        connection.commit()
+        rows.seek(0)
+        started = time.perf_counter()
+        cursor.copy_expert(f"COPY plain ({columns}) FROM STDIN", rows)
+        connection.commit()
+        return time.perf_counter() - started
+
+
+def measure_postgres(rows):
+    """(import seconds, COPY seconds) for ``rows`` generated rows on a PostgreSQL server
+    started for the run, durable as deployed (fsync on)."""
+    from tests.servers import postgres_server
+
+    with tempfile.TemporaryDirectory() as tmp, postgres_server(durable=True) as url:
+        csv_path = Path(tmp) / "roster.csv"
+        generate(csv_path, rows)
+        report, import_s, _ = run_import(csv_path, url)
+        db.database.close()
+        assert report.added == rows and not report.rejected, report.rejected[:5]
+        return import_s, run_copy(url)
+
+
 def measure(rows):
     """(import seconds, executemany seconds, peak bytes) for ``rows`` generated rows."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         csv_path = tmp / "roster.csv"
         generate(csv_path, rows)
-        report, import_s, peak = run_import(csv_path, tmp / "import.db")
+        report, import_s, peak = run_import(csv_path, f"sqlite:///{tmp / 'import.db'}")
         assert report.added == rows and not report.rejected, report.rejected[:5]
         count, plain_s = run_executemany(tmp / "plain.db", tmp / "import.db")
         assert count == rows
@@ -90,7 +124,13 @@ def measure(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--postgres", action="store_true", help="beside COPY on PostgreSQL")
     args = parser.parse_args()
+    if args.postgres:
+        import_s, copy_s = measure_postgres(args.rows)
+        print(f"PostgreSQL, {args.rows} rows: import {import_s:.1f} s, COPY {copy_s:.1f} s, "
+              f"ratio {import_s / copy_s:.1f}x")
+        return
     import_s, plain_s, peak = measure(args.rows)
     count = args.rows
     print(f"date:               {dt.date.today()}")

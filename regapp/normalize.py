@@ -70,17 +70,24 @@ def clean_patronymic(value) -> str:
 
 def name_words(last_name, first_name, patronymic="") -> list[str]:
     """The three name fields as one comparable word sequence, in document order."""
-    text = " ".join(
-        (clean_text(last_name), clean_text(first_name), clean_patronymic(patronymic))
-    )
-    # R14: a hyphen is a word separator: «Петров Водкин» is «Петров-Водкин»
-    text = text.casefold().replace("ё", "е").replace("-", " ")
-    return [_fold_lookalikes(word) for word in text.split()]
+    parts = (clean_text(last_name), clean_text(first_name), clean_patronymic(patronymic))
+    return [word for part in parts for word in _part_words(part)]
 
 
 def name_key(last_name, first_name, patronymic="") -> str:
     """The key two spellings of one person's name share (R14)."""
     return " ".join(name_words(last_name, first_name, patronymic))
+
+
+def name_key_part(text: str) -> str:
+    """One cleaned name field's share of :func:`name_key` (a roster caches it per spelling)."""
+    return " ".join(_part_words(text))
+
+
+def _part_words(text: str) -> list[str]:
+    # R14: a hyphen is a word separator: «Петров Водкин» is «Петров-Водкин»
+    text = text.casefold().replace("ё", "е").replace("-", " ")
+    return [_fold_lookalikes(word) for word in text.split()]
 
 
 def _fold_lookalikes(word: str) -> str:
@@ -333,6 +340,8 @@ def _age(born: dt.date, today: dt.date) -> int:
 # -- policy numbers (R8) ---------------------------------------------------------------
 
 POLICY_MAX = 64
+_NUMBER_SIGN = re.compile(r"^(№|N[o°º]\.?)\s*", re.IGNORECASE)
+_SPACES_DASHES = re.compile(r"[\s-]")
 
 
 def cell_text(value) -> str:
@@ -344,9 +353,8 @@ def cell_text(value) -> str:
 
 def policy_key(value) -> str:
     """The comparable policy number: no spaces, dashes or «№», case and script folded."""
-    text = cell_text(value).translate(_DASHES)
-    text = re.sub(r"^(№|N[o°º]\.?)\s*", "", text, flags=re.IGNORECASE)
-    key = re.sub(r"[\s-]", "", text).casefold().translate(_CYRILLIC_TO_LATIN)
+    text = _NUMBER_SIGN.sub("", cell_text(value).translate(_DASHES))
+    key = _SPACES_DASHES.sub("", text).casefold().translate(_CYRILLIC_TO_LATIN)
     if not key:
         raise Invalid(say("policy.required"))
     if len(key) > POLICY_MAX:

@@ -6,6 +6,7 @@ lost, codes go out once within seconds, and people finish."""
 import contextlib
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -160,11 +161,32 @@ def test_a_roster_import_killed_halfway_changes_nothing(tmp_path, fake_esia_mate
     _wait_until(lambda: "прочитано строк: 20 000" in importing.output(),
                 "the import never got halfway", seconds=60)
     assert importing.process.poll() is None  # caught halfway: it commits after the last row
+    helpers = _descendants(importing.process.pid)
+    assert len(helpers) >= 3, "rows are checked in worker processes (issue 15)"
     importing.kill()
     assert _roster(database) == before
+    _wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in helpers),
+                "the killed import's worker processes live on", seconds=10)
     deployment.regapp("roster", "import", big)
     after = _roster(database)
     assert len(after) == 40_000 and set(before) <= set(after)
+
+
+def _descendants(pid):
+    """Every process under ``pid`` (its worker processes, and theirs), read from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def _roster(database):

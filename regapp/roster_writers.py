@@ -1,0 +1,191 @@
+"""Writing checked roster rows (R3): upsert by policy number, count what changed.
+
+Two writers with one behaviour, inside the import's transaction (nothing is kept
+before the last row): the first row of a policy number wins and every later one
+is refused with the line it repeats; a record whose data differ is updated, the
+rest are counted unchanged; nothing is ever deleted.
+
+- SQLite: batches of rows; per batch, one statement remembers the batch's policy
+  numbers (a temporary table, so a million rows cost no memory) and tells which
+  came before, one reads the records stored under them, one ``executemany``
+  inserts the new ones.
+- PostgreSQL: every row goes by ``COPY`` into a temporary staging table; at the
+  end one query finds the repeated numbers and one ``INSERT … ON CONFLICT``
+  upserts the rest, counting inserted and updated rows as it goes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from peewee import SQL, DateField, SqliteDatabase
+
+from regapp.db import database
+from regapp.models import RosterRecord, utcnow
+from regapp.roster_rows import RECORD_FIELDS
+
+KEY_AT = RECORD_FIELDS.index("policy_key")
+DATA_AT = tuple(RECORD_FIELDS.index(f) for f in RosterRecord.DATA_FIELDS)
+TABLE = RosterRecord._meta.table_name
+
+
+def writer_for(report, batch_size):
+    if isinstance(database.obj, SqliteDatabase):
+        return SqliteWriter(report, batch_size)
+    return PostgresWriter(report, batch_size)
+
+
+def repeated(line, first_line):
+    return line, f"номер полиса повторяется: он уже есть в строке {first_line}"
+
+
+class SqliteWriter:
+    """Collects checked rows and writes them a batch at a time."""
+
+    def __init__(self, report, size):
+        self.report, self.size, self.rows = report, size, {}
+        database.execute_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS import_seen (policy_key TEXT PRIMARY KEY, line INT)")
+        database.execute_sql("DELETE FROM import_seen")
+
+    def add(self, line, fields):
+        key = fields[KEY_AT]
+        if key in self.rows:
+            self.report.reject(*repeated(line, self.rows[key][0]))
+            return
+        self.rows[key] = (line, fields)
+        if len(self.rows) >= self.size:
+            self._flush()
+
+    def finish(self):
+        self._flush()
+        database.execute_sql("DROP TABLE IF EXISTS import_seen")
+
+    def _flush(self):
+        if self.rows:
+            self._drop_seen_earlier()
+        if self.rows:
+            self._write()
+        self.rows = {}
+
+    def _drop_seen_earlier(self):
+        """Remember this batch's policy numbers; a number an earlier batch had is refused.
+        One statement: the keys it did not insert are the repeated ones."""
+        pair = f"({database.param}, {database.param})"
+        cursor = database.execute_sql(
+            f"INSERT INTO import_seen (policy_key, line) VALUES {','.join([pair] * len(self.rows))}"
+            " ON CONFLICT (policy_key) DO NOTHING RETURNING policy_key",
+            [v for key, (line, _) in self.rows.items() for v in (key, line)])
+        again = list(set(self.rows).difference(key for key, in cursor.fetchall()))
+        if not again:
+            return
+        marks = ",".join([database.param] * len(again))
+        cursor = database.execute_sql(
+            f"SELECT policy_key, line FROM import_seen WHERE policy_key IN ({marks})", again)
+        for key, first_line in cursor.fetchall():
+            self.report.reject(*repeated(self.rows.pop(key)[0], first_line))
+
+    def _write(self):
+        existing = _existing(list(self.rows))
+        now = utcnow()
+        stamp = str(now)  # as sqlite3 would write the datetime, once per batch, not twice a row
+        new = []
+        for key, (_, fields) in self.rows.items():
+            stored = existing.get(key)
+            if stored is None:
+                new.append((*fields, stamp, stamp))
+            elif stored[1:] != tuple(fields[i] for i in DATA_AT):
+                RosterRecord.update(**dict(zip(RECORD_FIELDS, fields, strict=True)),
+                                    updated_at=now).where(RosterRecord.id == stored[0]).execute()
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+        if new:
+            _insert(new)
+            self.report.added += len(new)
+
+
+def _existing(keys):
+    """policy_key → (id, *DATA_FIELDS) of the records already stored under these keys."""
+    columns = [RosterRecord.id, *(getattr(RosterRecord, f) for f in RosterRecord.DATA_FIELDS)]
+    marks = ", ".join([database.param] * len(keys))
+    query = RosterRecord.select(RosterRecord.policy_key, *columns).where(
+        SQL(f"policy_key IN ({marks})", keys))  # peewee's in_() builds a node per key: slow
+    return {row[0]: row[1:] for row in query.tuples()}
+
+
+def _insert(rows):
+    """Insert checked rows with one parametrized executemany (peewee's builder is slow here).
+    The values go as they are: every field is text, a date or None, as the checker made it."""
+    names = (*RECORD_FIELDS, "created_at", "updated_at")
+    marks = ", ".join([database.param] * len(names))
+    database.cursor().executemany(
+        f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({marks})", rows)
+
+
+class PostgresWriter:
+    """Streams checked rows into a staging table by COPY; upserts them all at the end."""
+
+    def __init__(self, report, size):
+        self.report, self.size, self.buffer, self.count = report, size * 5, io.StringIO(), 0
+        database.execute_sql(
+            f"CREATE TEMP TABLE import_rows (line int, {', '.join(f'{n} {_pg_type(n)}' for n in RECORD_FIELDS)})"
+            " ON COMMIT DROP")
+
+    def add(self, line, fields):
+        self.buffer.write("\t".join(map(_copy_text, (line, *fields))) + "\n")
+        self.count += 1
+        if self.count % self.size == 0:
+            self._copy()
+
+    def finish(self):
+        self._copy()
+        cursor = database.execute_sql(
+            "SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY policy_key) AS "
+            "first FROM import_rows) AS lines WHERE line > first")
+        again = cursor.fetchall()
+        for line, first_line in again:
+            self.report.reject(*repeated(line, first_line))
+        if again:
+            database.execute_sql("DELETE FROM import_rows WHERE line = ANY(%s)",
+                                 ([line for line, _ in again],))
+        self.report.added, self.report.updated = _upsert()
+        self.report.unchanged = self.count - len(again) - self.report.added - self.report.updated
+
+    def _copy(self):
+        self.buffer.seek(0)
+        database.cursor().copy_expert(
+            f"COPY import_rows (line, {', '.join(RECORD_FIELDS)}) FROM STDIN", self.buffer)
+        self.buffer = io.StringIO()
+
+
+def _upsert():
+    """One INSERT … ON CONFLICT for the staged rows: (inserted, updated)."""
+    names, now = ", ".join(RECORD_FIELDS), utcnow()
+    changed = " OR ".join(f"{TABLE}.{n} IS DISTINCT FROM EXCLUDED.{n}" for n in RosterRecord.DATA_FIELDS)
+    cursor = database.execute_sql(
+        f"WITH done AS (INSERT INTO {TABLE} ({names}, created_at, updated_at) "
+        f"SELECT {names}, %s, %s FROM import_rows ORDER BY line "
+        f"ON CONFLICT (policy_key) DO UPDATE SET "
+        f"{', '.join(f'{n} = EXCLUDED.{n}' for n in RECORD_FIELDS)}, updated_at = EXCLUDED.updated_at "
+        f"WHERE {changed} RETURNING xmax = 0 AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM done",
+        (now, now))
+    return cursor.fetchone()
+
+
+def _pg_type(name):
+    return "date" if isinstance(RosterRecord._meta.fields[name], DateField) else "text"
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value):
+    """One value in COPY's text format: \\N for none, the special characters escaped."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
