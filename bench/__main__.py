@@ -17,13 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import load, roster_import  # noqa: E402
+from bench import invitations, load, roster_import  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--invitations", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     args = parser.parse_args()
@@ -35,6 +36,10 @@ def main():
         import_s, copy_s = roster_import.measure_postgres(args.rows)
         rows.append((f"roster import, {args.rows:,} rows (PostgreSQL)", f"{import_s:.1f} s",
                      f"COPY {copy_s:.1f} s", f"{import_s / copy_s:.1f}× (target ≤ 2×)"))
+    sent, seconds, peak, statuses = invitations.measure(args.invitations)
+    rows.append((f"invitations, {sent:,} to smtp-sink", f"{sent / seconds:,.0f}/s",
+                 "target 1,000/s", f"{sent / seconds / 1000:.2f}; {statuses}, "
+                 f"peak {peak / 2**20:.0f} MiB"))
     bound = load.hash_bound()
     rows.append(("argon2id bound", f"{bound:.1f} hashes/s", f"{os.cpu_count()} cores", ""))
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)

@@ -6,13 +6,18 @@ set), ``MAIL_FROM``, ``SMTP_TIMEOUT``, and ``SMTP_CA_FILE`` to trust a
 private certificate authority.
 """
 
+import base64
 import contextlib
 import datetime as dt
+import functools
 import smtplib
 import ssl
+import uuid
+from email import message_from_bytes
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr, parseaddr
 
 from regapp.adapters import ContractEnvironment, DeliveryError, EmailSender, Received
 from regapp.hookspecs import hookimpl
@@ -34,13 +39,16 @@ class SmtpEmailSender(EmailSender):
             connection = self._connect()
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP server unreachable: {exc}") from None
-        results = []
+        results, sender = [], self._envelope_from()
         with contextlib.closing(connection):
             for email in emails:
                 try:
-                    connection.send_message(self.compose(email),
-                                            from_addr=self._envelope_from(),
-                                            to_addrs=[ascii_address(email.to)])
+                    to = ascii_address(email.to)
+                    if email.to.isascii():
+                        connection.sendmail(sender, [to], self.compose_bytes(email))
+                    else:
+                        connection.send_message(self._compose_any(email),
+                                                from_addr=sender, to_addrs=[to])
                     results.append(None)
                 except _CONNECTION_ERRORS as exc:
                     lost = DeliveryError(f"SMTP connection lost: {exc}")
@@ -55,6 +63,34 @@ class SmtpEmailSender(EmailSender):
 
     def compose(self, email):
         """Build the MIME message: text, optional HTML, RFC 2047 subject, ids and date."""
+        if not email.to.isascii():
+            return self._compose_any(email)
+        # an ASCII address, nearly every one: written out directly, several times faster
+        # than the email package's header parsing and refolding (issue 15); the parts
+        # are the same (tests/test_delivery.py parses them)
+        return message_from_bytes(self.compose_bytes(email))
+
+    def compose_bytes(self, email):
+        """The message :meth:`compose` builds, as the bytes that go over SMTP."""
+        headers = [f"From: {self._from_header()}", f"To: {email.to}",
+                   f"Subject: {_encoded(email.subject)}",
+                   f"Date: {format_datetime(dt.datetime.now(dt.UTC))}",
+                   f"Message-ID: <{email.message_id}@{self._domain()}>", "MIME-Version: 1.0"]
+        text = _part("plain", email.text)
+        if not email.html:
+            return "\r\n".join([*headers, text]).encode("ascii")
+        boundary = f"==_regapp_{uuid.uuid4().hex}"  # "==_" never starts a base64 line
+        body = (f"--{boundary}\r\n{text}--{boundary}\r\n{_part('html', email.html)}"
+                f"--{boundary}--\r\n")
+        return "\r\n".join([*headers, f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
+                             "", body]).encode("ascii")
+
+    def _from_header(self):
+        name, address = parseaddr(self.settings["MAIL_FROM"])
+        return formataddr((name, address), charset="utf-8")
+
+    def _compose_any(self, email):
+        """compose() through EmailMessage, which writes any address (a Cyrillic one) right."""
         message = EmailMessage()
         message["From"] = self.settings["MAIL_FROM"]
         message["To"] = _header_address(email.to)
@@ -90,6 +126,21 @@ class SmtpEmailSender(EmailSender):
 
     def _domain(self):
         return _addr_spec(self.settings["MAIL_FROM"]).rpartition("@")[2]
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(subject):
+    """An RFC 2047 subject, folded as SMTP lines are (the same few subjects, over and over)."""
+    return Header(subject, "utf-8", header_name="Subject").encode().replace("\n", "\r\n")
+
+
+def _part(subtype, content):
+    """One UTF-8 text part in base64, its headers first, ending with a line break; its
+    text ends with one too, as the email package's ``set_content`` makes it."""
+    content = content if content.endswith("\n") else content + "\n"
+    body = base64.encodebytes(content.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+            f"Content-Transfer-Encoding: base64\r\n\r\n{body}")
 
 
 def _addr_spec(header_value):

@@ -242,6 +242,7 @@ def email_key(address: str) -> str:
     return local.casefold() + "@" + ascii_domain(domain)
 
 
+@functools.lru_cache(maxsize=4096)  # a few domains serve most people (issue 15)
 def ascii_domain(domain: str) -> str:
     """The domain as DNS and SMTP spell it (``xn--…`` for Cyrillic domains).
 

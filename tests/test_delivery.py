@@ -2,6 +2,8 @@
 
 import datetime as dt
 import time
+from email import message_from_bytes
+from email import policy as email_policy
 
 import pytest
 from regapp_plugins.email_smtp import SmtpEmailSender
@@ -77,6 +79,22 @@ def test_smtp_delivers_a_batch_over_one_connection(tmp_path, monkeypatch, smtp_s
     assert message.get_content_type() == "multipart/alternative"
     assert received["text"].replace("\r\n", "\n").strip() == "Здравствуйте!\nСсылка: https://x/1"
     assert received["html"].strip() == "<p>Здравствуйте!</p>"
+
+
+@pytest.mark.parametrize("html", ["<p>Здравствуйте, Алёна!</p>", None])
+@pytest.mark.parametrize("subject", ["Приглашение в личный кабинет «ДМС» " * 3, "Code"])
+def test_the_fast_message_reads_as_the_email_package_writes_it(subject, html):  # issue 15
+    sender = SmtpEmailSender({"MAIL_FROM": "Личный кабинет <noreply@example.com>"})
+    email = Email(message_id=7, to="alena@example.com", subject=subject,
+                  text="Здравствуйте!\nСсылка: https://x/1\n" + "длинная строка " * 20, html=html)
+    fast = message_from_bytes(sender.compose_bytes(email), policy=email_policy.default)
+    usual = message_from_bytes(sender._compose_any(email).as_bytes(), policy=email_policy.default)
+    for header in ("From", "To", "Subject", "Message-ID", "MIME-Version"):
+        assert str(fast[header]) == str(usual[header]), header
+    assert fast.get_content_type() == usual.get_content_type()
+    assert [(p.get_content_type(), p.get_content()) for p in fast.walk() if not p.is_multipart()] == [
+        (p.get_content_type(), p.get_content()) for p in usual.walk() if not p.is_multipart()]
+    assert all(len(line) <= 78 for line in sender.compose_bytes(email).split(b"\r\n"))
 
 
 def test_smtp_to_a_cyrillic_domain_uses_its_ascii_form(tmp_path, monkeypatch, smtp_server):
