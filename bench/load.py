@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -33,6 +34,9 @@ from tests import crowd  # noqa: E402
 from tests.deployment import Deployment  # noqa: E402
 from tests.helpers import code_in  # noqa: E402
 
+#: gunicorn as instance/gunicorn.conf.py runs it (set here, as the command line wins)
+WORKERS = int(os.environ.get("BENCH_WORKERS") or os.cpu_count() or 1)
+THREADS = int(os.environ.get("BENCH_THREADS") or 4)
 #: how long a person waits for a page before giving up (a browser waits longer still)
 PATIENCE = 120
 
@@ -85,7 +89,7 @@ def _measure(backend, people, folder, settings, at_once):
                             RATELIMIT_ENABLED="false", **settings)
     try:
         deployment.load_roster(crowd.write_roster(folder / "r.csv", people))
-        deployment.gunicorn(port, "--workers", str(2 * (os.cpu_count() or 1) + 1))
+        deployment.gunicorn(port, "--workers", str(WORKERS), "--threads", str(THREADS))
         deployment.worker()
         codes = Codes(deployment)
         timings = {"form": [], "code": []}
@@ -93,7 +97,7 @@ def _measure(backend, people, folder, settings, at_once):
 
         def register(n):
             started = time.monotonic()
-            browser = crowd.start(base, n, timeout=PATIENCE)
+            browser = crowd.start(base, n, timeout=PATIENCE, inline_check=True)
             timings["form"].append(time.monotonic() - started)
             accepted.append(n)
             code = codes.wait(crowd.phone(n))
@@ -108,6 +112,7 @@ def _measure(backend, people, folder, settings, at_once):
         time.sleep(2)  # anything sent twice would arrive by now
         codes.stop()
         accounts = _accounts(deployment, settings)
+        server_ms = server_times(deployment.logs())
         sent = Counter(m["to"] for m in deployment.outbox() if m["to"].startswith("+"))
         not_once = [n for n in range(people) if sent[crowd.phone(n)] != 1]
         lost = [n for n in accepted if crowd.phone(n) not in accounts]
@@ -120,12 +125,34 @@ def _measure(backend, people, folder, settings, at_once):
     for name, values in timings.items():
         print(f"  {name} step: median {_quantile(values, 0.5):.2f} s, "
               f"95th percentile {_quantile(values, 0.95):.2f} s")
+    for name, values in server_ms.items():
+        print(f"  server time, {name}: p50 {_quantile(values, 0.5):.1f} ms, "
+              f"p95 {_quantile(values, 0.95):.1f} ms, p99 {_quantile(values, 0.99):.1f} ms, "
+              f"slowest {sorted(values)[-3:]} ({len(values)} requests)")
     for failure in failures[:10]:
         print(f"  ! {failure}")
     ok = len(done) == people and not failures and not lost and not not_once
     return {"ok": ok, "per_second": len(done) / wall, "wall": wall,
             "form_p50": _quantile(timings["form"], 0.5), "errors": len(failures),
-            "lost": len(lost), "not_once": len(not_once)}
+            "lost": len(lost), "not_once": len(not_once),
+            "page_p99": _quantile(server_ms["form page"], 0.99),
+            "check_p99": _quantile(server_ms["inline check"], 0.99)}
+
+
+#: the app's line per request: "<request id> <method> <route> <status> <ms>ms"
+REQUEST_LINE = re.compile(r"regapp\.request: (\S+) (GET|POST) (\S+) \d{3} ([\d.]+)ms")
+
+
+def server_times(log):
+    """Milliseconds the app took (its own request log) for the form page and for the phone's
+    inline check, every one of them in the run."""
+    times = {"form page": [], "inline check": []}
+    for request_id, method, route, ms in REQUEST_LINE.findall(log):
+        if method == "GET" and route == "/register":
+            times["form page"].append(float(ms))
+        elif request_id.startswith(crowd.CHECK_ID.split("{")[0]):
+            times["inline check"].append(float(ms))
+    return times
 
 
 class Codes:

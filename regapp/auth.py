@@ -108,8 +108,9 @@ def confirm_password(account, password, address):
 
 def change_password(account, password):
     """Set a new password; tell the phone and the confirmed e-mail; end other sessions."""
+    password_hash = passwords.hash_password(password)  # not while holding the write lock
     with write_transaction():
-        Account.update(password_hash=passwords.hash_password(password)).where(
+        Account.update(password_hash=password_hash).where(
             Account.id == account.id).execute()
         told = notifications.contact_changed(
             account.phone, account.email if account.email_confirmed else None, "password")

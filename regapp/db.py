@@ -1,7 +1,9 @@
-"""The database: one peewee proxy bound in the factory, connected per request.
+"""The database: one peewee proxy bound in the factory, a connection lent per request.
 
 SQLite in WAL mode by default (R32); any URL playhouse.db_url understands
-(``postgresql://…``) otherwise. The schema is created and upgraded by
+(``postgresql://…``) otherwise. Connections are pooled: a request borrows one and gives it
+back at its end, instead of opening a PostgreSQL session (a server process) or an SQLite
+file with its pragmas every time (issue 15). The schema is created and upgraded by
 :func:`regapp.migrations.upgrade`, which ``regapp init-db``, ``run`` and ``demo`` call.
 """
 
@@ -11,9 +13,12 @@ import os
 
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect as connect_url
+from playhouse.pool import PooledSqliteDatabase
 
 database = DatabaseProxy()
 
+#: a pooled connection idle this long (seconds) is closed, not lent again
+STALE_AFTER = 300
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
@@ -28,7 +33,13 @@ def open_database(url):
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         owner_only(path)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+        # a pooled connection may serve another thread next time, one thread at a time
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=None,
+                                    stale_timeout=STALE_AFTER, check_same_thread=False)
+    scheme, _, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        return connect_url(f"{scheme}+pool://{rest}", max_connections=None,
+                           stale_timeout=STALE_AFTER)
     return connect_url(url)
 
 

@@ -9,7 +9,11 @@ enforces; both read the same rules.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import os
 import re
+import threading
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -22,6 +26,21 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 MIN_SCORE = 3
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
+#: niceness of the thread that hashes (and of argon2's lane threads, which inherit it)
+HASHING_NICENESS = 10
+
+
+def _lower_priority():
+    """Hashing yields the cores to pages: under a registration rush a form page or an inline
+    check waits for no hash, and the hashes still take every cycle left (issue 15)."""
+    with contextlib.suppress(OSError):  # raising one's own niceness needs no privilege
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+#: one argon2id computation at a time in a process, on a thread of lower priority: each
+#: already runs its lanes on every core and takes 64 MiB, so a dozen at once (gthread
+#: workers under a rush) would only thrash the caches and the memory (issue 15)
+_hashing = concurrent.futures.ThreadPoolExecutor(1, "argon2id", initializer=_lower_priority)
 
 
 @dataclass(frozen=True)
@@ -93,13 +112,13 @@ def check(password, context=()):
 
 def hash_password(password):
     """An argon2id hash to store."""
-    return _hasher.hash(password)
+    return _hashing.submit(_hasher.hash, password).result()
 
 
 def verify_password(stored_hash, password):
     """Whether ``password`` matches; never raises for a wrong or broken hash."""
     try:
-        return _hasher.verify(stored_hash, password)
+        return _hashing.submit(_hasher.verify, stored_hash, password).result()
     except (VerificationError, InvalidHashError):
         return False
 

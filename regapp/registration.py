@@ -97,13 +97,15 @@ def start(record, phone, email, consents, password, settings, client=Client(), n
           invitation=None, email_confirmed=False, email_code_required=False, esia_id=None):
     """Store a pending registration and queue its SMS code, in one transaction."""
     now = now or utcnow()
+    # hashed before the transaction: on SQLite it holds the one write lock, and nobody
+    # else could write for the hash's tenth of a second (issue 15)
+    password_hash = passwords.hash_password(password)
     with write_transaction():
         pending = PendingRegistration.create(
             id=secrets.token_urlsafe(24), record=record, invitation=invitation,
             phone=phone, email=email, email_key=normalize.email_key(email),
             email_confirmed=email_confirmed, email_code_required=email_code_required,
-            esia_id=esia_id,
-            password_hash=passwords.hash_password(password),
+            esia_id=esia_id, password_hash=password_hash,
             consents=json.dumps(_consents_shown(consents)),
             channel="link" if invitation else "form",
             client_ip=client.ip, user_agent=client.user_agent, created_at=now,

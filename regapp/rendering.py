@@ -32,9 +32,10 @@ def render(page, partial, status=200, **context):
 
 
 def answer_check(field, hints=None):
-    """An inline check's answer: the field's error line, or a new password's hints."""
+    """An inline check's answer: the field's error line, or a new password's hints;
+    ``hints()`` makes them (the strength estimate), only when the password is checked."""
     if hints is not None and field.name == "password":
-        return render_template("_password_hints.html", hints=hints)
+        return render_template("_password_hints.html", hints=hints())
     return render_template("_field_error.html", field=field)
 
 

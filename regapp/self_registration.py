@@ -27,22 +27,34 @@ class PasswordRefused(Exception):
     password field, before any SMS goes; ``str()`` is the reason."""
 
 
-def check_form(data, regions=("RU",), min_age=18, today=None):
-    """Check the form's fields; return ``(cleaned, errors)`` with errors by field name."""
+def check_form(data, regions=("RU",), min_age=18, today=None, only=None):
+    """Check the form's fields; return ``(cleaned, errors)`` with errors by field name.
+    ``only``: the fields an inline check asks about (the names are always read: the
+    password's rules use them); the rest, with their database lookups and the strength
+    estimate, are not checked then."""
+    def wanted(*names):
+        return only is None or not only.isdisjoint(names)
+
     cleaned, errors = {}, {}
     for name in NAME_FIELDS:
         try:
             cleaned[name] = normalize.check_name_part(data.get(name), required=name != "patronymic")
         except normalize.Invalid as exc:
             errors[name] = str(exc)
-    _check(errors, cleaned, "birth_date", lambda: normalize.parse_birth_date(
-        data.get("birth_date"), today=today or dt.date.today(), min_age=min_age))
-    _check(errors, cleaned, "phone", lambda: normalize.normalize_phone(data.get("phone"), regions))
-    _check(errors, cleaned, "email", lambda: normalize.normalize_email(data.get("email")))
-    checks.contacts_free(errors, phone=cleaned.get("phone"),
-                         email_key=cleaned["email"][1] if "email" in cleaned else None)
-    context = [cleaned.get(n, "") for n in NAME_FIELDS] + [data.get("phone", "")]
-    checks.new_password(errors, data.get("password"), data.get("confirmation"), context)
+    if wanted("birth_date"):
+        _check(errors, cleaned, "birth_date", lambda: normalize.parse_birth_date(
+            data.get("birth_date"), today=today or dt.date.today(), min_age=min_age))
+    if wanted("phone"):
+        _check(errors, cleaned, "phone", lambda: normalize.normalize_phone(data.get("phone"),
+                                                                           regions))
+    if wanted("email"):
+        _check(errors, cleaned, "email", lambda: normalize.normalize_email(data.get("email")))
+    if wanted("phone", "email"):
+        checks.contacts_free(errors, phone=cleaned.get("phone"),
+                             email_key=cleaned["email"][1] if "email" in cleaned else None)
+    if wanted("password", "confirmation"):
+        context = [cleaned.get(n, "") for n in NAME_FIELDS] + [data.get("phone", "")]
+        checks.new_password(errors, data.get("password"), data.get("confirmation"), context)
     consents = data.get("consents", {})
     checks.consents_given(errors, consents)
     cleaned["consents"] = consents

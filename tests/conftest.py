@@ -99,6 +99,7 @@ def app(tmp_path, monkeypatch, request, fake_esia_materials):
         yield app
     if not database.is_closed():
         database.close()
+    database.close_all()  # the pool's idle connections too: a test leaves no session open
 
 
 class IsolatedClient(FlaskClient):

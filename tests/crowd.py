@@ -36,15 +36,25 @@ def write_roster(path, size):
     return write_csv(path, rows)
 
 
-def start(base, n, timeout=15):
-    """Fill in and send the registration form as person ``n``; their browser, at the code."""
+#: the X-Request-Id an inline check of person ``n`` goes with, to find it in the server's log
+CHECK_ID = "inline-check-{:08d}"
+
+
+def start(base, n, timeout=15, inline_check=False):
+    """Fill in and send the registration form as person ``n``; their browser, at the code.
+    ``inline_check``: first the phone field's check, as leaving the field asks it."""
     browser = Browser(timeout)
     _, _, page = browser.get(base + "/register")
-    status, headers, body = browser.post(base + "/register", {
+    fields = {
         "csrf_token": csrf(page), "last_name": "Иванов", "first_name": "Иван",
         "patronymic": patronymic(n), "birth_date": "01.02.1985", "phone": phone(n),
         "email": f"p{n}@example.com", "password": GOOD, "confirmation": GOOD, "terms": "y",
-        "pd": "y", "terms_version": "1", "pd_version": "1", "marketing_version": "1"})
+        "pd": "y", "terms_version": "1", "pd_version": "1", "marketing_version": "1"}
+    if inline_check:
+        status, _, body = browser.post(base + "/register", fields, {
+            "HX-Request": "true", "HX-Trigger-Name": "phone", "X-Request-Id": CHECK_ID.format(n)})
+        assert status == 200 and "занят" not in body, (n, status, body[:300])
+    status, headers, body = browser.post(base + "/register", fields)
     assert (status, headers.get("Location")) == (303, "/register/code"), (n, status, body[:300])
     return browser
 

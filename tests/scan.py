@@ -93,7 +93,7 @@ def _fake_esia(folder):
 def _signed_in(deployment, base):
     """A demo person's registration finished through the pages; their session cookie."""
     browser = Browser()
-    invitation = next(m for m in deployment.outbox() if m["to"] == "a.petrov@example.com")
+    invitation = deployment.wait_for_message("a.petrov@example.com")  # delivery is queued
     link = invitation["text"].split(base, 1)[1].split()[0]
     _, _, page = browser.get(base + link)
     browser.post(base + link, {

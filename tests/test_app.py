@@ -318,11 +318,13 @@ def test_the_cli_names_the_setting_to_fix(tmp_path, monkeypatch):
 
 
 def test_the_app_runs_on_the_backend_the_pass_asked_for(app, backend):  # R32
+    from peewee import PostgresqlDatabase, SqliteDatabase
+
     from regapp.db import database
 
     expected = "postgresql" if backend else "sqlite"
     assert app.config["DATABASE"].startswith(expected)
-    assert type(database.obj).__name__.lower().startswith(expected)
+    assert isinstance(database.obj, PostgresqlDatabase if backend else SqliteDatabase)
     if backend:
         assert app.config["RATELIMIT_STORAGE_URI"].startswith("redis://")
 

@@ -28,7 +28,7 @@ def test_killed_between_the_form_and_the_code_loses_nothing(tmp_path, fake_esia_
     try:
         deployment.load_demo_roster()
         first = deployment.run(port, FAKE_SMS_FAIL="true")  # the gateway is down
-        invitation = next(m for m in deployment.outbox() if m["to"] == "a.petrov@example.com")
+        invitation = deployment.wait_for_message("a.petrov@example.com")  # delivery is queued
         link = invitation["text"].split(base, 1)[1].split()[0]
         browser = Browser()
         _, _, page = browser.get(base + link)

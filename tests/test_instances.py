@@ -59,9 +59,10 @@ class Browser:
     def get(self, url):
         return self._open(urllib.request.Request(url))
 
-    def post(self, url, fields):
+    def post(self, url, fields, headers=None):
         data = urllib.parse.urlencode(fields).encode()
-        return self._open(urllib.request.Request(url, data=data, method="POST"))
+        return self._open(urllib.request.Request(url, data=data, method="POST",
+                                                 headers=headers or {}))
 
     def _open(self, request):
         try:

@@ -97,12 +97,11 @@ def change_password():
     record = account.record
     context = [account.phone, record.last_name, record.first_name, record.patronymic,
                record.policy_number]
-    hints = passwords.hints(form.password.data or "", context)
     errors = {}
     checks.new_password(errors, form.password.data, form.confirmation.data, context)
     if field := form.checked_field():
         form.apply({name: words for name, words in errors.items() if name == field.name})
-        return answer_check(field, hints)
+        return answer_check(field, lambda: passwords.hints(form.password.data or "", context))
     if form.validate_on_submit():
         try:
             auth.confirm_password(account, form.current.data, request.remote_addr)

@@ -50,12 +50,12 @@ def form(token):
     form = LinkRegistrationForm()
     if not form.is_submitted():
         _as_sent(invitation, form)
-    hints = passwords.hints(form.password.data or "", _personal(invitation, form))
     if field := form.checked_field():
         form.validate()
         _, errors = _check(invitation, form)
         form.apply({name: words for name, words in errors.items() if name == field.name})
-        return answer_check(field, hints)
+        return answer_check(field, lambda: passwords.hints(
+            form.password.data or "", _personal(invitation, form)))
     if form.validate_on_submit():
         cleaned, errors = _check(invitation, form)
         support.note_taken(errors, "link", request.remote_addr, record=invitation.record,

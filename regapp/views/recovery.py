@@ -34,9 +34,8 @@ def new_password():
     if not phone:
         return redirect(url_for("recovery.forgot"), code=303)
     form = NewPasswordForm()
-    hints = passwords.hints(form.password.data or "", [phone])
     if field := form.checked_field():
-        return answer_check(field, hints)
+        return answer_check(field, lambda: passwords.hints(form.password.data or "", [phone]))
     if form.validate_on_submit():
         try:
             account = recovery.reset(phone, form.code.data, form.password.data,

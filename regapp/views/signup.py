@@ -30,10 +30,10 @@ PATRONYMIC_HINT = ("Заполнение обязательно, если отч
                    "удостоверяющем личность")
 
 
-def _check(form):
+def _check(form, only=None):
     config = current_app.config
     return self_registration.check_form(form.values(), config["PHONE_REGIONS"],
-                                        config["SELF_REGISTRATION_MIN_AGE"])
+                                        config["SELF_REGISTRATION_MIN_AGE"], only=only)
 
 
 def _say_understood(form, cleaned):
@@ -58,10 +58,10 @@ def form():
         form.patronymic.data = esia_person["middle_name"]
     if field := form.checked_field():
         form.validate()
-        cleaned, errors = _check(form)
+        cleaned, errors = _check(form, only={field.name})
         form.apply({name: words for name, words in errors.items() if name == field.name})
         _say_understood(form, cleaned)
-        return answer_check(field, _hints(form))
+        return answer_check(field, lambda: _hints(form))
     if form.validate_on_submit():
         cleaned, errors = _check(form)
         _say_understood(form, cleaned)

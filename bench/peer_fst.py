@@ -1,0 +1,136 @@
+"""The peer (issue 15): Flask-Security-Too's sign-up, measured as regapp's registrations are.
+
+A minimal app of our own on Flask-Security-Too 5.9.2 (its models for Flask-SQLAlchemy,
+SQLite): e-mail confirmation off, argon2id with regapp's parameters (t=3, m=64 MiB,
+p=4), zxcvbn on, CSRF on. It runs under gunicorn as regapp does (gthread, the same
+workers and threads) and the same 50 clients sign up through it: GET the form, POST it.
+Flask-Security-Too pins its own Flask stack, so it lives in a virtualenv of its own
+(``.bench/fst``, made on first use); this module is both the app (imported there) and
+the runner (imported by ``python -m bench``).
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".bench" / "fst"
+PACKAGES = ["Flask-Security-Too[fsqla]==5.9.2", "argon2-cffi", "zxcvbn", "gunicorn"]
+#: passlib's names for the argon2id parameters argon2-cffi's PasswordHasher() uses in regapp
+ARGON2 = {"argon2__type": "ID", "argon2__time_cost": 3, "argon2__memory_cost": 65536,
+          "argon2__parallelism": 4}
+
+
+def create_app():
+    """The peer app (run in its own virtualenv, by gunicorn)."""
+    from flask import Flask
+    from flask_security import Security, SQLAlchemyUserDatastore
+    from flask_security.models import fsqla_v3 as fsqla
+    from flask_sqlalchemy import SQLAlchemy
+
+    app = Flask("peer")
+    app.config.update(
+        SECRET_KEY="bench", SECURITY_PASSWORD_SALT="bench-salt",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.environ['PEER_DB']}",
+        SECURITY_REGISTERABLE=True, SECURITY_SEND_REGISTER_EMAIL=False,
+        SECURITY_CONFIRMABLE=False, SECURITY_PASSWORD_HASH="argon2",
+        SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS=ARGON2,
+        SECURITY_PASSWORD_COMPLEXITY_CHECKER="zxcvbn", SECURITY_ZXCVBN_MINIMUM_SCORE=3,
+        # no DNS lookups, as regapp checks addresses (a closed network answers none)
+        SECURITY_EMAIL_VALIDATOR_ARGS={"check_deliverability": False})
+    db = SQLAlchemy(app)
+    fsqla.FsModels.set_db_info(db)
+
+    class Role(db.Model, fsqla.FsRoleMixin):
+        pass
+
+    class User(db.Model, fsqla.FsUserMixin):
+        pass
+
+    Security(app, SQLAlchemyUserDatastore(db, User, Role))
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def ensure_venv():
+    """The peer's own virtualenv, made once."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], check=True)
+    return VENV / "bin"
+
+
+@contextlib.contextmanager
+def serve(port, workers):
+    """gunicorn with the peer app on ``port``, as regapp's deployment runs (gthread)."""
+    binaries = ensure_venv()
+    folder = Path(tempfile.mkdtemp(prefix="regapp-peer-"))
+    env = {**os.environ, "PEER_DB": str(folder / "peer.db"), "PYTHONPATH": str(ROOT)}
+    subprocess.run([str(binaries / "python"), "-c", "from bench.peer_fst import create_app; "
+                    "create_app()"], env=env, check=True)  # the tables, before the workers
+    log = open(folder / "gunicorn.log", "w")  # noqa: SIM115 (closed below)
+    server = subprocess.Popen(
+        [str(binaries / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--worker-class", "gthread", "--threads", "4", "bench.peer_fst:create_app()"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/register", server, folder / "gunicorn.log")
+        yield folder / "peer.db"
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+
+
+def _wait_for(url, server, log, seconds=60):
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the peer did not start:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=2)
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the peer never answered {url}")
+
+
+def sign_up(base, n, timeout=120):
+    """Person ``n`` signs up: GET the form, POST it; the app signs them in and redirects."""
+    from tests.helpers import GOOD, csrf
+    from tests.test_instances import Browser
+
+    browser = Browser(timeout)
+    _, _, page = browser.get(base + "/register")
+    status, headers, body = browser.post(base + "/register", {
+        "csrf_token": csrf(page), "email": f"p{n}@example.com", "password": GOOD,
+        "password_confirm": GOOD})
+    assert status in (302, 303), (n, status, body[:300])
+    return n
+
+
+def run(people, clients, workers):
+    """{"per_second", "errors", "users", "hash"} for ``people`` sign-ups, ``clients`` at once."""
+    import sqlite3
+
+    from regapp.testing.peers import free_port
+    from tests import crowd
+
+    port = free_port()
+    with serve(port, workers) as database:
+        base = f"http://127.0.0.1:{port}"
+        started = time.monotonic()
+        done, failures = crowd.at_once(lambda n: sign_up(base, n), range(people), clients)
+        wall = time.monotonic() - started
+        with contextlib.closing(sqlite3.connect(database)) as connection:
+            users, sample = connection.execute(
+                "SELECT count(*), max(password) FROM user").fetchone()
+    return {"per_second": len(done) / wall, "errors": len(failures), "users": users,
+            "hash": sample, "failures": failures[:5]}
