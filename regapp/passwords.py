@@ -26,15 +26,16 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 MIN_SCORE = 3
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
-#: niceness of the thread that hashes (and of argon2's lane threads, which inherit it)
-HASHING_NICENESS = 10
-
-
 def _lower_priority():
     """Hashing yields the cores to pages: under a registration rush a form page or an inline
-    check waits for no hash, and the hashes still take every cycle left (issue 15)."""
-    with contextlib.suppress(OSError):  # raising one's own niceness needs no privilege
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    check waits for no hash, and the hashes still take every cycle left (issue 15). Linux's
+    SCHED_IDLE (argon2's lane threads inherit it) gives the thread the smallest share of a
+    busy core, never none; elsewhere the lowest niceness does much the same."""
+    with contextlib.suppress(OSError, AttributeError):  # lowering needs no privilege
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+        return
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 #: one argon2id computation at a time in a process, on a thread of lower priority: each
