@@ -42,6 +42,7 @@ def create_app(test_config=None, plugins=()):
         security,
         sessions,
         settings,
+        staff,
         views,
     )
 
@@ -65,5 +66,6 @@ def create_app(test_config=None, plugins=()):
     security.init_app(app)
     pages.init_app(app)
     qa.init_app(app)
+    staff.init_app(app)  # after qa: QA mode's fake provider fills its settings
     views.init_app(app)
     return app

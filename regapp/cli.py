@@ -105,6 +105,50 @@ def fake_esia_command(port):
     run_simple("127.0.0.1", port, fake_esia.standalone_app(fake, templates_folder()), threaded=True)
 
 
+@main.command("fake-oidc")
+@click.option("--port", default=5200, show_default=True, type=int)
+@click.option("--client-id", default="regapp-staff", show_default=True)
+@click.option("--client-secret", required=True, help="What the console sends as its secret.")
+def fake_oidc_command(port, client_id, client_secret):
+    """Serve the staff console's fake OpenID Connect provider on its own (QA, issue 16)."""
+    import os
+
+    from regapp import templates_folder
+    from regapp.qa import fake_oidc
+
+    issuer = f"http://127.0.0.1:{port}"
+    client = fake_oidc.Client(client_id, client_secret,
+                              current_app.config["PUBLIC_URL"] + "/staff/callback")
+    fake = fake_oidc.FakeOidc(os.path.join(current_app.instance_path, "fake-oidc", "key.pem"),
+                              issuer, client)
+    click.echo(f"fake OIDC: {issuer}/.well-known/openid-configuration (client {client_id}; "
+               "groups regapp-operators, regapp-support)")
+    run_simple("127.0.0.1", port, fake_oidc.standalone_app(fake, templates_folder()),
+               threaded=True)
+
+
+@main.group("audit")
+def audit_group():
+    """The staff audit trail (issue 16)."""
+
+
+@audit_group.command("export")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="From this date on.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+def audit_export_command(since, as_json):
+    """Print the audit trail, oldest first."""
+    from regapp import audit
+
+    migrations.upgrade()
+    for event in reversed(list(audit.events(since.date() if since else None))):
+        row = audit.as_dict(event)
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(f"{row['at']}\t{row['staff']}\t{row['action']}\t{row['subject']}\t"
+                       f"{row['reason']}")
+
+
 @main.command("worker")
 @click.option("--workers", default=2, show_default=True, type=int)
 def worker_command(workers):

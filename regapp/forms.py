@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 
-from regapp import documents
+from regapp import documents, texts
 
 
 class Form(FlaskForm):
@@ -261,3 +261,28 @@ class LogoutForm(ActionForm):
     """Sign-out is a POST, so a link scanner cannot sign anyone out."""
 
     submit = SubmitField("Выйти")
+
+
+# -- the staff console (issue 16) ------------------------------------------------------
+
+
+class StaffLookupForm(Form):
+    """Support's search: a policy number, a phone or an e-mail (GET, no CSRF needed)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Номер полиса, телефон или e-mail", render_kw={"autocomplete": "off"})
+
+
+class StaffActionForm(Form):
+    """A staff action on a person: whom (the search that found them) and why (audited)."""
+
+    subject = HiddenField()
+    reason = StringField("Причина (для журнала)", render_kw={"autocomplete": "off"})
+
+    def validate_reason(self, field):
+        from wtforms.validators import ValidationError
+
+        if len((field.data or "").strip()) < 5:
+            raise ValidationError(texts.text("staff.reason_required"))

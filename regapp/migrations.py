@@ -77,6 +77,24 @@ def _hyphen_is_a_space(db):
             records.id == row.id).execute()
 
 
+def _audit(db):
+    """The staff audit trail (issue 16), append-only in the database itself."""
+    db.create_tables([models.AuditEvent], safe=True)
+    table = models.AuditEvent._meta.table_name
+    if "sqlite" in type(db.obj if hasattr(db, "obj") else db).__name__.lower():
+        for verb in ("UPDATE", "DELETE"):
+            db.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{table}_no_{verb.lower()}" BEFORE '
+                           f'{verb} ON "{table}" BEGIN SELECT RAISE(ABORT, '
+                           f"'the audit trail is append-only'); END")
+        return
+    db.execute_sql(f"""CREATE OR REPLACE FUNCTION "{table}_append_only"() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN
+        RAISE EXCEPTION 'the audit trail is append-only'; END $$""")
+    db.execute_sql(f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"')
+    db.execute_sql(f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
+                   f'FOR EACH ROW EXECUTE FUNCTION "{table}_append_only"()')
+
+
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
@@ -90,6 +108,7 @@ STEPS = [
     (10, _sessions),
     (11, _confirmed_email_unique),
     (12, _hyphen_is_a_space),
+    (13, _audit),
 ]
 
 

@@ -249,5 +249,19 @@ class WebSession(BaseModel):
     client_ip = CharField(null=True)
 
 
+class AuditEvent(BaseModel):
+    """One look by staff at a person's data, or one staff action (issue 16, 152-FZ).
+    Append-only: the database itself refuses to change or delete a row (migration 13)."""
+
+    at = DateTimeField(default=utcnow, index=True)
+    staff = CharField()  # the SSO subject
+    staff_name = CharField(default="")
+    roles = CharField(default="")  # "operator,support" as the sign-in granted
+    action = CharField()
+    subject = CharField(default="")  # whose data: what was searched, a policy number
+    reason = TextField(default="")
+    details = TextField(default="")  # JSON: what the action did
+
+
 #: the tables of schema version 1; later ones are added by their own migration steps
 FIRST_TABLES = (RosterRecord, Account, Message, Invitation)

@@ -41,7 +41,20 @@ def _lower_priority():
 #: one argon2id computation at a time in a process, on a thread of lower priority: each
 #: already runs its lanes on every core and takes 64 MiB, so a dozen at once (gthread
 #: workers under a rush) would only thrash the caches and the memory (issue 15)
-_hashing = concurrent.futures.ThreadPoolExecutor(1, "argon2id", initializer=_lower_priority)
+def _hashing_thread():
+    return concurrent.futures.ThreadPoolExecutor(1, "argon2id", initializer=_lower_priority)
+
+
+_hashing = _hashing_thread()
+
+
+def _after_fork():
+    """A forked child (gunicorn's preload, a process pool) has no threads: its own."""
+    global _hashing
+    _hashing = _hashing_thread()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 @dataclass(frozen=True)

@@ -142,5 +142,44 @@ def purge(settings, now=None):
                                      | (WebSession.created_at < oldest)).execute()
 
 
+#: the staff console's area: its own sessions, cookie and path (issue 16)
+STAFF_PATH = "/staff"
+STAFF_COOKIE = "regapp_staff"
+
+
+class StaffSessions(ServerSessions):
+    """The staff console's sessions: the same rows, under a cookie of their own that only
+    ``/staff`` sees, so an insured person's session never reaches the console, nor a staff
+    session the portal."""
+
+    def get_cookie_name(self, app):
+        return STAFF_COOKIE
+
+    def get_cookie_path(self, app):
+        return STAFF_PATH
+
+
+def is_staff_path(path):
+    return path == STAFF_PATH or path.startswith(STAFF_PATH + "/")
+
+
+class AreaSessions(SessionInterface):
+    """The portal's sessions, or the staff console's under ``/staff``."""
+
+    def __init__(self):
+        self.people, self.staff = ServerSessions(), StaffSessions()
+
+    def _of(self, request):
+        return self.staff if is_staff_path(request.path) else self.people
+
+    def open_session(self, app, request):
+        return self._of(request).open_session(app, request)
+
+    def save_session(self, app, session, response):
+        from flask import request
+
+        return self._of(request).save_session(app, session, response)
+
+
 def init_app(app):
-    app.session_interface = ServerSessions()
+    app.session_interface = AreaSessions()

@@ -37,6 +37,14 @@ DEFAULTS = {
     "ESIA_STRING_VERSION": 2,  # 1: the legacy signed string, for stands that want it
     "ESIA_SIGN_COMMAND": None,  # the "command" signer's program
     "ESIA_SIGN_BYTE_ORDER": "openssl",  # or "cryptopro"
+    # the staff console (issue 16): the insurer's OpenID Connect provider; off without it
+    # (QA mode offers a fake one)
+    "STAFF_OIDC_METADATA_URL": None,
+    "STAFF_OIDC_CLIENT_ID": None,
+    "STAFF_OIDC_CLIENT_SECRET": None,
+    "STAFF_OIDC_GROUPS_CLAIM": "groups",
+    "STAFF_OPERATOR_GROUPS": "",  # comma-separated
+    "STAFF_SUPPORT_GROUPS": "",
     "HELP_PHONE": "8-800-100-88-00",
     "INSURER_NAME": "",  # «Allianz»: help lines, consents and e-mails name it
     "RATELIMIT_ENABLED": True,

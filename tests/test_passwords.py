@@ -63,3 +63,40 @@ def test_a_long_password_is_judged_not_a_server_error(length):  # issue 12: zxcv
 
 def test_a_password_over_the_maximum_is_refused_in_words():
     assert "не длиннее" in passwords.check("x" * (passwords.MAX_LENGTH + 1))
+
+
+def test_hashes_are_made_one_at_a_time_on_a_thread_of_the_lowest_priority():  # issue 15
+    import os
+
+    assert passwords.verify_password(passwords.hash_password("x" * 12), "x" * 12)
+    [thread] = passwords._hashing._threads  # one thread: one hash at a time per process
+    assert os.sched_getscheduler(thread.native_id) == os.SCHED_IDLE  # pages go first
+
+
+def test_a_registration_hashes_before_it_takes_the_write_lock(app, monkeypatch):  # issue 15
+    """SQLite has one write lock: a hash inside the transaction would stop every other
+    writer for its tenth of a second."""
+    from regapp import registration
+    from regapp.db import database
+    from regapp.models import RosterRecord
+    from regapp.roster import import_roster
+    from tests.rosters import person, write_csv
+
+    real = passwords.hash_password
+    inside = []
+    monkeypatch.setattr(passwords, "hash_password",
+                        lambda p: inside.append(database.in_transaction()) or real(p))
+    import_roster(app.extensions["regapp.adapters"].roster_source("csv"),
+                  write_csv(app.instance_path + "/r.csv", [person("P1")]))
+    registration.start(RosterRecord.get(), "+79161234567", "a@example.com", {}, "x" * 12,
+                       app.config)
+    assert inside == [False]
+
+
+def test_a_process_forked_after_hashing_hashes_too():  # issue 15: its thread did not follow
+    import multiprocessing
+
+    passwords.hash_password("before the fork")
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        made = pool.apply_async(passwords.hash_password, ("x" * 12,)).get(timeout=30)
+    assert passwords.verify_password(made, "x" * 12)

@@ -1,0 +1,140 @@
+"""The staff console's pages (issue 16): sign-in, support's lookup and actions, the audit
+trail. Thin: the work is in :mod:`regapp.staff.actions`, :mod:`regapp.audit`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from regapp import audit, support
+from regapp.forms import ActionForm, StaffActionForm, StaffLookupForm
+from regapp.sessions import STAFF_PATH
+from regapp.staff import actions, sso
+from regapp.staff.access import current_staff, staff_required
+from regapp.texts import text
+
+bp = Blueprint("staff", __name__, url_prefix=STAFF_PATH)
+
+
+@bp.after_request
+def _never_cached(response):
+    """A person's data on a shared computer must not come back from a cache (ASVS V8)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+def home():
+    staff = current_staff()
+    if staff is None:
+        return redirect(url_for("staff.login"), code=303)
+    return render_template("staff/home.html", staff=staff, logout=ActionForm())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """A page with one button; the POST (with CSRF) goes to the provider."""
+    form, error = ActionForm(), None
+    if form.validate_on_submit():
+        try:
+            return sso.start(_client(), current_app.config)
+        except sso.SignInRefused as exc:
+            error = str(exc)
+    return render_template("staff/login.html", form=form, error=error)
+
+
+@bp.get("/callback")
+def callback():
+    """The provider's answer: a member with a role is signed in, anything else refused."""
+    try:
+        staff = sso.finish(_client(), current_app.config)
+    except sso.SignInRefused as exc:
+        return render_template("staff/login.html", form=ActionForm(), error=str(exc)), 403
+    session.clear()
+    session.regenerate()  # a new key at sign-in: a planted or seen key is dead
+    session["staff"] = staff
+    audit.record(staff, "sign_in")
+    return redirect(url_for("staff.home"), code=303)
+
+
+@bp.post("/logout")
+def logout():
+    if ActionForm().validate_on_submit():
+        session.clear()
+        session.regenerate()
+        flash(text("staff.signed_out"), "status")
+    return redirect(url_for("staff.login"), code=303)
+
+
+@bp.get("/support")
+@staff_required("support")
+def lookup(staff):
+    """Support's search: the person's roster record, account, invitations, refusals."""
+    form, found = StaffLookupForm(request.args), None
+    query = (form.q.data or "").strip()
+    if query:
+        found = actions.look_up(staff, query, current_app.config["PHONE_REGIONS"])
+    return render_template("staff/support.html", form=form, found=found, query=query,
+                           describe=support.describe, action=StaffActionForm(subject=query))
+
+
+@bp.post("/support/<kind>")
+@staff_required("support")
+def act(staff, kind):
+    """resend (a policy), end-sessions or unlink (an account), each with its reason."""
+    form = StaffActionForm()
+    subject = form.subject.data or ""
+    if not form.validate_on_submit():
+        for error in form.reason.errors or [text("staff.reason_required")]:
+            flash(error, "error")
+        return redirect(url_for("staff.lookup", q=subject), code=303)
+    reason, target = form.reason.data.strip(), request.form.get("target", "")
+    if kind == "resend":
+        report = actions.resend_invitation(staff, target, reason)
+        flash(text("staff.nothing_to_do", why=report.refused) if report.refused else
+              text("staff.resent"), "error" if report.refused else "status")
+    elif kind == "end-sessions" and target.isdigit():
+        flash(text("staff.sessions_ended",
+                   count=actions.end_sessions(staff, int(target), subject, reason)), "status")
+    elif kind == "unlink" and target.isdigit():
+        done = actions.unlink_esia(staff, int(target), subject, reason)
+        flash(text("staff.unlinked") if done else
+              text("staff.nothing_to_do", why="Госуслуги не подключены"), "status")
+    else:
+        return ("", 404)
+    return redirect(url_for("staff.lookup", q=subject), code=303)
+
+
+@bp.get("/audit")
+@staff_required("operator")
+def audit_trail(staff):
+    since = _date(request.args.get("since"))
+    return render_template("staff/audit.html", events=list(audit.events(since, limit=500)),
+                           since=since)
+
+
+def _date(value):
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _client():
+    return current_app.extensions["regapp.staff_sso"]
+
+
+def init_app(app):
+    app.register_blueprint(bp)
+    # its own limits: a stolen staff session cannot page through everyone
+    app.extensions["regapp.limiter"].limit("120/minute;2000/hour")(bp)
