@@ -222,3 +222,12 @@ def _roster(app):
     path = write_csv(Path(app.instance_path) / "r.csv", [person("ДМС-1", last="Семёнова", first="Алёна")])
     import_roster(app.extensions["regapp.adapters"].roster_source("csv"), str(path))
     return RosterRecord.get()
+
+
+def signed_in_as(app, client, role):
+    """A client whose staff session holds a member with ``role``, put there directly (the
+    sign-in itself is the round trip above): for the pages' own tests."""
+    with client.session_transaction("/staff/") as staff_session:
+        staff_session["staff"] = {"sub": f"qa-{role}", "name": role, "email": "",
+                                  "roles": [role]}
+    return client

@@ -1,5 +1,6 @@
 """The staff console's pages (issue 16): sign-in, support's lookup and actions, the audit
-trail. Thin: the work is in :mod:`regapp.staff.actions`, :mod:`regapp.audit`."""
+trail, the funnel and delivery state. Thin: the work is in :mod:`regapp.staff.actions`,
+:mod:`regapp.audit`, :mod:`regapp.funnel`, :mod:`regapp.delivery_report`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
@@ -16,7 +18,7 @@ from flask import (
     url_for,
 )
 
-from regapp import audit, support
+from regapp import audit, delivery_report, funnel, support
 from regapp.forms import ActionForm, StaffActionForm, StaffLookupForm
 from regapp.sessions import STAFF_PATH
 from regapp.staff import actions, sso
@@ -113,6 +115,48 @@ def act(staff, kind):
     else:
         return ("", 404)
     return redirect(url_for("staff.lookup", q=subject), code=303)
+
+
+@bp.get("/funnel")
+@staff_required("operator")
+def funnel_page(staff):
+    """The funnel per employer and in all, filtered by employer and dates; CSV as well."""
+    employer = request.args.get("employer") or None
+    since, until = _date(request.args.get("since")), _date(request.args.get("until"))
+    rows, total = funnel.funnel(employer, since, until)
+    if request.args.get("format") == "csv":
+        audit.record(staff, "export_funnel", subject=employer or "", since=since, until=until)
+        return Response(funnel.as_csv(rows, total), mimetype="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="funnel.csv"'})
+    return render_template("staff/funnel.html", rows=rows, total=total, labels=funnel.LABELS,
+                           employers=funnel.employers(), employer=employer, since=since,
+                           until=until)
+
+
+@bp.get("/deliveries")
+@staff_required("operator")
+def deliveries(staff):
+    return render_template("staff/deliveries.html", table=delivery_report.by_day(),
+                           failed=delivery_report.failed(), states=delivery_report.STATES,
+                           channels=delivery_report.CHANNELS, action=StaffActionForm())
+
+
+@bp.post("/deliveries/<message_id>/resend")
+@staff_required("operator")
+def resend_failed(staff, message_id):
+    form = StaffActionForm()
+    if not form.validate_on_submit():
+        flash(text("staff.reason_required"), "error")
+        return redirect(url_for("staff.deliveries"), code=303)
+    report = delivery_report.resend(message_id)
+    audit.record(staff, "resend_failed", subject=message_id, reason=form.reason.data.strip(),
+                 sent=report.sent if report else 0)
+    if report is None:
+        flash(text("staff.not_an_invitation"), "error")
+    else:
+        flash(text("staff.nothing_to_do", why=report.refused) if report.refused
+              else text("staff.resent"), "error" if report.refused else "status")
+    return redirect(url_for("staff.deliveries"), code=303)
 
 
 @bp.get("/audit")

@@ -1,0 +1,122 @@
+"""The operators' figures (issue 16): the funnel against a roster with known outcomes, its CSV
+(formula injection neutralised), delivery state and a failed invitation sent again."""
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+from regapp import delivery_report, funnel
+from regapp.models import Account, Invitation, Message, PendingRegistration, RosterRecord, utcnow
+from regapp.roster import import_roster
+from tests.rosters import person, write_csv
+
+NOW = utcnow()
+
+
+def _people(app):
+    """Ромашка: 10 people, 6 invited, 4 sent the link's form, 3 registered by link (1 with
+    Gosuslugi, 2 e-mails confirmed) and 1 without a link. Вектор: 5, all invited, nobody
+    further. «=HYPERLINK(…)»: one person, nothing else (a hostile employer name)."""
+    rows = [person(f"R{n}", email=f"r{n}@example.com", employer="ООО «Ромашка»")
+            for n in range(10)]
+    rows += [person(f"V{n}", email=f"v{n}@example.com", employer="АО «Вектор»") for n in range(5)]
+    rows += [person("X1", employer='=HYPERLINK("http://evil")')]
+    path = write_csv(Path(app.instance_path) / "r.csv", rows)
+    import_roster(app.extensions["regapp.adapters"].roster_source("csv"), str(path))
+    record = {r.policy_number: r for r in RosterRecord.select()}
+    invited = {}
+    for policy in [f"R{n}" for n in range(6)] + [f"V{n}" for n in range(5)]:
+        invited[policy] = Invitation.create(record=record[policy], token_hash=f"h-{policy}",
+                                            email=record[policy].email,
+                                            expires_at=NOW + dt.timedelta(days=30))
+    for n in range(4):
+        _pending(record[f"R{n}"], invited[f"R{n}"])
+    for n, (esia, confirmed) in enumerate([("oid-1", True), (None, True), (None, False)]):
+        account = _account(record[f"R{n}"], esia, confirmed)
+        Invitation.update(spent_at=NOW).where(Invitation.id == invited[f"R{n}"].id).execute()
+        PendingRegistration.update(account=account).where(
+            PendingRegistration.record == record[f"R{n}"]).execute()
+    _account(record["R9"], None, False)  # without a link
+    return record
+
+
+def _pending(record, invitation):
+    return PendingRegistration.create(
+        id=f"p-{record.policy_number}", record=record, invitation=invitation,
+        phone=f"+7916{record.id:07d}", email=record.email, email_key=record.email,
+        password_hash="x", consents="{}", channel="link", expires_at=NOW + dt.timedelta(hours=1))
+
+
+def _account(record, esia, confirmed):
+    return Account.create(record=record, phone=f"+7916{record.id:07d}", email=record.email,
+                          email_key=record.email, password_hash="x", esia_id=esia,
+                          email_confirmed=confirmed)
+
+
+def test_the_funnel_counts_what_happened_per_employer_and_in_all(app):
+    _people(app)
+    rows, total = funnel.funnel()
+    by_name = {row.employer: row for row in rows}
+    romashka = by_name["ООО «Ромашка»"]
+    assert (romashka.roster, romashka.invited, romashka.followed, romashka.registered,
+            romashka.by_link, romashka.by_form, romashka.with_esia,
+            romashka.email_confirmed) == (10, 6, 4, 4, 3, 1, 1, 2)
+    vector = by_name["АО «Вектор»"]
+    assert (vector.roster, vector.invited, vector.followed, vector.registered) == (5, 5, 0, 0)
+    assert (total.roster, total.invited, total.registered, total.by_link) == (16, 11, 4, 3)
+    assert romashka.share("registered") == 40.0 and vector.share("invited") == 100.0
+
+
+def test_the_funnel_filters_by_employer_and_dates(app):
+    _people(app)
+    rows, total = funnel.funnel(employer="АО «Вектор»")
+    assert [r.employer for r in rows] == ["АО «Вектор»"] and total.roster == 5
+    tomorrow = (NOW + dt.timedelta(days=1)).date()
+    _, later = funnel.funnel(since=tomorrow)
+    assert (later.roster, later.invited, later.registered) == (16, 0, 0)
+
+
+def test_the_csv_export_defuses_formulas(app):
+    _people(app)
+    text = funnel.as_csv(*funnel.funnel())
+    assert text.startswith("\ufeff")
+    cells = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    assert cells[0][0] == "Страхователь" and cells[-1][0] == "Все"
+    hostile = next(row for row in cells if "HYPERLINK" in row[0])
+    assert hostile[0].startswith("'=")
+
+
+def test_operators_see_the_funnel_and_deliveries_support_does_not(app, client):
+    from tests.test_staff import signed_in_as
+
+    _people(app)
+    operator = signed_in_as(app, client, "operator")
+    page = operator.get("/staff/funnel").get_data(as_text=True)
+    assert "ООО «Ромашка»" in page and "40.0%" in page
+    exported = operator.get("/staff/funnel?format=csv")
+    assert exported.mimetype == "text/csv" and "'=HYPERLINK" in exported.get_data(as_text=True)
+    assert operator.get("/staff/deliveries").status_code == 200
+    support = signed_in_as(app, app.test_client(), "support")
+    assert support.get("/staff/funnel").status_code == 403
+    assert support.get("/staff/deliveries").status_code == 403
+
+
+def test_a_failed_invitation_is_shown_and_sent_again_as_a_new_link(app):
+    record = _people(app)
+    message = Message.create(channel="email", kind="invitation", to="v4@example.com",
+                             text="", status="failed", last_error="SMTP 550: no such user")
+    Invitation.update(message=message).where(
+        Invitation.record == record["V4"]).execute()
+    [failed] = delivery_report.failed()
+    assert (failed.to, failed.reason, failed.invitation_policy) == (
+        "v***@example.com", "SMTP 550: no such user", "V4")
+    table = delivery_report.by_day()
+    assert sum(counts.get("failed", 0) for counts in table.values()) == 1
+    report = delivery_report.resend(message.id)
+    assert report.sent == 1
+    assert Invitation.select().where((Invitation.record == record["V4"])
+                                     & Invitation.revoked_at.is_null()).count() == 1
+    code = Message.create(channel="sms", kind="code", to="+79160000000", text="",
+                          status="failed", last_error="gateway 500")
+    assert delivery_report.resend(code.id) is None
