@@ -4,6 +4,7 @@ import hashlib
 
 from flask import g, redirect, request, session
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 
@@ -286,3 +287,16 @@ class StaffActionForm(Form):
 
         if len((field.data or "").strip()) < 5:
             raise ValidationError(texts.text("staff.reason_required"))
+
+
+class RosterUploadForm(Form):
+    """An operator's roster file: checked first, loaded after (issue 16). The base keeps
+    text only, so the view reads the file from ``request.files``; the form checks CSRF."""
+
+    roster = FileField("Файл списка застрахованных (CSV или XLSX)")
+
+
+class PolicyForm(StaffActionForm):
+    """One person's invitation sent again, by policy number, with a reason."""
+
+    policy = StringField("Номер полиса", render_kw={"autocomplete": "off"})

@@ -95,6 +95,10 @@ def _audit(db):
                    f'FOR EACH ROW EXECUTE FUNCTION "{table}_append_only"()')
 
 
+def _staff_jobs(db):
+    db.create_tables([models.StaffJob], safe=True)
+
+
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
@@ -109,6 +113,7 @@ STEPS = [
     (11, _confirmed_email_unique),
     (12, _hyphen_is_a_space),
     (13, _audit),
+    (14, _staff_jobs),
 ]
 
 

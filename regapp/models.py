@@ -263,5 +263,22 @@ class AuditEvent(BaseModel):
     details = TextField(default="")  # JSON: what the action did
 
 
+class StaffJob(BaseModel):
+    """A long piece of staff work run by the queue, not in a request (issue 16): a roster
+    checked or loaded, invitations sent. Its progress lives in the queue's storage (the
+    work's own transaction keeps it from this row until the end)."""
+
+    id = CharField(primary_key=True)
+    kind = CharField()  # roster_check | roster_load | invitations
+    status = CharField(default="queued")  # queued | running | done | failed
+    staff = CharField()
+    filename = CharField(default="")  # the upload's name as the operator had it
+    path = CharField(default="")  # where the upload is kept meanwhile
+    result = TextField(default="")  # JSON: the report
+    error = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+
 #: the tables of schema version 1; later ones are added by their own migration steps
 FIRST_TABLES = (RosterRecord, Account, Message, Invitation)

@@ -22,7 +22,8 @@ log = logging.getLogger("regapp.queue")
 
 
 class DeliveryQueue:
-    """The app's huey instance with its two tasks: deliver ids, sweep what is due."""
+    """The app's huey instance with its tasks: deliver ids, sweep what is due, forget what
+    has had its time, and the staff console's long jobs (issue 16)."""
 
     def __init__(self, app):
         self.app = app
@@ -36,6 +37,26 @@ class DeliveryQueue:
         self._forget = self.huey.periodic_task(crontab(minute="17"), name="regapp.forget")(
             self._forget_task
         )
+
+        self._job = self.huey.task(name="regapp.staff_job")(self._job_task)
+
+    def run_job(self, job_id):
+        """A staff job (:mod:`regapp.jobs`) as soon as a worker is free."""
+        self._job(job_id)
+
+    def note_progress(self, job_id, rows):
+        """How far a job got: in the queue's storage, which every process reads (the job's
+        own transaction keeps it from the database until the end)."""
+        self.huey.put(f"regapp.job.{job_id}", rows)
+
+    def job_progress(self, job_id):
+        return self.huey.get(f"regapp.job.{job_id}", peek=True) or 0
+
+    def _job_task(self, job_id):
+        from regapp import jobs
+
+        with self.app.app_context():
+            jobs.run(job_id, self)
 
     def enqueue(self, message_ids):
         """Deliver these messages as soon as a worker is free."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from regapp import delivery_report, funnel
 from regapp.models import Account, Invitation, Message, PendingRegistration, RosterRecord, utcnow
 from regapp.roster import import_roster
+from tests.helpers import csrf
 from tests.rosters import person, write_csv
 
 NOW = utcnow()
@@ -120,3 +121,53 @@ def test_a_failed_invitation_is_shown_and_sent_again_as_a_new_link(app):
     code = Message.create(channel="sms", kind="code", to="+79160000000", text="",
                           status="failed", last_error="gateway 500")
     assert delivery_report.resend(code.id) is None
+
+
+def test_an_uploaded_roster_is_checked_then_loaded_in_the_queue(app, client, tmp_path):
+    from tests.test_staff import signed_in_as
+
+    operator = signed_in_as(app, client, "operator")
+    page = operator.get("/staff/roster").get_data(as_text=True)
+    rows = [person(f"U{n}", email=f"u{n}@example.com", employer="ООО «Ромашка»")
+            for n in range(12_000)] + [person("BAD", born="31.02.1990")]
+    path = write_csv(tmp_path / "list.csv", rows)
+    with open(path, "rb") as f:
+        checked = operator.post("/staff/roster", data={
+            "csrf_token": csrf(page), "roster": (f, "list.csv")},
+            content_type="multipart/form-data")
+    assert checked.status_code == 303
+    report = operator.get(checked.headers["Location"]).get_data(as_text=True)
+    assert "добавится 12000" in report and "строка 12002" in report and "Загрузить" in report
+    assert RosterRecord.select().count() == 0  # a check changes nothing
+    job_id = checked.headers["Location"].rsplit("/", 1)[1]
+    assert app.extensions["regapp.queue"].job_progress(job_id) == 10_000  # said as it went
+    loaded = operator.post(f"/staff/jobs/{job_id}/load", data={"csrf_token": csrf(report)})
+    assert "Загружено: добавится 12000" in operator.get(loaded.headers["Location"]).get_data(
+        as_text=True)
+    assert RosterRecord.select().count() == 12_000
+    assert not list((Path(app.instance_path) / "uploads").iterdir())  # loaded: file gone
+
+
+def test_a_file_that_is_no_roster_is_refused_beside_the_field(app, client):
+    from tests.test_staff import signed_in_as
+
+    operator = signed_in_as(app, client, "operator")
+    page = operator.get("/staff/roster").get_data(as_text=True)
+    refused = operator.post("/staff/roster", data={
+        "csrf_token": csrf(page), "roster": (io.BytesIO(b"MZ\x90"), "virus.exe")},
+        content_type="multipart/form-data")
+    assert refused.status_code == 400 and "Нужен файл списка" in refused.get_data(as_text=True)
+
+
+def test_invitations_show_what_would_go_then_go_in_the_queue(app, client):
+    from tests.test_staff import signed_in_as
+
+    _people(app)
+    operator = signed_in_as(app, client, "operator")
+    page = operator.get("/staff/invitations").get_data(as_text=True)
+    assert "Новых приглашений: <strong>3</strong>" in page  # R6, R7, R8
+    sent = operator.post("/staff/invitations", data={"csrf_token": csrf(page)})
+    report = operator.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "Отправлено приглашений: 3" in report
+    again = operator.get("/staff/invitations").get_data(as_text=True)
+    assert "Новых приглашений: <strong>0</strong>" in again

@@ -5,6 +5,8 @@ trail, the funnel and delivery state. Thin: the work is in :mod:`regapp.staff.ac
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 
 from flask import (
     Blueprint,
@@ -18,8 +20,15 @@ from flask import (
     url_for,
 )
 
-from regapp import audit, delivery_report, funnel, support
-from regapp.forms import ActionForm, StaffActionForm, StaffLookupForm
+from regapp import audit, delivery_report, funnel, invitations, jobs, support
+from regapp.forms import (
+    ActionForm,
+    PolicyForm,
+    RosterUploadForm,
+    StaffActionForm,
+    StaffLookupForm,
+)
+from regapp.rendering import render
 from regapp.sessions import STAFF_PATH
 from regapp.staff import actions, sso
 from regapp.staff.access import current_staff, staff_required
@@ -157,6 +166,71 @@ def resend_failed(staff, message_id):
         flash(text("staff.nothing_to_do", why=report.refused) if report.refused
               else text("staff.resent"), "error" if report.refused else "status")
     return redirect(url_for("staff.deliveries"), code=303)
+
+
+@bp.route("/roster", methods=["GET", "POST"])
+@staff_required("operator")
+def roster_upload(staff):
+    """Upload a roster: it is checked in the queue (a dry run), then loaded on request."""
+    request.max_content_length = jobs.MAX_UPLOAD
+    form, error = RosterUploadForm(), None
+    if form.validate_on_submit():
+        upload = request.files.get(form.roster.name)  # the forms' base keeps text only
+        name = os.path.basename(getattr(upload, "filename", "") or "")
+        if not name or not name.lower().endswith(_roster_suffixes()):
+            error = text("staff.roster_kind", kinds=", ".join(_roster_suffixes()))
+        else:
+            path = jobs.keep_upload(upload.stream, name, current_app.instance_path)
+            job = jobs.start("roster_check", staff, path=path, filename=name)
+            return redirect(url_for("staff.job", job_id=job.id), code=303)
+    return render_template("staff/roster.html", form=form, error=error), 400 if error else 200
+
+
+@bp.get("/jobs/<job_id>")
+@staff_required("operator")
+def job(staff, job_id):
+    """A job's state; the page asks again every second while it runs (htmx, or a reload)."""
+    found, rows = jobs.state(job_id, current_app.extensions["regapp.queue"])
+    if found is None:
+        return ("", 404)
+    report = json.loads(found.result) if found.result else None
+    return render("staff/job.html", "staff/_job.html", job=found, rows=rows, report=report,
+                  load=ActionForm())
+
+
+@bp.post("/jobs/<job_id>/load")
+@staff_required("operator")
+def load(staff, job_id):
+    """«Загрузить»: the checked file, loaded for real (another job)."""
+    checked, _ = jobs.state(job_id, current_app.extensions["regapp.queue"])
+    if checked is None or checked.kind != "roster_check" or checked.status != "done":
+        return ("", 404)
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("staff.job", job_id=job_id), code=303)
+    loading = jobs.start("roster_load", staff, path=checked.path, filename=checked.filename)
+    return redirect(url_for("staff.job", job_id=loading.id), code=303)
+
+
+@bp.route("/invitations", methods=["GET", "POST"])
+@staff_required("operator")
+def invitations_page(staff):
+    """What would go (new; held back: duplicates, no e-mail…), then send; or one person's."""
+    send, one = ActionForm(), PolicyForm(prefix="one")
+    if request.method == "POST" and "one-policy" in request.form and one.validate_on_submit():
+        report = actions.resend_invitation(staff, one.policy.data.strip(), one.reason.data.strip())
+        flash(text("staff.nothing_to_do", why=report.refused) if report.refused
+              else text("staff.resent"), "error" if report.refused else "status")
+        return redirect(url_for("staff.invitations_page"), code=303)
+    if request.method == "POST" and "one-policy" not in request.form and send.validate_on_submit():
+        started = jobs.start("invitations", staff)
+        return redirect(url_for("staff.job", job_id=started.id), code=303)
+    would = invitations.send_invitations(dry_run=True)
+    return render_template("staff/invitations.html", would=would, send=send, one=one)
+
+
+def _roster_suffixes():
+    sources = current_app.extensions["regapp.adapters"].roster_sources.values()
+    return tuple(suffix for source in sources for suffix in source.suffixes)
 
 
 @bp.get("/audit")

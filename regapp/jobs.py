@@ -1,0 +1,84 @@
+"""Long staff work in the queue, not in a request (issue 16): checking or loading an uploaded
+roster, sending invitations. The page that started it polls :func:`state` until done.
+
+Plain Python over the models: the queue's task calls :func:`run`; tests call it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+from flask import current_app
+
+from regapp import audit, invitations, roster
+from regapp.adapters import RosterUnreadable
+from regapp.db import write_transaction
+from regapp.models import StaffJob, utcnow
+from regapp.pluginmanager import UnknownAdapter
+
+KINDS = ("roster_check", "roster_load", "invitations")
+#: the largest roster file the console takes (a million rows of XLSX is about 60 MiB)
+MAX_UPLOAD = 256 * 2**20
+
+
+def keep_upload(stream, filename, instance_path):
+    """Save an uploaded roster under the instance folder (owner only); return its path."""
+    folder = os.path.join(instance_path, "uploads")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    suffix = os.path.splitext(filename)[1].lower()[:8]
+    path = os.path.join(folder, secrets.token_hex(16) + suffix)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as f:
+        while chunk := stream.read(1 << 20):
+            f.write(chunk)
+    return path
+
+
+def start(kind, staff, path="", filename=""):
+    """Record the job (audited) and hand it to the queue."""
+    assert kind in KINDS
+    job = StaffJob.create(id=secrets.token_urlsafe(12), kind=kind, staff=staff["sub"],
+                          path=path, filename=filename)
+    audit.record(staff, kind, subject=filename, job=job.id)
+    current_app.extensions["regapp.queue"].run_job(job.id)
+    return job
+
+
+def state(job_id, queue):
+    """``(job, rows read so far)`` for the page, or ``(None, 0)``."""
+    job = StaffJob.get_or_none(StaffJob.id == job_id)
+    return job, (queue.job_progress(job_id) if job else 0)
+
+
+def run(job_id, queue):
+    """Do the job; its report or its failure goes on its row."""
+    job = StaffJob.get_by_id(job_id)
+    StaffJob.update(status="running").where(StaffJob.id == job.id).execute()
+    try:
+        result = _WORK[job.kind](job, lambda rows: queue.note_progress(job.id, rows))
+    except (RosterUnreadable, UnknownAdapter) as exc:
+        _finish(job, "failed", error=str(exc))
+    else:
+        _finish(job, "done", result=json.dumps(result, ensure_ascii=False))
+    if job.kind == "roster_load" and job.path and os.path.exists(job.path):
+        os.remove(job.path)  # loaded: the file's people are in the database now
+
+
+def _finish(job, status, result="", error=""):
+    with write_transaction():
+        StaffJob.update(status=status, result=result, error=error, finished_at=utcnow()).where(
+            StaffJob.id == job.id).execute()
+
+
+def _roster(job, progress, dry_run):
+    source = current_app.extensions["regapp.adapters"].roster_source(None, job.filename)
+    return roster.import_roster(source, job.path, dry_run=dry_run, progress=progress).as_json()
+
+
+_WORK = {
+    "roster_check": lambda job, progress: _roster(job, progress, dry_run=True),
+    "roster_load": lambda job, progress: _roster(job, progress, dry_run=False),
+    "invitations": lambda job, progress: invitations.send_invitations().as_json(),
+}
