@@ -90,7 +90,7 @@ def init_app(app):
     app.jinja_env.globals["text"] = text
     app.jinja_env.filters["moscow_time"] = notifications.moscow_time
     app.register_blueprint(bp)
-    for status in (400, 404, 429, 500):
+    for status in (400, 403, 404, 429, 500):
         app.register_error_handler(status, _error_page(status))
     # the database out of reach for a moment: a clear page and a retry hint, not a traceback
     for unreachable in (OperationalError, InterfaceError):

@@ -115,3 +115,35 @@ def test_the_focus_is_visible_on_everything_tab_reaches(page, portal, path):  # 
         seen.append(outline)
     hidden = [s for s in seen if s[0] != "BODY#" and (s[1] == "none" or s[2] == "0px")]
     assert not hidden, hidden
+
+
+def test_the_staff_console_passes_axe(checked_page, portal, tmp_path):  # issue 16
+    from tests.browser.test_staff import sign_in_as
+
+    page = checked_page
+    page.goto("/staff/login")
+    _axe_clean(page, "staff-login")
+    sign_in_as(page, "Лидия Старшая (lead@insurer.example; группы: regapp-operators, "
+                     "regapp-support)")
+    roster = tmp_path / "list.csv"
+    roster.write_text("Номер полиса;Фамилия;Имя;Дата рождения\nДМС-9;Новикова;Анна;03.04.1991\n"
+                      "ДМС-10;Ряд;Плохой;31.02.1990\n", encoding="utf-8")
+    for name, path in [("staff-home", "/staff/"), ("staff-support", "/staff/support?q=ДМС-2025-000101"),
+                       ("staff-roster", "/staff/roster"), ("staff-invitations", "/staff/invitations"),
+                       ("staff-funnel", "/staff/funnel"), ("staff-deliveries", "/staff/deliveries"),
+                       ("staff-audit", "/staff/audit")]:
+        page.goto(path)
+        _axe_clean(page, name)
+    page.goto("/staff/roster")
+    page.get_by_label("Файл списка застрахованных (CSV или XLSX)").set_input_files(str(roster))
+    page.get_by_role("button", name="Проверить").click()
+    expect(page.get_by_role("button", name="Загрузить")).to_be_visible(timeout=20_000)
+    _axe_clean(page, "staff-job")
+
+
+def _axe_clean(page, name):
+    page.wait_for_load_state()
+    results = Axe().run(page, options=WCAG_21_AA)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}-phone.png"), full_page=True)
+    assert not results.violations_count, f"{name}: {_described(results.response['violations'])}"

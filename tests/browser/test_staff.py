@@ -1,0 +1,58 @@
+"""The staff console in a browser (issue 16), JavaScript on and off, behind the SSO round trip:
+the demo's QA mode mounts the fake OpenID Connect provider, whose page the walk goes through
+as staff would (keys only)."""
+
+from playwright.sync_api import expect
+
+from tests.browser.person import press, type_into
+
+DEMO_ROSTER_POLICY = "ДМС-2025-000101"
+
+
+def sign_in_as(page, who):
+    """From /staff/ through the provider's page and back, signed in."""
+    page.goto("/staff/")
+    page.wait_for_url("**/staff/login")
+    press(page, "Войти через корпоративную учётную запись", most=12)
+    page.wait_for_url("**/qa/fake-oidc/authorize**")
+    choice = page.get_by_label(who)
+    choice.focus()
+    page.keyboard.press("Space")
+    press(page, "Войти", most=8)
+    page.wait_for_url("**/staff/")
+    expect(page.get_by_role("heading", name="Кабинет сотрудника")).to_be_visible()
+
+
+def test_support_finds_a_person_and_resends_the_invitation(page, portal):
+    sign_in_as(page, "Сергей Поддержкин (support@insurer.example; группы: regapp-support)")
+    page.get_by_role("link", name="Поиск застрахованного").focus()
+    page.keyboard.press("Enter")
+    type_into(page, "Номер полиса, телефон или e-mail", DEMO_ROSTER_POLICY, first=True)
+    page.keyboard.press("Enter")
+    expect(page.locator(".support-findings")).to_contain_text("Петров")
+    type_into(page, "Причина (для журнала)", "звонок на линию: письмо не пришло", first=True)
+    press(page, f"Отправить приглашение заново ({DEMO_ROSTER_POLICY})")
+    expect(page.get_by_role("status").first).to_contain_text("Приглашение отправлено заново")
+    page.watch.expect_status(403)
+    page.goto("/staff/audit")  # support is not an operator
+    expect(page.get_by_role("heading", name="Нет доступа")).to_be_visible()
+
+
+def test_an_operator_checks_and_loads_a_roster_then_reads_the_funnel(page, portal, tmp_path):
+    sign_in_as(page, "Ольга Операторова (operator@insurer.example; группы: regapp-operators)")
+    roster = tmp_path / "новый список.csv"
+    roster.write_text("Номер полиса;Фамилия;Имя;Отчество;Дата рождения;Мобильный телефон;"
+                      "E-mail;Страхователь;Дата начала;Дата окончания\n"
+                      "ДМС-2026-900001;Новикова;Анна;Сергеевна;03.04.1991;+79167770011;"
+                      "anna@example.com;ООО «Новая»;01.01.2026;\n"
+                      "ДМС-2026-900002;Плохой;Ряд;;31.02.1990;;;ООО «Новая»;;\n", encoding="utf-8")
+    page.goto("/staff/roster")
+    page.get_by_label("Файл списка застрахованных (CSV или XLSX)").set_input_files(str(roster))
+    press(page, "Проверить", most=10)
+    expect(page.get_by_role("status").first).to_contain_text("добавится 1", timeout=20_000)
+    expect(page.locator(".rejected")).to_contain_text("строка 3")
+    press(page, "Загрузить", most=10)
+    expect(page.get_by_role("status").first).to_contain_text("Загружено: добавится 1",
+                                                              timeout=20_000)
+    page.goto("/staff/funnel")
+    expect(page.get_by_role("row", name="ООО «Новая»")).to_be_visible()
