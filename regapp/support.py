@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from regapp import metrics, normalize
 from regapp.invitations import duplicate_email_keys
 from regapp.matching import REASONS
-from regapp.models import Account, Invitation, Refusal, RosterRecord, utcnow
+from regapp.models import Account, Invitation, Message, Refusal, RosterRecord, utcnow
 from regapp.texts import key_of
 
 
@@ -53,6 +53,16 @@ class Findings:
     accounts: list = field(default_factory=list)
     invitations: list = field(default_factory=list)
     refusals: list = field(default_factory=list)
+    messages: list = field(default_factory=list)  # to the person's phones and addresses
+
+
+#: a message's kind as support says it
+MESSAGE_KINDS = {"code": "код из СМС", "email_code": "код из письма", "invitation": "приглашение",
+                 "email_confirmation": "подтверждение e-mail", "contact_changed": "уведомление",
+                 "new_device": "вход с нового устройства"}
+MESSAGE_STATES = {"pending": "ждёт отправки", "sending": "отправляется", "sent": "отправлено",
+                  "failed": "не доставлено", "stale": "не отправлено: код устарел",
+                  "refused": "не отправлено: адрес не подтверждён"}
 
 
 def _classify(query, regions):
@@ -86,6 +96,10 @@ def lookup(query, regions=("RU",), now=None, limit=20) -> Findings:
         Refusal.select().where((getattr(Refusal, column) == key)
                                | Refusal.record.in_(list(record_ids)))
         .order_by(Refusal.at.desc()).limit(limit))
+    contacts = {c for r in found.records for c in (r.phone, r.email) if c}
+    contacts |= {c for a in found.accounts for c in (a.phone, a.email) if c}
+    found.messages = list(Message.select().where(Message.to.in_(list(contacts)))
+                          .order_by(Message.created_at.desc()).limit(limit)) if contacts else []
     return found
 
 
@@ -114,7 +128,18 @@ def describe(found: Findings, today=None, now=None) -> str:
                          f"{REASONS[refusal.reason]}")
     else:
         lines.append("Отказов при регистрации не было.")
+    if found.messages:
+        lines.append("Сообщения (новые сверху):")
+        lines += [_message_line(m) for m in found.messages]
     return "\n".join(lines)
+
+
+def _message_line(message):
+    state = MESSAGE_STATES.get(message.status, message.status)
+    if message.status == "failed" and message.last_error:
+        state += f" ({message.last_error})"
+    return (f"  {message.created_at:%d.%m.%Y %H:%M} UTC, "
+            f"{MESSAGE_KINDS.get(message.kind, message.kind)} на {message.to}: {state}")
 
 
 def _record_lines(record, today):

@@ -231,3 +231,13 @@ def signed_in_as(app, client, role):
         staff_session["staff"] = {"sub": f"qa-{role}", "name": role, "email": "",
                                   "roles": [role]}
     return client
+
+
+def test_an_insured_persons_session_reaches_no_staff_page(app, client):
+    with client.session_transaction("/") as person_session:  # the portal's own session
+        # even holding what a staff session holds, the portal's session is not the console's
+        person_session["staff"] = {"sub": "x", "name": "x", "email": "", "roles": ["support"]}
+    for path in ("/staff/", "/staff/support?q=x", "/staff/audit", "/staff/funnel"):
+        answer = client.get(path)
+        assert answer.status_code == 303 and answer.headers["Location"] == "/staff/login", path
+    assert client.get_cookie("regapp_staff", path="/staff") is None

@@ -171,3 +171,16 @@ def test_invitations_show_what_would_go_then_go_in_the_queue(app, client):
     assert "Отправлено приглашений: 3" in report
     again = operator.get("/staff/invitations").get_data(as_text=True)
     assert "Новых приглашений: <strong>0</strong>" in again
+
+
+def test_support_sees_the_persons_messages_with_their_fate(app):
+    from regapp import support
+
+    _people(app)
+    Message.create(channel="email", kind="invitation", to="r7@example.com", text="",
+                   status="failed", last_error="SMTP 550: mailbox unavailable")
+    Message.create(channel="email", kind="invitation", to="someone@else.example", text="",
+                   status="failed", last_error="not theirs")
+    said = support.describe(support.lookup("R7"))
+    assert "приглашение на r7@example.com: не доставлено (SMTP 550: mailbox unavailable)" in said
+    assert "not theirs" not in said

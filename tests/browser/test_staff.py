@@ -30,12 +30,26 @@ def test_support_finds_a_person_and_resends_the_invitation(page, portal):
     type_into(page, "Номер полиса, телефон или e-mail", DEMO_ROSTER_POLICY, first=True)
     page.keyboard.press("Enter")
     expect(page.locator(".support-findings")).to_contain_text("Петров")
-    type_into(page, "Причина (для журнала)", "звонок на линию: письмо не пришло", first=True)
+    type_into(page, f"Причина: отправить приглашение заново ({DEMO_ROSTER_POLICY})",
+              "звонок на линию: письмо не пришло", first=True)
     press(page, f"Отправить приглашение заново ({DEMO_ROSTER_POLICY})")
     expect(page.get_by_role("status").first).to_contain_text("Приглашение отправлено заново")
     page.watch.expect_status(403)
     page.goto("/staff/audit")  # support is not an operator
     expect(page.get_by_role("heading", name="Нет доступа")).to_be_visible()
+
+
+def test_support_ends_a_persons_sessions_with_a_reason(page, portal):
+    portal.add_account("+79161234567", "correct horse battery staple")
+    sign_in_as(page, "Сергей Поддержкин (support@insurer.example; группы: regapp-support)")
+    page.goto("/staff/support")
+    type_into(page, "Номер полиса, телефон или e-mail", "+7 916 123-45-67", first=True)
+    page.keyboard.press("Enter")
+    expect(page.locator(".support-findings")).to_contain_text("Зарегистрирован")
+    type_into(page, "Причина: завершить сеансы (+79161234567)", "звонок: телефон украден",
+              first=True)
+    press(page, "Завершить все сеансы (+79161234567)", most=12)
+    expect(page.get_by_role("status").first).to_contain_text("Сеансы застрахованного завершены")
 
 
 def test_an_operator_checks_and_loads_a_roster_then_reads_the_funnel(page, portal, tmp_path):
@@ -56,3 +70,9 @@ def test_an_operator_checks_and_loads_a_roster_then_reads_the_funnel(page, porta
                                                               timeout=20_000)
     page.goto("/staff/funnel")
     expect(page.get_by_role("row", name="ООО «Новая»")).to_be_visible()
+    page.goto("/staff/invitations")
+    expect(page.locator("body")).to_contain_text("Новых приглашений: 1")
+    press(page, "Отправить приглашения", most=10)
+    expect(page.get_by_role("status").first).to_contain_text("Отправлено приглашений: 1",
+                                                              timeout=20_000)
+    assert portal.wait_for_message("anna@example.com")["subject"]
