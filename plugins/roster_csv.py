@@ -66,7 +66,7 @@ def _rows(text):
     line = 2
     for cells in reader:
         start, line = line, reader.line_num + 2
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():  # a blank line, or separators only
             continue
         row = dict(zip(header, cells, strict=False))  # a short row: missing cells are empty
         if len(cells) > len(header):

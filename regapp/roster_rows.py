@@ -31,6 +31,7 @@ class RowChecker:
 
     def __init__(self, mapping: dict, today: dt.date | None = None):
         self.mapping = tuple(mapping.items())
+        self.headers = tuple(header for header, _ in self.mapping)
         self.fields = tuple(fld for _, fld in self.mapping)
         self.today = today or dt.date.today()
         self._seen = {}
@@ -38,7 +39,7 @@ class RowChecker:
     def cells_of(self, raw: dict) -> tuple:
         """A source's row as this checker reads it: its cells in column order, and whether
         it had more cells than columns (small to hand to another process)."""
-        return tuple(raw.get(header) for header, _ in self.mapping), bool(raw.get(None))
+        return tuple(map(raw.get, self.headers)), bool(raw.get(None))
 
     def check(self, raw: dict, warn=None) -> dict:
         """The record's fields for one row; :class:`Invalid` with the reason if it cannot be."""

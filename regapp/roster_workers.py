@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from regapp.normalize import Invalid
 from regapp.roster_rows import RowChecker
 
-CHUNK = 2_000
+CHUNK = 5_000
 #: chunks handed out beyond the one being written, per worker
 AHEAD = 2
 

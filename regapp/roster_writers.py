@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-from peewee import SQL, DateField, SqliteDatabase
+from peewee import DateField, SqliteDatabase
 
 from regapp.db import database
 from regapp.models import RosterRecord, utcnow
@@ -87,7 +87,7 @@ class SqliteWriter:
             self.report.reject(*repeated(self.rows.pop(key)[0], first_line))
 
     def _write(self):
-        existing = _existing(list(self.rows))
+        existing = _stored(list(self.rows))
         now = utcnow()
         stamp = str(now)  # as sqlite3 would write the datetime, once per batch, not twice a row
         new = []
@@ -95,7 +95,7 @@ class SqliteWriter:
             stored = existing.get(key)
             if stored is None:
                 new.append((*fields, stamp, stamp))
-            elif stored[1:] != tuple(fields[i] for i in DATA_AT):
+            elif stored[1:] != tuple(_as_stored(fields[i]) for i in DATA_AT):
                 RosterRecord.update(**dict(zip(RECORD_FIELDS, fields, strict=True)),
                                     updated_at=now).where(RosterRecord.id == stored[0]).execute()
                 self.report.updated += 1
@@ -106,13 +106,20 @@ class SqliteWriter:
             self.report.added += len(new)
 
 
-def _existing(keys):
-    """policy_key → (id, *DATA_FIELDS) of the records already stored under these keys."""
-    columns = [RosterRecord.id, *(getattr(RosterRecord, f) for f in RosterRecord.DATA_FIELDS)]
+def _stored(keys):
+    """policy_key → (id, *DATA_FIELDS) as SQLite keeps them (dates as ISO text) for the
+    records already stored under these keys; plain SQL, as peewee's builder makes a node
+    per key."""
+    columns = ", ".join(("id", *RosterRecord.DATA_FIELDS))
     marks = ", ".join([database.param] * len(keys))
-    query = RosterRecord.select(RosterRecord.policy_key, *columns).where(
-        SQL(f"policy_key IN ({marks})", keys))  # peewee's in_() builds a node per key: slow
-    return {row[0]: row[1:] for row in query.tuples()}
+    cursor = database.execute_sql(
+        f"SELECT policy_key, {columns} FROM {TABLE} WHERE policy_key IN ({marks})", keys)
+    return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def _as_stored(value):
+    """A checked value as SQLite gives it back: a date as its ISO text."""
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _insert(rows):
