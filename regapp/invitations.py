@@ -30,6 +30,7 @@ class DispatchReport:
     registered: int = 0
     already_invited: int = 0
     refused: str | None = None  # why a --resend sent nothing
+    expired: int = 0  # of those sent, how many had a link that expired (the console says so)
 
     def as_json(self):
         data = {"sent": self.sent, "skipped": {
@@ -54,8 +55,10 @@ def _candidates(today, now):
     registered = fn.EXISTS(Account.select(SQL("1")).where(Account.record == RosterRecord.id))
     invited = fn.EXISTS(Invitation.select(SQL("1")).where(
         (Invitation.record == RosterRecord.id) & Invitation.live(now)))
+    before = fn.EXISTS(Invitation.select(SQL("1")).where(Invitation.record == RosterRecord.id))
     return (RosterRecord
-            .select(RosterRecord, registered.alias("registered"), invited.alias("invited"))
+            .select(RosterRecord, registered.alias("registered"), invited.alias("invited"),
+                    before.alias("invited_before"))
             .where(RosterRecord.active_on(today))
             .order_by(RosterRecord.id))
 
@@ -78,6 +81,7 @@ def send_invitations(dry_run=False, now=None) -> DispatchReport:
             report.already_invited += 1
         else:
             chosen.append(record.id)
+            report.expired += bool(record.invited_before)
     report.sent = len(chosen)
     if not dry_run:
         _invite_in_batches(chosen, now)

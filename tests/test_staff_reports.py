@@ -184,3 +184,28 @@ def test_support_sees_the_persons_messages_with_their_fate(app):
     said = support.describe(support.lookup("R7"))
     assert "приглашение на r7@example.com: не доставлено (SMTP 550: mailbox unavailable)" in said
     assert "not theirs" not in said
+
+
+def test_an_xlsx_roster_goes_through_the_console_too(app, client, tmp_path):
+    from tests.rosters import typed_xlsx_people, write_xlsx
+    from tests.test_staff import signed_in_as
+
+    operator = signed_in_as(app, client, "operator")
+    page = operator.get("/staff/roster").get_data(as_text=True)
+    path = write_xlsx(tmp_path / "Список.xlsx", typed_xlsx_people())
+    with open(path, "rb") as f:
+        checked = operator.post("/staff/roster", data={
+            "csrf_token": csrf(page), "roster": (f, "Список.xlsx")},
+            content_type="multipart/form-data")
+    report = operator.get(checked.headers["Location"]).get_data(as_text=True)
+    assert f"добавится {len(typed_xlsx_people())}" in report
+
+
+def test_invitations_say_how_many_replace_an_expired_link(app):
+    from regapp import invitations
+
+    record = _people(app)
+    Invitation.update(expires_at=NOW - dt.timedelta(days=1)).where(
+        Invitation.record == record["V1"]).execute()
+    would = invitations.send_invitations(dry_run=True)
+    assert (would.sent, would.expired) == (4, 1)  # R6, R7, R8, and V1 again

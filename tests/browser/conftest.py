@@ -160,13 +160,17 @@ class Watch:
     """What a person must never meet: console errors, failed requests, other origins."""
 
     def __init__(self, page, base):
-        self.problems, self.expected = [], set()
+        self.problems, self.expected, self.downloads = [], set(), []
         self.origin = urlsplit(base).netloc
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
         page.on("requestfailed", self._failed)
         page.on("request", self._request)
         page.on("response", self._response)
+
+    def expect_download(self, url_part):
+        """A file download: Chromium ends its request as aborted (no page came of it)."""
+        self.downloads.append(url_part)
 
     def expect_status(self, status):
         """A walk that provokes an error answer on purpose (a stale page) says so."""
@@ -182,7 +186,8 @@ class Watch:
         # the browser drops an icon, or a background poll, still loading when the page moves
         # on: nothing is lost
         background = ("/favicon.svg", "/register/code/delivery")
-        if request.failure == "net::ERR_ABORTED" and request.url.endswith(background):
+        if request.failure == "net::ERR_ABORTED" and (
+                request.url.endswith(background) or any(d in request.url for d in self.downloads)):
             return
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 

@@ -2,6 +2,9 @@
 the demo's QA mode mounts the fake OpenID Connect provider, whose page the walk goes through
 as staff would (keys only)."""
 
+import re
+from pathlib import Path
+
 from playwright.sync_api import expect
 
 from tests.browser.person import press, type_into
@@ -76,3 +79,38 @@ def test_an_operator_checks_and_loads_a_roster_then_reads_the_funnel(page, porta
     expect(page.get_by_role("status").first).to_contain_text("Отправлено приглашений: 1",
                                                               timeout=20_000)
     assert portal.wait_for_message("anna@example.com")["subject"]
+
+
+def test_support_unlinks_gosuslugi_and_an_operator_reads_why_then_signs_out(page, portal):
+    from regapp import db
+    from regapp.models import Account
+
+    portal.add_account("+79161234567", "correct horse battery staple")
+    with db.bind(portal.database).connection_context():
+        Account.update(esia_id="1000001").execute()
+    sign_in_as(page, "Лидия Старшая (lead@insurer.example; группы: regapp-operators, "
+                     "regapp-support)")
+    page.goto("/staff/support?q=%2B79161234567")
+    type_into(page, "Причина: отключить Госуслуги (+79161234567)",
+              "заявление 77: чужая учётная запись", first=True)
+    press(page, "Отключить Госуслуги (+79161234567)", most=12)
+    expect(page.get_by_role("status").first).to_contain_text("Госуслуги отключены")
+    page.goto("/staff/audit")
+    expect(page.get_by_role("row", name=re.compile("unlink_esia"))).to_contain_text(
+        "заявление 77: чужая учётная запись")
+    page.goto("/staff/")
+    press(page, "Выйти", most=12)
+    page.wait_for_url("**/staff/login")
+    expect(page.get_by_role("status").first).to_contain_text("Вы вышли из кабинета сотрудника")
+    page.goto("/staff/audit")
+    page.wait_for_url("**/staff/login")
+
+
+def test_an_operator_downloads_the_funnel_as_csv(page, portal):
+    sign_in_as(page, "Ольга Операторова (operator@insurer.example; группы: regapp-operators)")
+    page.goto("/staff/funnel")
+    page.watch.expect_download("format=csv")
+    with page.expect_download() as download:
+        press(page, "Скачать CSV", most=20)  # a date field is three stops
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert text.startswith("Страхователь;В списке") and "ООО «Ромашка»" in text
