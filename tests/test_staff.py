@@ -27,7 +27,6 @@ from tests.rosters import person, write_csv
 from tests.test_instances import Browser
 
 SECRET = "console-secret-for-tests"
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
