@@ -6,9 +6,11 @@ Plain Python over the models: the queue's task calls :func:`run`; tests call it 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
+import time
 
 from flask import current_app
 
@@ -21,6 +23,8 @@ from regapp.pluginmanager import UnknownAdapter
 KINDS = ("roster_check", "roster_load", "invitations")
 #: the largest roster file the console takes (a million rows of XLSX is about 60 MiB)
 MAX_UPLOAD = 256 * 2**20
+#: how long an upload checked but not loaded is kept
+UPLOADS_KEPT = dt.timedelta(days=1)
 
 
 def keep_upload(stream, filename, instance_path):
@@ -64,6 +68,18 @@ def run(job_id, queue):
         _finish(job, "done", result=json.dumps(result, ensure_ascii=False))
     if job.kind == "roster_load" and job.path and os.path.exists(job.path):
         os.remove(job.path)  # loaded: the file's people are in the database now
+
+
+def forget_uploads(instance_path, older_than=UPLOADS_KEPT, now=None):
+    """Uploads checked but never loaded go after a day (the people in them with them)."""
+    folder = os.path.join(instance_path, "uploads")
+    cutoff = (now or time.time()) - older_than.total_seconds()
+    gone = 0
+    for entry in os.scandir(folder) if os.path.isdir(folder) else ():
+        if entry.is_file() and entry.stat().st_mtime < cutoff:
+            os.remove(entry.path)
+            gone += 1
+    return gone
 
 
 def _finish(job, status, result="", error=""):

@@ -111,9 +111,11 @@ class InProcessConsumer(Consumer):
 
 
 def forget(settings):
-    """What is kept only for a while: ended sessions, old refusals."""
-    from regapp import sessions, support
+    """What is kept only for a while: ended sessions, old refusals, rosters uploaded to the
+    staff console and never loaded."""
+    from regapp import jobs, sessions, support
 
+    jobs.forget_uploads(current_app.instance_path)
     return sessions.purge(settings), support.purge(settings["REFUSAL_RETENTION_DAYS"])
 
 

@@ -209,3 +209,17 @@ def test_invitations_say_how_many_replace_an_expired_link(app):
         Invitation.record == record["V1"]).execute()
     would = invitations.send_invitations(dry_run=True)
     assert (would.sent, would.expired) == (4, 1)  # R6, R7, R8, and V1 again
+
+
+def test_an_upload_checked_but_never_loaded_is_forgotten_after_a_day(app, tmp_path):
+    import os
+    import time
+
+    from regapp import jobs
+
+    old = jobs.keep_upload(io.BytesIO(b"a;b\n"), "old.csv", app.instance_path)
+    fresh = jobs.keep_upload(io.BytesIO(b"a;b\n"), "fresh.csv", app.instance_path)
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    assert oct(os.stat(fresh).st_mode & 0o777) == "0o600"
+    assert jobs.forget_uploads(app.instance_path) == 1
+    assert not os.path.exists(old) and os.path.exists(fresh)
