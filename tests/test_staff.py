@@ -240,3 +240,13 @@ def test_an_insured_persons_session_reaches_no_staff_page(app, client):
         answer = client.get(path)
         assert answer.status_code == 303 and answer.headers["Location"] == "/staff/login", path
     assert client.get_cookie("regapp_staff", path="/staff") is None
+
+
+def test_an_action_on_an_account_gone_meanwhile_is_said_not_failed(app, client):
+    page_client = signed_in_as(app, client, "support")
+    page = page_client.get("/staff/").get_data(as_text=True)
+    for kind in ("end-sessions", "unlink"):
+        answer = page_client.post(f"/staff/support/{kind}", data={
+            "csrf_token": csrf(page), "subject": "ДМС-1", "target": "999999",
+            "reason": "звонок: проверка"})
+        assert answer.status_code == 303, kind

@@ -26,9 +26,12 @@ def resend_invitation(staff, policy, reason):
 
 
 def end_sessions(staff, account_id, subject, reason):
-    """Sign the person out everywhere (a lost phone, a shared computer)."""
+    """Sign the person out everywhere (a lost phone, a shared computer); how many sessions
+    ended, or None when there is no such account (a stale page)."""
     with write_transaction():
-        account = Account.get_by_id(account_id)
+        account = Account.get_or_none(Account.id == account_id)
+        if account is None:
+            return None
         Account.update(session_epoch=Account.session_epoch + 1).where(
             Account.id == account.id).execute()
         ended = sessions.end_all(account)
@@ -40,8 +43,8 @@ def end_sessions(staff, account_id, subject, reason):
 def unlink_esia(staff, account_id, subject, reason):
     """Unlink Gosuslugi from the account; the person is told and signed out everywhere."""
     with write_transaction():
-        account = Account.get_by_id(account_id)
-        if not account.esia_id:
+        account = Account.get_or_none(Account.id == account_id)
+        if account is None or not account.esia_id:
             return False
         Account.update(esia_id=None, session_epoch=Account.session_epoch + 1).where(
             Account.id == account.id).execute()

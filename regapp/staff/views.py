@@ -115,12 +115,12 @@ def act(staff, kind):
         flash(text("staff.nothing_to_do", why=report.refused) if report.refused else
               text("staff.resent"), "error" if report.refused else "status")
     elif kind == "end-sessions" and target.isdigit():
-        flash(text("staff.sessions_ended",
-                   count=actions.end_sessions(staff, int(target), subject, reason)), "status")
+        ended = actions.end_sessions(staff, int(target), subject, reason)
+        flash(text("staff.no_account") if ended is None else
+              text("staff.sessions_ended", count=ended), "status")
     elif kind == "unlink" and target.isdigit():
         done = actions.unlink_esia(staff, int(target), subject, reason)
-        flash(text("staff.unlinked") if done else
-              text("staff.nothing_to_do", why="Госуслуги не подключены"), "status")
+        flash(text("staff.unlinked") if done else text("staff.no_esia"), "status")
     else:
         return ("", 404)
     return redirect(url_for("staff.lookup", q=subject), code=303)
