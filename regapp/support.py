@@ -76,7 +76,11 @@ def _classify(query, regions):
     try:
         return "phone", normalize.normalize_phone(text, regions)
     except normalize.Invalid:
+        pass
+    try:
         return "policy", normalize.policy_key(text)
+    except normalize.Invalid:
+        return "policy", ""  # nothing a policy number could be: nobody is found
 
 
 def lookup(query, regions=("RU",), now=None, limit=20) -> Findings:

@@ -250,3 +250,10 @@ def test_an_action_on_an_account_gone_meanwhile_is_said_not_failed(app, client):
             "csrf_token": csrf(page), "subject": "ДМС-1", "target": "999999",
             "reason": "звонок: проверка"})
         assert answer.status_code == 303, kind
+
+
+@pytest.mark.parametrize("query", ["-", "№", "   ", "x" * 500, "@", "+"])
+def test_any_search_text_gets_a_page(app, client, query):
+    answer = signed_in_as(app, client, "support").get(
+        "/staff/support?" + urllib.parse.urlencode({"q": query}))
+    assert answer.status_code == 200
