@@ -13,12 +13,16 @@ import json
 
 from regapp.models import AuditEvent
 
+#: the short columns' width (PostgreSQL refuses longer text; the reason is unbounded)
+SHORT = 255
+
 
 def record(staff, action, subject="", reason="", **details):
     """Write one event; ``staff`` is the signed-in member (a dict from the sign-in)."""
     return AuditEvent.create(
-        staff=staff["sub"], staff_name=staff.get("name", ""), roles=",".join(staff["roles"]),
-        action=action, subject=subject, reason=reason,
+        staff=staff["sub"][:SHORT], staff_name=staff.get("name", "")[:SHORT],
+        roles=",".join(staff["roles"])[:SHORT], action=action, subject=subject[:SHORT],
+        reason=reason,
         details=json.dumps(details, ensure_ascii=False, default=str) if details else "")
 
 

@@ -223,3 +223,17 @@ def test_an_upload_checked_but_never_loaded_is_forgotten_after_a_day(app, tmp_pa
     assert oct(os.stat(fresh).st_mode & 0o777) == "0o600"
     assert jobs.forget_uploads(app.instance_path) == 1
     assert not os.path.exists(old) and os.path.exists(fresh)
+
+
+def test_a_roster_with_a_very_long_name_is_taken(app, client):  # PostgreSQL's varchar(255)
+    from tests.test_staff import signed_in_as
+
+    operator = signed_in_as(app, client, "operator")
+    page = operator.get("/staff/roster").get_data(as_text=True)
+    name = "с" * 400 + ".csv"
+    checked = operator.post("/staff/roster", data={
+        "csrf_token": csrf(page), "roster": (io.BytesIO("Номер полиса;Фамилия;Имя;Дата рождения\n"
+                                                         "P1;Иванов;Иван;01.02.1985\n".encode()),
+                                             name)}, content_type="multipart/form-data")
+    assert checked.status_code == 303
+    assert "добавится 1" in operator.get(checked.headers["Location"]).get_data(as_text=True)

@@ -35,6 +35,8 @@ from regapp.staff.access import current_staff, staff_required
 from regapp.texts import text
 
 bp = Blueprint("staff", __name__, url_prefix=STAFF_PATH)
+#: no policy number, phone or e-mail is longer (an e-mail: 254)
+QUERY_MOST = 254
 
 
 @bp.after_request
@@ -92,7 +94,7 @@ def logout():
 def lookup(staff):
     """Support's search: the person's roster record, account, invitations, refusals."""
     form, found = StaffLookupForm(request.args), None
-    query = (form.q.data or "").strip()
+    query = (form.q.data or "").strip()[:QUERY_MOST]
     if query:
         found = actions.look_up(staff, query, current_app.config["PHONE_REGIONS"])
     return render_template("staff/support.html", form=form, found=found, query=query,
@@ -176,7 +178,7 @@ def roster_upload(staff):
     form, error = RosterUploadForm(), None
     if form.validate_on_submit():
         upload = request.files.get(form.roster.name)  # the forms' base keeps text only
-        name = os.path.basename(getattr(upload, "filename", "") or "")
+        name = os.path.basename(getattr(upload, "filename", "") or "")[-200:]  # a column's width
         if not name or not name.lower().endswith(_roster_suffixes()):
             error = text("staff.roster_kind", kinds=", ".join(_roster_suffixes()))
         else:
