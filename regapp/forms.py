@@ -6,9 +6,9 @@ from flask import g, redirect, request, session
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 
 from regapp import documents, texts
+from regapp.widgets import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 
 
 class Form(FlaskForm):

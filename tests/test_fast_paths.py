@@ -1,15 +1,18 @@
-"""The roster's fast paths say exactly what the libraries say (issue 15).
+"""The fast paths say exactly what the libraries say (issue 15).
 
 A Russian mobile in its usual shapes is read without phonenumbers, and a plain ASCII
 e-mail without email-validator; every input either path takes must come out the same as
 the library's reading of it, which still decides everything else. Hypothesis generates the
-shapes HR files hold and the near misses around them.
+shapes HR files hold and the near misses around them. The form fields' attributes are
+written as WTForms writes them.
 """
 
 from hypothesis import example, given
 from hypothesis import strategies as st
+from markupsafe import Markup
+from wtforms.widgets import html_params
 
-from regapp import normalize
+from regapp import normalize, widgets
 
 digits = st.text("0123456789", min_size=1, max_size=4)
 separators = st.sampled_from(["", " ", "-", " - ", "  "])
@@ -79,3 +82,20 @@ def test_the_fast_email_path_agrees_with_email_validator(typed):
     fast = normalize._PLAIN_EMAIL.fullmatch(typed.strip())
     if fast and fast.group(1).rpartition(".")[2] not in normalize._SPECIAL_USE_TLDS:
         assert normalize.normalize_email(typed) == _slow_email(typed), typed
+
+
+#: attribute names as the templates pass them: ``class_``, ``aria_describedby``, ``hx-post``…
+attribute_names = st.from_regex(r"\A(class_|for_|aria_[a-z_]{1,12}|data_[a-z_]{1,8}|hx-[a-z]{2,8}|"
+                                r"[a-z]{1,12})\Z")
+attribute_values = st.one_of(st.booleans(), st.text(max_size=40), st.integers(),
+                             st.text(max_size=20).map(Markup))
+
+
+@given(st.dictionaries(attribute_names, attribute_values, max_size=8))
+@example({"class_": "field__input", "value": 'О"Брайен <b>&', "required": True,
+          "disabled": False, "aria_describedby": "phone-hint phone-error"})
+@example({"title": Markup('a "safe" one')})
+def test_the_fast_attributes_are_wtforms_own(kwargs):
+    """A form page writes its inputs' attributes without WTForms' Markup.format, and
+    writes exactly what WTForms would (issue 15)."""
+    assert widgets.attributes(**kwargs) == html_params(**kwargs)

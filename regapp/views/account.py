@@ -11,7 +11,6 @@ from flask import (
     session,
     url_for,
 )
-from wtforms import PasswordField, StringField, SubmitField
 
 from regapp import (
     auth,
@@ -41,6 +40,7 @@ from regapp.forms import (
 from regapp.rendering import answer_check, hx_redirect, is_fragment_request, render
 from regapp.texts import text
 from regapp.views.common import client, limit_view, not_counted, resend_then_show
+from regapp.widgets import PasswordField, StringField, SubmitField
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 CONTACT_LABELS = {"phone": "Новый номер мобильного телефона", "email": "Новый E-mail"}
