@@ -3,9 +3,9 @@
 
     python bench/load.py [--people 200] [--backend sqlite|postgres|both]
 
-Each person is a thread with their own cookies, all started together: they open the
-registration form, send it, wait for their code in the QA outbox and type it. Prints, per
-database: completed registrations, errors (answers other than the expected ones), lost
+Each person is a thread with their own cookies and one kept-alive connection, all started
+together: they open the registration form, send it, wait for their code in the QA outbox
+and type it. Prints, per database: completed registrations, errors (answers other than the expected ones), lost
 registrations (a form accepted but no account at the end), codes delivered other than
 exactly once, the wall time and the form and code steps' latencies. Exits 1 unless all
 registered with 0 errors, 0 lost and every code once.
@@ -97,7 +97,8 @@ def _measure(backend, people, folder, settings, at_once):
 
         def register(n):
             started = time.monotonic()
-            browser = crowd.start(base, n, timeout=PATIENCE, inline_check=True)
+            browser = crowd.start(base, n, timeout=PATIENCE, inline_check=True,
+                                  kept_alive=True)
             timings["form"].append(time.monotonic() - started)
             accepted.append(n)
             code = codes.wait(crowd.phone(n))

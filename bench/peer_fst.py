@@ -103,11 +103,12 @@ def _wait_for(url, server, log, seconds=60):
 
 
 def sign_up(base, n, timeout=120):
-    """Person ``n`` signs up: GET the form, POST it; the app signs them in and redirects."""
+    """Person ``n`` signs up: GET the form, POST it; the app signs them in and redirects.
+    One kept-alive connection, as regapp's load run uses."""
+    from tests.crowd import KeptAlive
     from tests.helpers import GOOD, csrf
-    from tests.test_instances import Browser
 
-    browser = Browser(timeout)
+    browser = KeptAlive(base, timeout)
     _, _, page = browser.get(base + "/register")
     status, headers, body = browser.post(base + "/register", {
         "csrf_token": csrf(page), "email": f"p{n}@example.com", "password": GOOD,

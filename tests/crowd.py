@@ -2,7 +2,9 @@
 concurrency, fault and load runs (issue 13). Person ``n`` has a roster row of their own:
 one name shared by all, a different patronymic, phone and e-mail each."""
 
+import http.client
 import threading
+import urllib.parse
 
 from tests.helpers import GOOD, csrf
 from tests.rosters import person, write_csv
@@ -40,10 +42,48 @@ def write_roster(path, size):
 CHECK_ID = "inline-check-{:08d}"
 
 
-def start(base, n, timeout=15, inline_check=False):
+class KeptAlive:
+    """A browser as the load runs need one: its requests over one kept-alive connection, as
+    a real browser sends them (a connection a request cost the client as much CPU again as
+    the requests, on the cores it measures), cookies kept by name (the portal's paths only)."""
+
+    def __init__(self, base, timeout=15):
+        address = urllib.parse.urlsplit(base)
+        self.connection = http.client.HTTPConnection(address.hostname, address.port,
+                                                     timeout=timeout)
+        self.cookies = {}
+
+    def get(self, url):
+        return self._open("GET", url)
+
+    def post(self, url, fields, headers=None):
+        return self._open("POST", url, urllib.parse.urlencode(fields).encode(), {
+            "Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+
+    def _open(self, method, url, body=None, headers=None):
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        try:
+            response = self._send(method, urllib.parse.urlsplit(url).path, body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.connection.close()  # the server closed an idle one: as a browser, again
+            response = self._send(method, urllib.parse.urlsplit(url).path, body, headers)
+        for cookie in response.headers.get_all("Set-Cookie") or ():
+            name, _, rest = cookie.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, response.headers, response.read().decode()
+
+    def _send(self, method, path, body, headers):
+        self.connection.request(method, path, body, headers)
+        return self.connection.getresponse()
+
+
+def start(base, n, timeout=15, inline_check=False, kept_alive=False):
     """Fill in and send the registration form as person ``n``; their browser, at the code.
-    ``inline_check``: first the phone field's check, as leaving the field asks it."""
-    browser = Browser(timeout)
+    ``inline_check``: first the phone field's check, as leaving the field asks it;
+    ``kept_alive``: one connection for all their requests (:class:`KeptAlive`)."""
+    browser = KeptAlive(base, timeout) if kept_alive else Browser(timeout)
     _, _, page = browser.get(base + "/register")
     fields = {
         "csrf_token": csrf(page), "last_name": "Иванов", "first_name": "Иван",
