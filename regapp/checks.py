@@ -30,9 +30,10 @@ def contacts_free(errors, phone=None, email_key=None):
         errors["email"] = text("email.taken")
 
 
-def new_password(errors, password, confirmation, context):
-    """The password policy with the person's own words as context, then the confirmation (R10)."""
-    if reason := passwords.check(password, context):
+def new_password(errors, password, confirmation, context, estimate=True):
+    """The password policy with the person's own words as context, then the confirmation
+    (R10); ``estimate=False``: all but the strength estimate (see :func:`passwords.check`)."""
+    if reason := passwords.check(password, context, estimate):
         errors["password"] = reason
     elif password != confirmation:
         errors["confirmation"] = text("password.mismatch")

@@ -94,8 +94,7 @@ def hints(password, context=()):
     long_enough = MIN_LENGTH <= len(password) <= MAX_LENGTH
     words = _context_words(context)
     personal = bool(password) and _leans_on_context(password, words)
-    strong = long_enough and not personal and zxcvbn(
-        password[:ESTIMATOR_MAX], user_inputs=words)["score"] >= MIN_SCORE
+    strong = long_enough and not personal and _strong(password, words)
     return [
         Hint("length", say("password.hint.length", least=MIN_LENGTH), long_enough),
         Hint("personal", say("password.hint.personal"), bool(password) and not personal),
@@ -109,19 +108,25 @@ def unticked():
     return hints("")
 
 
-def check(password, context=()):
-    """Return None when the password may be used, else the reason in plain words."""
+def check(password, context=(), estimate=True):
+    """Return None when the password may be used, else the reason in plain words.
+    ``estimate=False`` leaves out the strength estimate (a millisecond and more of CPU),
+    for a caller that makes it once later with fuller context (issue 15)."""
     password = password or ""
     if len(password) < MIN_LENGTH:
         return say("password.too_short", least=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
         return say("password.too_long", most=MAX_LENGTH)
-    unmet = {h.key for h in hints(password, context) if not h.met}
-    if "personal" in unmet:
+    words = _context_words(context)
+    if _leans_on_context(password, words):
         return say("password.personal")
-    if "strength" in unmet:
+    if estimate and not _strong(password, words):
         return say("password.weak")
     return None
+
+
+def _strong(password, words):
+    return zxcvbn(password[:ESTIMATOR_MAX], user_inputs=words)["score"] >= MIN_SCORE
 
 
 def hash_password(password):

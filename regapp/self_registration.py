@@ -27,11 +27,14 @@ class PasswordRefused(Exception):
     password field, before any SMS goes; ``str()`` is the reason."""
 
 
-def check_form(data, regions=("RU",), min_age=18, today=None, only=None):
+def check_form(data, regions=("RU",), min_age=18, today=None, only=None, estimate_later=False):
     """Check the form's fields; return ``(cleaned, errors)`` with errors by field name.
     ``only``: the fields an inline check asks about (the names are always read: the
     password's rules use them); the rest, with their database lookups and the strength
-    estimate, are not checked then."""
+    estimate, are not checked then. ``estimate_later``: a form with nothing else wrong
+    leaves the password's strength estimate to :func:`start`, which makes it once with the
+    record's words too (issue 15); a form refused anyway has it now, so every problem is
+    said at once."""
     def wanted(*names):
         return only is None or not only.isdisjoint(names)
 
@@ -52,12 +55,15 @@ def check_form(data, regions=("RU",), min_age=18, today=None, only=None):
     if wanted("phone", "email"):
         checks.contacts_free(errors, phone=cleaned.get("phone"),
                              email_key=cleaned["email"][1] if "email" in cleaned else None)
-    if wanted("password", "confirmation"):
-        context = [cleaned.get(n, "") for n in NAME_FIELDS] + [data.get("phone", "")]
-        checks.new_password(errors, data.get("password"), data.get("confirmation"), context)
     consents = data.get("consents", {})
     checks.consents_given(errors, consents)
     cleaned["consents"] = consents
+    cleaned["typed_words"] = [cleaned.get(n, "") for n in NAME_FIELDS] + [data.get("phone", "")]
+    if wanted("password", "confirmation"):
+        password, confirmation = data.get("password"), data.get("confirmation")
+        refused_anyway = bool(errors) or password != confirmation
+        checks.new_password(errors, password, confirmation, cleaned["typed_words"],
+                            estimate=refused_anyway or not estimate_later)
     return cleaned, errors
 
 
@@ -83,26 +89,30 @@ def start(cleaned, password, settings, client=None, today=None, now=None, esia_p
 
     :raises NotFound: no active record matches (the reason is kept for support).
     :raises EsiaMismatch: Gosuslugi's person is another than the record found.
-    :raises PasswordRefused: the password holds the record's policy number (R10).
+    :raises PasswordRefused: the password is too weak, with the typed words and the
+        record's (its policy number among them) as context (R10): estimated here once.
     :raises otp.CodeError: codes for this phone are limited right now.
     """
     client = client or registration.Client()
     identity = typed(cleaned)
     match = matching.find(identity, today)
     if match.record is None:
+        _password_fits(password, cleaned["typed_words"])  # said first, as the form's check did
         support.refuse(match.reason, "form", name_key=identity.name_key,
                        birth_date=identity.birth_date, phone=identity.phone,
                        email_key=identity.email_key, client_ip=client.ip)
         raise NotFound(text("signup.not_found", help_phone=settings["HELP_PHONE"]))
-    esia_id = registration.esia_for(match.record, esia_person)
+    record = match.record
+    _password_fits(password, [*cleaned["typed_words"], record.last_name, record.first_name,
+                              record.patronymic, record.policy_number, cleaned["phone"]])
+    esia_id = registration.esia_for(record, esia_person)
     if esia_person and esia_id is None:
         raise EsiaMismatch(text("esia.mismatch", help_phone=settings["HELP_PHONE"]))
-    _password_fits(password, match.record, cleaned["phone"])
-    if _same_registration(earlier, match.record, cleaned):
+    if _same_registration(earlier, record, cleaned):
         registration.refresh_pending(earlier, cleaned, password)
         return earlier
     return registration.start(
-        match.record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
+        record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
         settings, client, now, email_confirmed=False,
         email_code_required=not match.phone_matches, esia_id=esia_id)
 
@@ -113,11 +123,11 @@ def _same_registration(earlier, record, cleaned):
             and not earlier.phone_confirmed)
 
 
-def _password_fits(password, record, phone):
-    """R10 once the record is known: the hint promises «без … номера полиса»."""
+def _password_fits(password, words):
+    """R10 with the strength estimated once a submit: with the typed words and, once the
+    record is known, its own (the hint promises «без … номера полиса»)."""
     errors = {}
-    checks.new_password(errors, password, password, (
-        record.last_name, record.first_name, record.patronymic, record.policy_number, phone))
+    checks.new_password(errors, password, password, words)
     if "password" in errors:
         raise PasswordRefused(errors["password"])
 

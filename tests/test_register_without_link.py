@@ -164,6 +164,42 @@ def test_a_password_holding_the_found_policy_number_is_refused_before_the_sms(
     assert Message.select().count() == 0 and Account.select().count() == 0
 
 
+@pytest.fixture
+def estimates(monkeypatch):
+    """How many strength estimates were made (each costs a millisecond and more of CPU)."""
+    from regapp import passwords
+
+    made, real = [], passwords.zxcvbn
+    monkeypatch.setattr(passwords, "zxcvbn", lambda *a, **kw: made.append(a) or real(*a, **kw))
+    return made
+
+
+def test_a_submit_estimates_the_password_once(client, roster, outbox, estimates):  # R10, issue 15
+    page = client.get("/register").get_data(as_text=True)
+    assert client.post("/register", data=form(page)).status_code == 303
+    assert len(estimates) == 1
+
+
+@pytest.mark.parametrize("change", [{}, {"birth_date": "22.11.1988"}], ids=["found", "not-found"])
+def test_a_weak_password_is_said_beside_its_field_and_nothing_else_happens(
+        client, roster, estimates, change):  # R10, R15, R31: as before issue 15's one estimate
+    page = client.get("/register").get_data(as_text=True)
+    text = client.post("/register", data=form(page, password="password123",
+                                              confirmation="password123", **change)).get_data(
+        as_text=True)
+    assert re.search(r'id="password-error"[^>]*>[^<]*легко подобрать', text, re.IGNORECASE), text[:3000]
+    assert "Мы не нашли вас" not in text and len(estimates) == 1
+    assert Message.select().count() == 0 and Refusal.select().count() == 0
+
+
+def test_a_weak_password_is_said_before_a_mismatched_confirmation(client, roster, estimates):
+    page = client.get("/register").get_data(as_text=True)
+    text = client.post("/register", data=form(page, password="password123",
+                                              confirmation="password124")).get_data(as_text=True)
+    assert re.search(r'id="password-error"[^>]*>[^<]*легко подобрать', text, re.IGNORECASE), text[:3000]
+    assert not re.search(r'id="confirmation-error"[^>]*role="alert"', text)
+
+
 def test_the_form_sent_again_within_a_minute_reuses_the_code(client, roster, outbox):  # issue 14
     page = client.get("/register").get_data(as_text=True)
     assert client.post("/register", data=form(page)).headers["Location"] == "/register/code"

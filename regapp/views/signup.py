@@ -33,7 +33,8 @@ PATRONYMIC_HINT = ("Заполнение обязательно, если отч
 def _check(form, only=None):
     config = current_app.config
     return self_registration.check_form(form.values(), config["PHONE_REGIONS"],
-                                        config["SELF_REGISTRATION_MIN_AGE"], only=only)
+                                        config["SELF_REGISTRATION_MIN_AGE"], only=only,
+                                        estimate_later=only is None)
 
 
 def _say_understood(form, cleaned):
