@@ -7,6 +7,9 @@ database's unique constraints still decide a race (R29).
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from regapp import documents, passwords
 from regapp.models import Account
 from regapp.texts import text
@@ -23,11 +26,21 @@ def email_taken(email_key):
 
 
 def contacts_free(errors, phone=None, email_key=None):
-    """«уже занят» beside a phone or e-mail another account uses (R9, R16)."""
-    if phone and phone_taken(phone):
-        errors["phone"] = text("phone.taken")
-    if email_key and email_taken(email_key):
-        errors["email"] = text("email.taken")
+    """«уже занят» beside a phone or e-mail another account uses (R9, R16): both in one
+    look (the rules of :func:`phone_taken` and :func:`email_taken`)."""
+    wanted = [condition for value, condition in (
+        (phone, Account.phone == phone),
+        (email_key, (Account.email_key == email_key) & (Account.email_confirmed == True)),  # noqa: E712
+    ) if value]
+    if not wanted:
+        return
+    found = Account.select(Account.phone, Account.email_key, Account.email_confirmed).where(
+        reduce(operator.or_, wanted)).tuples()
+    for found_phone, found_email_key, confirmed in found:
+        if phone and found_phone == phone:
+            errors["phone"] = text("phone.taken")
+        if email_key and confirmed and found_email_key == email_key:
+            errors["email"] = text("email.taken")
 
 
 def new_password(errors, password, confirmation, context, estimate=True):

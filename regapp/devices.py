@@ -21,10 +21,12 @@ COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookie lifetimes near 400 days
 def note(account, token, notify=True, now=None):
     """Remember this browser for ``account``; notify when it is new and not the first."""
     digest = hash_token(token)
-    known = KnownDevice.select().where(KnownDevice.account == account)
-    if known.where(KnownDevice.device_hash == digest).exists():
+    # one look: this browser's hash if known, else any other's (whether it is the first)
+    seen = (KnownDevice.select(KnownDevice.device_hash).where(KnownDevice.account == account)
+            .order_by((KnownDevice.device_hash == digest).desc()).limit(1).scalar())
+    if seen == digest:
         return False
-    had_devices = known.exists()
+    had_devices = seen is not None
     message = None
     try:
         with write_transaction():

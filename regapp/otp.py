@@ -168,14 +168,12 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     while tries are left, so parallel guesses can never exceed ``tries_per_code`` on
     either database (it holds the row until commit). A right code gives its try back.
     """
-    every = list(_recent(target, now))
+    every = list(_recent(target, now).order_by(OneTimeCode.created_at.desc()))
     if (sum(c.wrong_tries for c in every if c.purpose == purpose) >= limits.wrong_tries_per_hour
             or sum(c.wrong_tries for c in every) >= limits.wrong_tries_per_hour_all):
         return Locked()
-    row = (OneTimeCode.select()
-           .where((OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
-                  & OneTimeCode.closed_at.is_null())
-           .order_by(OneTimeCode.created_at.desc()).first())
+    row = next((c for c in every if c.purpose == purpose and c.closed_at is None), None)
+    row = row or _open_code(target, purpose)  # an open one older than the hour: expired
     if row is None:
         return NoCode()
     if row.expires_at <= now:
@@ -187,12 +185,11 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     if not reserved:  # tries used up, or closed by a parallel request meanwhile
         return NoCode()
     if hmac.compare_digest(row.code_hash, _digest(secret, row.salt, typed)):
-        OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries - 1).where(
-            OneTimeCode.id == row.id).execute()
         if accept is not None and (refusal := accept()) is not None:
+            _give_back_try(row)
             return refusal  # the code stays open for the corrected answer
-        # single use: of two requests with the right code, one closes it
-        return row if _close(row, now, "used") else NoCode()
+        # single use: of two requests with the right code, one closes it (the try given back)
+        return row if _close(row, now, "used", give_back_try=True) else NoCode()
     tries = OneTimeCode.get_by_id(row.id).wrong_tries  # this transaction's own write
     remaining = max(0, limits.tries_per_code - tries)
     if remaining == 0:
@@ -200,7 +197,23 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     return Wrong(remaining)
 
 
-def _close(row, now, reason):
-    """Close an open code; False when someone else closed it first."""
-    return OneTimeCode.update(closed_at=now, closed_reason=reason).where(
+def _close(row, now, reason, give_back_try=False):
+    """Close an open code; False when someone else closed it first. ``give_back_try``:
+    the try reserved for a right code is given back in the same statement."""
+    changes = {"closed_at": now, "closed_reason": reason}
+    if give_back_try:
+        changes["wrong_tries"] = OneTimeCode.wrong_tries - 1
+    return OneTimeCode.update(changes).where(
         (OneTimeCode.id == row.id) & OneTimeCode.closed_at.is_null()).execute() == 1
+
+
+def _give_back_try(row):
+    OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries - 1).where(
+        OneTimeCode.id == row.id).execute()
+
+
+def _open_code(target, purpose):
+    return (OneTimeCode.select()
+            .where((OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
+                   & OneTimeCode.closed_at.is_null())
+            .order_by(OneTimeCode.created_at.desc()).first())
