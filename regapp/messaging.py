@@ -61,7 +61,8 @@ def code_delivery(to, now=None):
     """Where the newest code to ``to`` stands: ``sent``, ``waiting`` (just made) or ``late``
     (still not delivered a few seconds on: a gateway retrying, or failed), for its page."""
     now = now or utcnow()
-    newest = (Message.select().where((Message.to == to) & Message.kind.in_(list(CODE_KINDS)))
+    newest = (Message.select(Message.status, Message.created_at)
+              .where((Message.to == to) & Message.kind.in_(list(CODE_KINDS)))
               .order_by(Message.created_at.desc()).first())
     if newest is None or newest.status == "sent":
         return "sent"

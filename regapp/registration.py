@@ -214,7 +214,7 @@ def _create_account(pending, now, email_confirmed):
     try:
         with write_transaction():
             account = Account.create(
-                record=pending.record, phone=pending.phone, email=pending.email,
+                record=pending.record_id, phone=pending.phone, email=pending.email,
                 email_key=pending.email_key, email_confirmed=email_confirmed,
                 password_hash=pending.password_hash, esia_id=pending.esia_id, created_at=now)
             if pending.invitation_id and not Invitation.update(spent_at=now).where(
@@ -235,13 +235,13 @@ def _create_account(pending, now, email_confirmed):
 
 
 def _record_consents(account, pending, now):
-    for kind, item in json.loads(pending.consents).items():
-        if kind in documents.REQUIRED or item["granted"]:
-            ConsentEvent.create(
-                account=account, record=pending.record, kind=kind, granted=item["granted"],
-                document=item["document"], version=item["version"], text_sha256=item["sha256"],
-                label=item["label"], channel=pending.channel, client_ip=pending.client_ip,
-                user_agent=pending.user_agent, at=now)
+    ConsentEvent.insert_many([
+        {"account": account, "record": pending.record_id, "kind": kind,
+         "granted": item["granted"], "document": item["document"], "version": item["version"],
+         "text_sha256": item["sha256"], "label": item["label"], "channel": pending.channel,
+         "client_ip": pending.client_ip, "user_agent": pending.user_agent, "at": now}
+        for kind, item in json.loads(pending.consents).items()
+        if kind in documents.REQUIRED or item["granted"]]).execute()
 
 
 def _taken(exc, pending):

@@ -6,6 +6,7 @@ A new edition is a new file (``terms-2.txt``) and a new entry in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from importlib.resources import files
@@ -52,6 +53,11 @@ def text(document, version) -> str:
     """The document's text of that edition ("" for label-only consents and unknown ones)."""
     if str(version) not in EDITIONS.get(document, ()):
         return ""
+    return _read(document, str(version))
+
+
+@functools.cache  # the editions ship in the package: each read once a process (and finite)
+def _read(document, version):
     return (files("regapp.documents") / f"{document}-{version}.txt").read_text(encoding="utf-8")
 
 
