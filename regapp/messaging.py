@@ -33,6 +33,8 @@ log = logging.getLogger("regapp.delivery")
 LEASE = dt.timedelta(seconds=15)
 #: the lease an attempt must find left (an HTTP gateway's default timeout is 10 s)
 ATTEMPT_NEEDS = dt.timedelta(seconds=10)
+#: the lease a batch's mail needs beside that, a message (as :func:`_hold` extends it)
+EMAIL_NEEDS = dt.timedelta(seconds=1)
 #: the only kind of mail an unconfirmed address may receive (R18)
 CONFIRMATION_KINDS = {"email_confirmation", "email_code"}
 #: one-time codes: a person is waiting at the screen, and a code lives 5 minutes (issue 13)
@@ -105,7 +107,7 @@ def deliver(message_ids, adapters, settings, now=None):
             held_until = _hold(message.claim)
         _record(message, _send_sms(adapters.sms, message), settings, now, outcome)
     emails = _refuse_unconfirmed(emails, now, outcome)
-    if emails:
+    if emails and utcnow() + ATTEMPT_NEEDS + len(emails) * EMAIL_NEEDS > held_until:
         _hold(emails[0].claim, extra=len(emails))  # one connection sends them all
     results = _send_emails(adapters.email, emails)
     _record_sent([m for m, error in zip(emails, results, strict=True) if error is None], now,
@@ -142,12 +144,12 @@ def _claim(message_ids, now):
     """Mark the due ones as ours, atomically, so no two workers send one message."""
     claim = uuid.uuid4().hex
     with write_transaction():
-        Message.update(status="sending", claim=claim, lease_until=now + LEASE).where(
+        claimed = list(Message.update(status="sending", claim=claim, lease_until=now + LEASE).where(
             Message.id.in_(list(message_ids))
             & (Message.status == "pending")
             & (Message.next_attempt_at <= now)
-        ).execute()
-    return list(Message.select().where(Message.claim == claim).order_by(Message.created_at))
+        ).returning(Message).execute())
+    return sorted(claimed, key=lambda m: m.created_at)
 
 
 def _hold(claim, extra=0):

@@ -163,9 +163,11 @@ def esia_for(record, person):
 
 def find_pending(pending_id, now=None):
     """The live pending registration with that id, or None."""
+    if not pending_id:
+        return None  # nothing to look for: a first submit
     now = now or utcnow()
     return PendingRegistration.get_or_none(
-        (PendingRegistration.id == (pending_id or ""))
+        (PendingRegistration.id == pending_id)
         & (PendingRegistration.expires_at > now) & PendingRegistration.account.is_null())
 
 

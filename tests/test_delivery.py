@@ -357,3 +357,30 @@ def test_smtp_tells_later_from_never(tmp_path, monkeypatch, smtp_server, reply, 
         assert (stored.status, stored.attempts) == (outcome, attempts)
         assert stored.last_error == f"SMTP {reply[:3]}: {reply[4:]}"
     assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_a_mail_batch_is_sent_under_a_lease_long_enough_for_it(app, count):  # issue 13, 15
+    """The claim's lease covers a short batch as it is (no write more); a long one has its
+    lease renewed first, to cover a second a message, so no sweep sends it twice meanwhile."""
+    import dataclasses
+
+    with database.atomic():
+        ids = [mail(to=f"p{n}@example.com")().id for n in range(count)]
+    seen = []
+
+    class Watching:
+        name = "watching"
+
+        def send_batch(self, emails):
+            seen.extend(Message.select(Message.lease_until).where(Message.id.in_(ids)).tuples())
+            return [None] * len(emails)
+
+    adapters = dataclasses.replace(app.extensions["regapp.adapters"], email=Watching())
+    started = utcnow()
+    outcome = messaging.deliver(ids, adapters, app.config, now=started)
+    assert sorted(outcome.sent) == sorted(ids)
+    needed = messaging.ATTEMPT_NEEDS + count * messaging.EMAIL_NEEDS
+    assert {lease for (lease,) in seen} and all(lease - utcnow() >= needed for (lease,) in seen)
+    if count == 1:
+        assert {lease for (lease,) in seen} == {started + messaging.LEASE}  # as claimed
