@@ -27,12 +27,14 @@ def note(account, token, notify=True, now=None):
     if seen == digest:
         return False
     had_devices = seen is not None
-    message = None
+    message, now = None, now or utcnow()
     try:
-        with write_transaction():
-            KnownDevice.create(account=account, device_hash=digest, first_seen=now or utcnow())
-            if notify and had_devices:
-                message = notifications.new_device(account, now or utcnow())
+        if notify and had_devices:  # the device and its notice, together or neither
+            with write_transaction():
+                KnownDevice.create(account=account, device_hash=digest, first_seen=now)
+                message = notifications.new_device(account, now)
+        else:  # one INSERT: atomic alone
+            KnownDevice.create(account=account, device_hash=digest, first_seen=now)
     except IntegrityError:
         return False  # two tabs signing in at once: one notice is enough
     if message:

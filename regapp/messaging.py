@@ -21,7 +21,6 @@ from peewee import fn
 
 from regapp import metrics
 from regapp.adapters import DeliveryError, Email, Sms
-from regapp.db import write_transaction
 from regapp.logs import masked, redacted
 from regapp.models import Account, Message, utcnow
 from regapp.normalize import email_key
@@ -143,12 +142,12 @@ def deliver_due(adapters, settings, now=None, limit=1000):
 def _claim(message_ids, now):
     """Mark the due ones as ours, atomically, so no two workers send one message."""
     claim = uuid.uuid4().hex
-    with write_transaction():
-        claimed = list(Message.update(status="sending", claim=claim, lease_until=now + LEASE).where(
-            Message.id.in_(list(message_ids))
-            & (Message.status == "pending")
-            & (Message.next_attempt_at <= now)
-        ).returning(Message).execute())
+    # one statement, atomic on its own: no transaction around it (two round trips fewer)
+    claimed = Message.update(status="sending", claim=claim, lease_until=now + LEASE).where(
+        Message.id.in_(list(message_ids))
+        & (Message.status == "pending")
+        & (Message.next_attempt_at <= now)
+    ).returning(Message).execute()
     return sorted(claimed, key=lambda m: m.created_at)
 
 
