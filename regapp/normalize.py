@@ -15,6 +15,7 @@ import unicodedata
 import idna
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from phonenumbers.phonemetadata import PhoneMetadata
 
 from regapp.texts import text as say
 
@@ -143,16 +144,21 @@ PHONE_EXAMPLE = "+7 916 123-45-67"
 
 #: the shape nearly every roster writes a Russian mobile in (+7 / 8 / nothing, then 9xx and
 #: seven digits, with spaces, brackets or dashes): read without phonenumbers, which says
-#: the same of every such number (tests/test_fast_paths.py proves it); issue 15. Not 93x:
-#: phonenumbers' metadata allots only parts of it, so it decides those itself.
+#: the same of every such number (tests/test_fast_paths.py proves it); issue 15. Whether
+#: the ten digits are a mobile is phonenumbers' own pattern from its metadata (it allots
+#: only parts of 930); anything else is left to the library.
 _RU_MOBILE = re.compile(
-    r"(?:\+7|8|7)?[ (\-]*(9[0-24-9]\d)[ )\-]*(\d{3})[ \-]*(\d\d)[ \-]*(\d\d)")
+    r"(?:\+7|8|7)?[ (\-]*(9\d\d)[ )\-]*(\d{3})[ \-]*(\d\d)[ \-]*(\d\d)")
+_RU_MOBILE_NUMBER = re.compile(
+    PhoneMetadata.metadata_for_region("RU").mobile.national_number_pattern)
 
 
 def normalize_phone(value, regions=("RU",)) -> str:
     """Return the mobile number in E.164 (``+79161234567``) or raise :class:`Invalid`."""
     if isinstance(value, str) and "RU" in regions and (fast := _RU_MOBILE.fullmatch(value.strip())):
-        return "+7" + "".join(fast.groups())
+        national = "".join(fast.groups())
+        if _RU_MOBILE_NUMBER.fullmatch(national):
+            return "+7" + national
     return _normalize_phone(value, regions)
 
 

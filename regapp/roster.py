@@ -85,7 +85,8 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH,
     report = ImportReport()
     with database.atomic() as transaction:
         importer = writer_for(report, batch_size)
-        for count, (line, fields, reason, warnings) in enumerate(_checked(source, location), 1):
+        rows = _checked(source, location, importer.encode)
+        for count, (line, fields, reason, warnings) in enumerate(rows, 1):
             if progress and count % PROGRESS_EVERY == 0:
                 progress(count)
             report.warnings.extend({"line": line, "reason": text} for text in warnings)
@@ -100,10 +101,12 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH,
     return report
 
 
-def _checked(source, location):
-    """The file's rows checked, in order; the header (the first row's keys) maps the columns."""
+def _checked(source, location, encode=None):
+    """The file's rows checked, in order; the header (the first row's keys) maps the columns;
+    a good row's fields as the writer takes them (``encode``)."""
     rows = iter(source.read(location))
     first = next(rows, None)
     if first is None:
         return iter(())
-    return checked_rows(itertools.chain([first], rows), column_map(first[1].keys()))
+    return checked_rows(itertools.chain([first], rows), column_map(first[1].keys()),
+                        encode=encode)

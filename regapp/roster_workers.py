@@ -25,34 +25,36 @@ CHUNK = 5_000
 AHEAD = 2
 
 #: the worker process's checker, made once by :func:`_start_worker` (one per process, so
-#: its memory of repeated cells serves every chunk it checks)
-_checker = None
+#: its memory of repeated cells serves every chunk it checks), and the writer's encoding
+_checker = _encode = None
 
 
-def checked_rows(rows, mapping, workers=None):
-    """``(line, fields or None, reason or None, warnings)`` for each ``(line, raw)``, in order."""
+def checked_rows(rows, mapping, workers=None, encode=None):
+    """``(line, fields or None, reason or None, warnings)`` for each ``(line, raw)``, in order.
+    ``encode(line, fields)``, when given, makes what the writer takes of a good row, where
+    the row is checked (in a worker: the one writer has the least to do)."""
     checker = RowChecker(mapping)
     chunks = _chunks(rows, checker)
     first = next(chunks, None)
     if first is None:
         return
-    yield from _check_chunk(first, checker)
+    yield from _check_chunk(first, checker, encode)
     workers = workers or len(os.sched_getaffinity(0))
     second = next(chunks, None)
     if second is None:
         return
     if workers < 2:
-        yield from _check_chunk(second, checker)
+        yield from _check_chunk(second, checker, encode)
         for chunk in chunks:
-            yield from _check_chunk(chunk, checker)
+            yield from _check_chunk(chunk, checker, encode)
         return
-    yield from _in_workers([second], chunks, checker, workers)
+    yield from _in_workers([second], chunks, checker, workers, encode)
 
 
-def _in_workers(started, chunks, checker, workers):
+def _in_workers(started, chunks, checker, workers, encode):
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(dict(checker.mapping), checker.today)) as pool:
+                             initargs=(dict(checker.mapping), checker.today, encode)) as pool:
         pending = collections.deque(pool.submit(_worker_check, chunk) for chunk in started)
         for chunk in chunks:
             pending.append(pool.submit(_worker_check, chunk))
@@ -73,7 +75,7 @@ def _chunks(rows, checker):
         yield chunk
 
 
-def _check_chunk(chunk, checker):
+def _check_chunk(chunk, checker, encode=None):
     answers = []
     for line, values, overflow in chunk:
         warnings = []
@@ -82,13 +84,13 @@ def _check_chunk(chunk, checker):
         except Invalid as exc:
             answers.append((line, None, str(exc), warnings))
         else:
-            answers.append((line, fields, None, warnings))
+            answers.append((line, encode(line, fields) if encode else fields, None, warnings))
     return answers
 
 
-def _start_worker(mapping, today):
-    global _checker
-    _checker = RowChecker(mapping, today)
+def _start_worker(mapping, today, encode):
+    global _checker, _encode
+    _checker, _encode = RowChecker(mapping, today), encode
     threading.Thread(target=_end_with_the_importer, daemon=True).start()
 
 
@@ -100,4 +102,4 @@ def _end_with_the_importer():
 
 
 def _worker_check(chunk):
-    return _check_chunk(chunk, _checker)
+    return _check_chunk(chunk, _checker, _encode)

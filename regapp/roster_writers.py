@@ -9,9 +9,10 @@ rest are counted unchanged; nothing is ever deleted.
   numbers (a temporary table, so a million rows cost no memory) and tells which
   came before, one reads the records stored under them, one ``executemany``
   inserts the new ones.
-- PostgreSQL: every row goes by ``COPY`` into a temporary staging table; at the
-  end one query finds the repeated numbers and one ``INSERT … ON CONFLICT``
-  upserts the rest, counting inserted and updated rows as it goes.
+- PostgreSQL: every row goes by ``COPY`` into a temporary staging table (the
+  worker that checked it wrote its line: :func:`copy_line`); at the end one query
+  finds the repeated numbers and one ``INSERT … ON CONFLICT`` upserts the rest,
+  counting inserted and updated rows as it goes.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def repeated(line, first_line):
 
 class SqliteWriter:
     """Collects checked rows and writes them a batch at a time."""
+
+    encode = None  # the checked fields as they are
 
     def __init__(self, report, size):
         self.report, self.size, self.rows = report, size, {}
@@ -131,8 +134,23 @@ def _insert(rows):
         f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
+def copy_line(line, fields):
+    """A checked row as a line of COPY's text format: made where the row was checked (a
+    worker process), so the one writer only passes it on (issue 15). Values with nothing
+    to escape (nearly all) are joined as they are; a tab, a line break or a backslash in
+    any of them sends the row the careful way (a property test holds both equal)."""
+    texts = [_NULL if v is None else v if type(v) is str else v.isoformat() for v in fields]
+    joined = "\t".join(texts)
+    if (joined.count("\t") == len(texts) - 1 and joined.count("\\") == fields.count(None)
+            and "\n" not in joined and "\r" not in joined):
+        return f"{line}\t{joined}\n"
+    return "\t".join(map(_copy_text, (line, *fields))) + "\n"
+
+
 class PostgresWriter:
     """Streams checked rows into a staging table by COPY; upserts them all at the end."""
+
+    encode = staticmethod(copy_line)
 
     def __init__(self, report, size):
         self.report, self.size, self.buffer, self.count = report, size * 5, io.StringIO(), 0
@@ -140,8 +158,9 @@ class PostgresWriter:
             f"CREATE TEMP TABLE import_rows (line int, {', '.join(f'{n} {_pg_type(n)}' for n in RECORD_FIELDS)})"
             " ON COMMIT DROP")
 
-    def add(self, line, fields):
-        self.buffer.write("\t".join(map(_copy_text, (line, *fields))) + "\n")
+    def add(self, line, copied):
+        """``copied``: the row as :func:`copy_line` wrote it."""
+        self.buffer.write(copied)
         self.count += 1
         if self.count % self.size == 0:
             self._copy()
@@ -189,10 +208,13 @@ def _pg_type(name):
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_NULL = "\\N"
+
+
 def _copy_text(value):
     """One value in COPY's text format: \\N for none, the special characters escaped."""
     if value is None:
-        return "\\N"
+        return _NULL
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value).translate(_COPY_ESCAPES)

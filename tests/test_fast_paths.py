@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from wtforms.widgets import html_params
 
-from regapp import normalize, widgets
+from regapp import normalize, roster_writers, widgets
 
 digits = st.text("0123456789", min_size=1, max_size=4)
 separators = st.sampled_from(["", " ", "-", " - ", "  "])
@@ -40,13 +40,27 @@ def _slow_phone(value):
         return None
 
 
-@given(st.one_of(written_mobiles(), phone_like))
+#: 930, where phonenumbers' metadata allots only some numbers: the fast path must agree
+in_930 = st.text("0123456789", min_size=7, max_size=7).map(lambda d: f"+7 930 {d[:3]}-{d[3:5]}-{d[5:]}")
+
+
+@given(st.one_of(written_mobiles(), phone_like, in_930))
 @example("79161234567")
+@example("+7 930 005-12-34")
+@example("+7 930 000-12-34")
+@example("8 939 123-45-67")
 @example("+7 (916) 123-45-67")
 @example("8 (900) 000-00-00")
 def test_the_fast_phone_path_agrees_with_phonenumbers(typed):
     if normalize._RU_MOBILE.fullmatch(typed.strip()):
-        assert normalize.normalize_phone(typed) == _slow_phone(typed), typed
+        assert _phone(typed) == _slow_phone(typed), typed
+
+
+def _phone(value):
+    try:
+        return normalize.normalize_phone(value)
+    except normalize.Invalid:
+        return None
 
 
 label = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
@@ -99,3 +113,18 @@ def test_the_fast_attributes_are_wtforms_own(kwargs):
     """A form page writes its inputs' attributes without WTForms' Markup.format, and
     writes exactly what WTForms would (issue 15)."""
     assert widgets.attributes(**kwargs) == html_params(**kwargs)
+
+
+#: a checked row's values as the PostgreSQL writer gets them: text (now and then with what
+#: COPY must escape), a date, or nothing
+copied_values = st.one_of(st.none(), st.dates(), st.text(max_size=12),
+                          st.text("ab\\\t\n\rN", max_size=6))
+
+
+@given(st.integers(1, 10**7), st.lists(copied_values, min_size=13, max_size=13).map(tuple))
+@example(2, ("\\N", None, "a\tb", "x"))
+@example(3, (None, None, "\\", "\n"))
+def test_the_fast_copy_line_is_the_careful_one(line, fields):
+    """A roster row goes to COPY as the careful per-value escaping would write it (issue 15)."""
+    careful = "\t".join(map(roster_writers._copy_text, (line, *fields))) + "\n"
+    assert roster_writers.copy_line(line, fields) == careful
