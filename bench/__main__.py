@@ -4,9 +4,10 @@ Each figure is measured beside its limit or peer in the same run on the same mac
 and the ratio is what counts: the roster import beside a plain executemany (SQLite) and
 COPY (PostgreSQL) of the same rows; invitations a second to Postfix's smtp-sink; the
 registrations a second under gunicorn beside the argon2id bound (hashes a second with the
-same parameters on every core), with the p99 server time of the form page and of an
-inline check under that load; Flask-Security-Too's sign-up beside the same bound. Not part
-of CI: a run takes about ten minutes (bench/machine.sh installs what it drives).
+same parameters on every core, measured just before and just after each run, the mean
+counting), with the p99 server time of the form page and of an inline check under that
+load; Flask-Security-Too's sign-up beside the same bound. Not part of CI: a run takes
+about twenty minutes (bench/machine.sh installs what it drives).
 
     python -m bench [--rows 1000000] [--people 500] [--clients 50] [--backend both]
 """
@@ -62,24 +63,32 @@ def _invitations(count):
             f"{sent / seconds / 1000:.2f} (target ≥ 1); {statuses}, peak {peak / 2**20:.0f} MiB")
 
 
+def _around(measure):
+    """``measure()``'s result and the argon2id bound, taken just before and just after it
+    (the machine's pace drifts by several % from one minute to the next): (result, mean
+    bound, the two bounds as text)."""
+    before = load.hash_bound()
+    result = measure()
+    after = load.hash_bound()
+    return result, (before + after) / 2, f"{before:.1f} before, {after:.1f} after"
+
+
 def _registrations(backends, people, clients):
-    """Each run beside the argon2id bound measured just before it (it drifts by some %)."""
+    """Each run beside the argon2id bound measured around it."""
     rows = []
     for backend in backends:
-        bound = load.hash_bound()
-        result = load.run(backend, people, clients)
+        result, bound, bounds = _around(lambda backend=backend: load.run(backend, people, clients))
         rows.append((f"registrations, {clients} clients ({backend})",
-                     f"{result['per_second']:.1f}/s", f"argon2id bound {bound:.1f}/s",
+                     f"{result['per_second']:.1f}/s", f"argon2id bound {bound:.1f}/s ({bounds})",
                      f"{result['per_second'] / bound:.2f} (target ≥ 0.85); errors "
                      f"{result['errors']}, lost {result['lost']}"))
         for name in ("page", "check"):
             rows.append((f"p99 server time, {'form page' if name == 'page' else 'inline check'} "
                          f"({backend})", f"{result[name + '_p99']:.1f} ms", "10 ms",
                          f"{result[name + '_p99'] / 10:.2f} (target < 1)"))
-    bound = load.hash_bound()
-    peer = peer_fst.run(people, clients, load.WORKERS)
+    peer, bound, bounds = _around(lambda: peer_fst.run(people, clients, load.WORKERS))
     rows.append((f"Flask-Security-Too 5.9.2 sign-up, {clients} clients (SQLite)",
-                 f"{peer['per_second']:.1f}/s", f"argon2id bound {bound:.1f}/s",
+                 f"{peer['per_second']:.1f}/s", f"argon2id bound {bound:.1f}/s ({bounds})",
                  f"{peer['per_second'] / bound:.2f}; errors {peer['errors']}"))
     return rows
 
