@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -31,8 +32,17 @@ main = FlaskGroup(name="regapp", create_app=_make_app, add_default_commands=Fals
                   help="Self-service registration portal: operators' and QA's commands.")
 
 
+def settle():
+    """Put what the start made (compiled templates, the strength estimator's dictionaries,
+    the phone metadata) out of the garbage collector's sight before serving: a full
+    collection walked it all, a pause of up to 120 ms for every thread of the process
+    (issue 15). gunicorn's workers do the same (``instance/gunicorn.conf.py``)."""
+    gc.freeze()
+
+
 def _serve(app, host, port):
     """Serve ``app``; with the embedded queue, deliver messages in this process."""
+    settle()
     consumer = None
     if app.config["QUEUE"] == "sqlite":
         consumer = app.extensions["regapp.queue"].consumer()
@@ -157,6 +167,7 @@ def worker_command(workers):
 
     queue = current_app.extensions["regapp.queue"]
     queue.sweep_now()  # what a crash left queued goes out within seconds of the start
+    settle()
     Consumer(queue.huey, workers=workers, worker_type="thread").run()
 
 

@@ -127,3 +127,23 @@ def test_a_rate_limit_reached_through_one_instance_holds_on_the_other(two_instan
     assert browser.post(b + "/login", wrong)[0] == 429
     status, _, body = browser.post(a + "/login", wrong)
     assert status == 429 and "Слишком много попыток" in body
+
+
+def test_a_serving_process_puts_what_it_started_with_out_of_the_collectors_sight(
+        monkeypatch, tmp_path):
+    """Issue 15: a full garbage collection walked everything the app made at start, a
+    pause of up to 120 ms for every thread of a gunicorn worker; each worker freezes it
+    once the app is loaded (``regapp run``, ``demo`` and ``worker`` alike)."""
+    import gc
+    import runpy
+
+    from tests.deployment import GUNICORN_CONF
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the file makes none then
+    hooks = runpy.run_path(str(GUNICORN_CONF))
+    gc.unfreeze()
+    try:
+        hooks["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
