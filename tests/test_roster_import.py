@@ -121,6 +121,26 @@ def test_a_policy_number_repeated_in_the_file_is_refused_not_overwritten(app, tm
     assert RosterRecord.get(RosterRecord.policy_number == "ДМС-101").last_name == "Петров"
 
 
+def test_repeats_far_apart_and_a_second_load_count_right_across_rounds(app, tmp_path):
+    """The writers work a batch (SQLite) or a round (PostgreSQL) at a time: a number seen
+    rounds earlier is still a repeat, and a second load tells updated from unchanged."""
+    rows = [person(f"R{n:03d}", last="Иванов", first="Иван",
+                   born="01.02.1985", phone=f"+7 916 000-{n:02d}-00", email=f"r{n}@example.com")
+            for n in range(25)]
+    rows += [person("R003", last="Поздний"), person("R024", last="Последний")]
+    report = load(app, write_csv(tmp_path / "r.csv", rows), batch_size=1)
+    assert (report.added, report.updated, report.unchanged) == (25, 0, 0)
+    assert report.rejected == [
+        {"line": 27, "reason": "номер полиса повторяется: он уже есть в строке 5"},
+        {"line": 28, "reason": "номер полиса повторяется: он уже есть в строке 26"}]
+    assert RosterRecord.select().where(RosterRecord.last_name != "Иванов").count() == 0
+    rows[7] = person("R007", last="Иванова", first="Иван",
+                     born="01.02.1985", phone="+7 916 000-07-00", email="r7@example.com")
+    again = load(app, write_csv(tmp_path / "r2.csv", rows), batch_size=1)
+    assert (again.added, again.updated, again.unchanged, len(again.rejected)) == (0, 1, 24, 2)
+    assert RosterRecord.get(RosterRecord.policy_number == "R007").last_name == "Иванова"
+
+
 def test_extra_cells_from_a_separator_in_a_value_reject_the_row(app, tmp_path):
     path = tmp_path / "r.csv"
     write_csv(path, [PEOPLE[0]])
