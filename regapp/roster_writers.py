@@ -9,11 +9,10 @@ rest are counted unchanged; nothing is ever deleted.
   numbers (a temporary table, so a million rows cost no memory) and tells which
   came before, one reads the records stored under them, one ``executemany``
   inserts the new ones.
-- PostgreSQL: rows go by ``COPY`` into a temporary staging table (the worker that
-  checked a row wrote its line: :func:`copy_line`), a round of them at a time; per
-  round one statement remembers each number's first line, one takes the repeated
-  rows out (and tells them), one ``INSERT … ON CONFLICT`` upserts the rest, counting
-  inserted and updated rows as it goes.
+- PostgreSQL: every row goes by ``COPY`` into a temporary staging table (the
+  worker that checked it wrote its line: :func:`copy_line`); at the end one query
+  finds the repeated numbers and one ``INSERT … ON CONFLICT`` upserts the rest,
+  counting inserted and updated rows as it goes.
 """
 
 from __future__ import annotations
@@ -149,49 +148,42 @@ def copy_line(line, fields):
 
 
 class PostgresWriter:
-    """Streams checked rows by COPY into a staging table and upserts them a round at a time,
-    so PostgreSQL's share of the work runs while the workers check the next rows."""
+    """Streams checked rows into a staging table by COPY; upserts them all at the end."""
 
     encode = staticmethod(copy_line)
 
     def __init__(self, report, size):
-        self.report, self.size, self.buffer, self.staged = report, size * 10, io.StringIO(), 0
-        columns = ", ".join(f"{n} {_pg_type(n)}" for n in RECORD_FIELDS)
-        database.execute_sql(f"CREATE TEMP TABLE import_rows (line int, {columns}) ON COMMIT DROP")
-        # each policy number's first line in the file so far: later ones are repeats
-        database.execute_sql("CREATE TEMP TABLE import_seen (policy_key text PRIMARY KEY, "
-                             "line int) ON COMMIT DROP")
+        self.report, self.size, self.buffer, self.count = report, size * 5, io.StringIO(), 0
+        database.execute_sql(
+            f"CREATE TEMP TABLE import_rows (line int, {', '.join(f'{n} {_pg_type(n)}' for n in RECORD_FIELDS)})"
+            " ON COMMIT DROP")
 
     def add(self, line, copied):
         """``copied``: the row as :func:`copy_line` wrote it."""
         self.buffer.write(copied)
-        self.staged += 1
-        if self.staged == self.size:
-            self._round()
+        self.count += 1
+        if self.count % self.size == 0:
+            self._copy()
 
     def finish(self):
-        self._round()
+        self._copy()
+        cursor = database.execute_sql(
+            "SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY policy_key) AS "
+            "first FROM import_rows) AS lines WHERE line > first")
+        again = cursor.fetchall()
+        for line, first_line in again:
+            self.report.reject(*repeated(line, first_line))
+        if again:
+            database.execute_sql("DELETE FROM import_rows WHERE line = ANY(%s)",
+                                 ([line for line, _ in again],))
+        self.report.added, self.report.updated = _upsert()
+        self.report.unchanged = self.count - len(again) - self.report.added - self.report.updated
 
-    def _round(self):
-        if not self.staged:
-            return
+    def _copy(self):
         self.buffer.seek(0)
         database.cursor().copy_expert(
             f"COPY import_rows (line, {', '.join(RECORD_FIELDS)}) FROM STDIN", self.buffer)
-        database.execute_sql(
-            "INSERT INTO import_seen SELECT DISTINCT ON (policy_key) policy_key, line "
-            "FROM import_rows ORDER BY policy_key, line ON CONFLICT (policy_key) DO NOTHING")
-        again = database.execute_sql(
-            "DELETE FROM import_rows AS r USING import_seen AS s WHERE s.policy_key = "
-            "r.policy_key AND s.line <> r.line RETURNING r.line, s.line").fetchall()
-        for line, first_line in again:
-            self.report.reject(*repeated(line, first_line))
-        added, updated = _upsert()
-        self.report.added += added
-        self.report.updated += updated
-        self.report.unchanged += self.staged - len(again) - added - updated
-        database.execute_sql("TRUNCATE import_rows")
-        self.buffer, self.staged = io.StringIO(), 0
+        self.buffer = io.StringIO()
 
 
 def _upsert():
