@@ -7,7 +7,7 @@ registrations a second under gunicorn beside the argon2id bound (hashes a second
 same parameters on every core, measured just before and just after each run, the mean
 counting), with the p99 server time of the form page and of an inline check under that
 load; Flask-Security-Too's sign-up beside the same bound. Not part of CI: a run takes
-about twenty minutes (bench/machine.sh installs what it drives).
+about ten minutes (bench/machine.sh installs what it drives).
 
     python -m bench [--rows 1000000] [--people 500] [--clients 50] [--backend both]
 """
