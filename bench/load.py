@@ -36,7 +36,7 @@ from tests.helpers import code_in  # noqa: E402
 
 #: gunicorn as instance/gunicorn.conf.py runs it (set here, as the command line wins)
 WORKERS = int(os.environ.get("BENCH_WORKERS") or os.cpu_count() or 1)
-THREADS = int(os.environ.get("BENCH_THREADS") or 2)
+THREADS = int(os.environ.get("BENCH_THREADS") or 4)
 #: how long a person waits for a page before giving up (a browser waits longer still)
 PATIENCE = 120
 

@@ -17,11 +17,12 @@ bind = "127.0.0.1:8000"
 # 2 × cores + 1 workers hash 5 at once on 2 cores, thrashing caches: 8% fewer a second)
 workers = os.cpu_count() or 1
 worker_class = "gthread"  # threads a worker: requests wait on SQL and on argon2
-# Two: one answers while another waits (on the database, on a hash); more only take turns
-# at Python's one lock, which cost each page its p99 under load (issue 15: 4 threads,
-# 14-18 ms; 2, 5-7 ms) and CPU besides. A database across a network, with longer waits
-# on SQL, may want more: `--threads 4` on the command line wins over this file.
-threads = 2
+# Four: a new connection holds a thread until its first request arrives (gunicorn waits
+# up to 5 s before handing it back), and a browser opens spare ones it may not use for
+# seconds (Chromium over gunicorn's own TLS once found both of two threads taken so). Fewer would spare CPU and the p99 under a rush (issue
+# 15: two threads, 5-7 ms; four, 6-18 ms) where nginx hands over whole requests only:
+# `--threads 2` on the command line wins over this file.
+threads = 4
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
