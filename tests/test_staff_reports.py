@@ -112,6 +112,12 @@ def test_a_failed_invitation_is_shown_and_sent_again_as_a_new_link(app):
     [failed] = delivery_report.failed()
     assert (failed.to, failed.reason, failed.invitation_policy) == (
         "v***@example.com", "SMTP 550: no such user", "V4")
+    from tests.test_staff import signed_in_as
+
+    page = signed_in_as(app, app.test_client(), "operator").get("/staff/deliveries").get_data(
+        as_text=True)  # its form asks the reason as every console action does
+    assert (f'<label class="field__label" for="reason-{message.id}">Причина (для журнала)'
+            f'</label>') in page and f'id="reason-{message.id}" name="reason" required' in page
     table = delivery_report.by_day()
     assert sum(counts.get("failed", 0) for counts in table.values()) == 1
     report = delivery_report.resend(message.id)
