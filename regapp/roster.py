@@ -16,7 +16,7 @@ from regapp import normalize
 from regapp.adapters import RosterUnreadable
 from regapp.db import database
 from regapp.roster_rows import parse_row  # noqa: F401 (a source's contract test)
-from regapp.roster_workers import checked_rows
+from regapp.roster_workers import checked_chunks
 from regapp.roster_writers import writer_for
 
 #: field → the headers that name it (compared case-insensitively, ё as е)
@@ -83,17 +83,20 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH,
     :raises RosterUnreadable: the file could not be read; nothing changed.
     """
     report = ImportReport()
-    with database.atomic() as transaction:
-        importer = writer_for(report, batch_size)
-        rows = _checked(source, location, importer.encode)
-        for count, (line, fields, reason, warnings) in enumerate(rows, 1):
-            if progress and count % PROGRESS_EVERY == 0:
-                progress(count)
-            report.warnings.extend({"line": line, "reason": text} for text in warnings)
-            if reason is None:
-                importer.add(line, fields)
-            else:
-                report.reject(line, reason)
+    # the writer is done with the connection before the transaction ends, either way
+    with database.atomic() as transaction, writer_for(report, batch_size) as importer:
+        count = 0
+        for rows, good, said in _checked(source, location, importer.pack):
+            for line, reason, warnings in said:
+                report.warnings.extend({"line": line, "reason": text} for text in warnings)
+                if reason is not None:
+                    report.reject(line, reason)
+            importer.add(good)
+            if progress:
+                for done in range(count - count % PROGRESS_EVERY + PROGRESS_EVERY,
+                                  count + rows + 1, PROGRESS_EVERY):
+                    progress(done)
+            count += rows
         importer.finish()
         if dry_run:
             transaction.rollback()
@@ -101,12 +104,13 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH,
     return report
 
 
-def _checked(source, location, encode=None):
-    """The file's rows checked, in order; the header (the first row's keys) maps the columns;
-    a good row's fields as the writer takes them (``encode``)."""
+def _checked(source, location, pack):
+    """The file's rows checked, a chunk at a time, in order (see
+    :func:`~regapp.roster_workers.checked_chunks`); the header (the first row's keys) maps
+    the columns; a chunk's good rows packed as the writer takes them (``pack``)."""
     rows = iter(source.read(location))
     first = next(rows, None)
     if first is None:
         return iter(())
-    return checked_rows(itertools.chain([first], rows), column_map(first[1].keys()),
-                        encode=encode)
+    return checked_chunks(itertools.chain([first], rows), column_map(first[1].keys()),
+                          pack=pack)

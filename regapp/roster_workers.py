@@ -25,43 +25,43 @@ CHUNK = 5_000
 AHEAD = 2
 
 #: the worker process's checker, made once by :func:`_start_worker` (one per process, so
-#: its memory of repeated cells serves every chunk it checks), and the writer's encoding
-_checker = _encode = None
+#: its memory of repeated cells serves every chunk it checks), and the writer's packing
+_checker = _pack = None
 
 
-def checked_rows(rows, mapping, workers=None, encode=None):
-    """``(line, fields or None, reason or None, warnings)`` for each ``(line, raw)``, in order.
-    ``encode(line, fields)``, when given, makes what the writer takes of a good row, where
-    the row is checked (in a worker: the one writer has the least to do)."""
+def checked_chunks(rows, mapping, workers=None, pack=list):
+    """For each chunk of ``(line, raw)`` rows, in order: ``(rows, good, said)``, where
+    ``good`` is ``pack([(line, fields), …])`` of the rows that passed and ``said`` lists
+    ``(line, reason or None, warnings)`` for each row refused or warned about."""
     checker = RowChecker(mapping)
     chunks = _chunks(rows, checker)
     first = next(chunks, None)
     if first is None:
         return
-    yield from _check_chunk(first, checker, encode)
+    yield _check_chunk(first, checker, pack)
     workers = workers or len(os.sched_getaffinity(0))
     second = next(chunks, None)
     if second is None:
         return
     if workers < 2:
-        yield from _check_chunk(second, checker, encode)
+        yield _check_chunk(second, checker, pack)
         for chunk in chunks:
-            yield from _check_chunk(chunk, checker, encode)
+            yield _check_chunk(chunk, checker, pack)
         return
-    yield from _in_workers([second], chunks, checker, workers, encode)
+    yield from _in_workers([second], chunks, checker, workers, pack)
 
 
-def _in_workers(started, chunks, checker, workers, encode):
+def _in_workers(started, chunks, checker, workers, pack):
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(dict(checker.mapping), checker.today, encode)) as pool:
+                             initargs=(dict(checker.mapping), checker.today, pack)) as pool:
         pending = collections.deque(pool.submit(_worker_check, chunk) for chunk in started)
         for chunk in chunks:
             pending.append(pool.submit(_worker_check, chunk))
             if len(pending) > workers * AHEAD:
-                yield from pending.popleft().result()
+                yield pending.popleft().result()
         while pending:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()
 
 
 def _chunks(rows, checker):
@@ -75,22 +75,24 @@ def _chunks(rows, checker):
         yield chunk
 
 
-def _check_chunk(chunk, checker, encode=None):
-    answers = []
+def _check_chunk(chunk, checker, pack):
+    good, said = [], []
     for line, values, overflow in chunk:
         warnings = []
         try:
             fields = checker.check_cells(values, overflow, warnings.append)
         except Invalid as exc:
-            answers.append((line, None, str(exc), warnings))
-        else:
-            answers.append((line, encode(line, fields) if encode else fields, None, warnings))
-    return answers
+            said.append((line, str(exc), warnings))
+            continue
+        good.append((line, fields))
+        if warnings:
+            said.append((line, None, warnings))
+    return len(chunk), pack(good), said
 
 
-def _start_worker(mapping, today, encode):
-    global _checker, _encode
-    _checker, _encode = RowChecker(mapping, today), encode
+def _start_worker(mapping, today, pack):
+    global _checker, _pack
+    _checker, _pack = RowChecker(mapping, today), pack
     threading.Thread(target=_end_with_the_importer, daemon=True).start()
 
 
@@ -102,4 +104,4 @@ def _end_with_the_importer():
 
 
 def _worker_check(chunk):
-    return _check_chunk(chunk, _checker, _encode)
+    return _check_chunk(chunk, _checker, _pack)

@@ -9,16 +9,23 @@ rest are counted unchanged; nothing is ever deleted.
   numbers (a temporary table, so a million rows cost no memory) and tells which
   came before, one reads the records stored under them, one ``executemany``
   inserts the new ones.
-- PostgreSQL: every row goes by ``COPY`` into a temporary staging table (the
-  worker that checked it wrote its line: :func:`copy_line`); at the end one query
-  finds the repeated numbers and one ``INSERT … ON CONFLICT`` upserts the rest,
-  counting inserted and updated rows as it goes.
+- PostgreSQL: rows go by ``COPY`` (the worker that checked a chunk wrote its
+  text: :func:`copy_lines`), sent from a thread of their own while the next rows
+  are checked. While no policy number of a batch is stored yet (a first load),
+  the batch goes straight into the records' table and only its lines' numbers
+  into a temporary staging table; from the first batch that meets a stored or
+  repeated number on, whole rows are staged. At the end one query finds the
+  repeated numbers among every staged line and one ``INSERT … ON CONFLICT``
+  upserts the staged rows, counting inserted and updated rows as it goes.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import io
+import re
+from concurrent.futures import ThreadPoolExecutor
 
 from peewee import DateField, SqliteDatabase
 
@@ -44,7 +51,7 @@ def repeated(line, first_line):
 class SqliteWriter:
     """Collects checked rows and writes them a batch at a time."""
 
-    encode = None  # the checked fields as they are
+    pack = list  # a chunk's good rows as they are: ``(line, fields)`` each
 
     def __init__(self, report, size):
         self.report, self.size, self.rows = report, size, {}
@@ -52,14 +59,21 @@ class SqliteWriter:
             "CREATE TEMP TABLE IF NOT EXISTS import_seen (policy_key TEXT PRIMARY KEY, line INT)")
         database.execute_sql("DELETE FROM import_seen")
 
-    def add(self, line, fields):
-        key = fields[KEY_AT]
-        if key in self.rows:
-            self.report.reject(*repeated(line, self.rows[key][0]))
-            return
-        self.rows[key] = (line, fields)
-        if len(self.rows) >= self.size:
-            self._flush()
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *failed):
+        pass  # nothing runs beside the importing thread
+
+    def add(self, good):
+        for line, fields in good:
+            key = fields[KEY_AT]
+            if key in self.rows:
+                self.report.reject(*repeated(line, self.rows[key][0]))
+                continue
+            self.rows[key] = (line, fields)
+            if len(self.rows) >= self.size:
+                self._flush()
 
     def finish(self):
         self._flush()
@@ -134,11 +148,18 @@ def _insert(rows):
         f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
+def copy_lines(good):
+    """A chunk's good rows as COPY's text, with how many and their lines' policy numbers
+    alone (COPY's text too): made where they were checked (a worker process), so the one
+    writer only passes them on (issue 15)."""
+    return (len(good), "".join([copy_line(line, fields) for line, fields in good]),
+            "".join([f"{line}\t{_copy_text(fields[KEY_AT])}\n" for line, fields in good]))
+
+
 def copy_line(line, fields):
-    """A checked row as a line of COPY's text format: made where the row was checked (a
-    worker process), so the one writer only passes it on (issue 15). Values with nothing
-    to escape (nearly all) are joined as they are; a tab, a line break or a backslash in
-    any of them sends the row the careful way (a property test holds both equal)."""
+    """A checked row as a line of COPY's text format. Values with nothing to escape (nearly
+    all) are joined as they are; a tab, a line break or a backslash in any of them sends the
+    row the careful way (a property test holds both equal)."""
     texts = [_NULL if v is None else v if type(v) is str else v.isoformat() for v in fields]
     joined = "\t".join(texts)
     if (joined.count("\t") == len(texts) - 1 and joined.count("\\") == fields.count(None)
@@ -148,25 +169,41 @@ def copy_line(line, fields):
 
 
 class PostgresWriter:
-    """Streams checked rows into a staging table by COPY; upserts them all at the end."""
+    """Streams checked rows into a staging table by COPY, and straight into the records'
+    table too while none of them is there already; upserts the rest at the end."""
 
-    encode = staticmethod(copy_line)
+    pack = staticmethod(copy_lines)
 
     def __init__(self, report, size):
         self.report, self.size, self.buffer, self.count = report, size * 5, io.StringIO(), 0
+        self.keys, self.waiting = io.StringIO(), 0
+        self.now = utcnow()
+        #: how many rows went straight into the table; the line whole rows are staged from
+        self.direct, self.staged_from = 0, None
         database.execute_sql(
             f"CREATE TEMP TABLE import_rows (line int, {', '.join(f'{n} {_pg_type(n)}' for n in RECORD_FIELDS)})"
             " ON COMMIT DROP")
+        self.copier = Copier()
 
-    def add(self, line, copied):
-        """``copied``: the row as :func:`copy_line` wrote it."""
-        self.buffer.write(copied)
-        self.count += 1
-        if self.count % self.size == 0:
+    def add(self, good):
+        """``good``: a chunk's rows as :func:`copy_lines` packed them."""
+        rows, text, keys = good
+        self.buffer.write(text)
+        self.keys.write(keys)
+        self.count += rows
+        self.waiting += rows
+        if self.waiting >= self.size:
             self._copy()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *failed):
+        self.copier.stop()
 
     def finish(self):
         self._copy()
+        self.copier.wait()
         cursor = database.execute_sql(
             "SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY policy_key) AS "
             "first FROM import_rows) AS lines WHERE line > first")
@@ -176,28 +213,98 @@ class PostgresWriter:
         if again:
             database.execute_sql("DELETE FROM import_rows WHERE line = ANY(%s)",
                                  ([line for line, _ in again],))
-        self.report.added, self.report.updated = _upsert()
+        self.report.added, self.report.updated = self.direct, 0
+        if self.staged_from is not None:
+            added, self.report.updated = _upsert(self.now, self.staged_from)
+            self.report.added += added
         self.report.unchanged = self.count - len(again) - self.report.added - self.report.updated
 
     def _copy(self):
-        self.buffer.seek(0)
-        database.cursor().copy_expert(
-            f"COPY import_rows (line, {', '.join(RECORD_FIELDS)}) FROM STDIN", self.buffer)
-        self.buffer = io.StringIO()
+        text, keys = self.buffer.getvalue(), self.keys.getvalue()
+        self.buffer, self.keys, self.waiting = io.StringIO(), io.StringIO(), 0
+        if text:
+            self.copier.submit(self._copy_batch, text, keys)
+
+    def _copy_batch(self, text, keys):
+        """In the copier's thread: the batch straight into the records' table while none of
+        its numbers was there before (a first load: no upsert at the end), and only its lines'
+        numbers into the staging table (for the repeats); else the whole batch staged."""
+        if self.staged_from is None and self._copied_into_table(text):
+            self._stage("line, policy_key", keys)
+        else:
+            self._stage(f"line, {', '.join(RECORD_FIELDS)}", text)
+
+    def _stage(self, columns, text):
+        self.copier.cursor.copy_expert(f"COPY import_rows ({columns}) FROM STDIN", io.StringIO(text))
+
+    def _copied_into_table(self, text):
+        """Whether the batch went in: the first policy number already there takes it back,
+        and it and every later batch go by the upsert."""
+        stamps = f"\t{self.now}\t{self.now}\n"
+        rows = _LINE_NUMBER.sub("", text).replace("\n", stamps)
+        cursor = self.copier.cursor
+        cursor.execute("SAVEPOINT import_direct")
+        try:
+            cursor.copy_expert(
+                f"COPY {TABLE} ({', '.join(RECORD_FIELDS)}, created_at, updated_at) FROM STDIN",
+                io.StringIO(rows))
+        except Exception as exc:
+            if getattr(exc, "pgcode", None) != _UNIQUE_VIOLATION:
+                raise
+            cursor.execute("ROLLBACK TO SAVEPOINT import_direct")
+            self.staged_from = int(text[:text.index("\t")])
+            return False
+        cursor.execute("RELEASE SAVEPOINT import_direct")
+        self.direct += text.count("\n")
+        return True
 
 
-def _upsert():
-    """One INSERT … ON CONFLICT for the staged rows: (inserted, updated)."""
-    names, now = ", ".join(RECORD_FIELDS), utcnow()
+class Copier:
+    """One thread that sends batches over the import's connection while the importing
+    thread goes on reading and checking (psycopg2 lets go of the GIL while it waits for
+    the server). At most ``AHEAD`` batches wait; the first failure is raised again.
+    :meth:`stop` must come before the transaction ends (the connection commits whatever
+    comes after it), which the writer's ``with`` makes sure of."""
+
+    AHEAD = 2
+
+    def __init__(self):
+        self.cursor = database.connection().cursor()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="roster-copy")
+        self.pending = collections.deque()
+
+    def submit(self, work, *args):
+        self.pending.append(self.pool.submit(work, *args))
+        while len(self.pending) > self.AHEAD:
+            self.pending.popleft().result()
+
+    def wait(self):
+        """Every batch sent, or the first failure raised."""
+        while self.pending:
+            self.pending.popleft().result()
+
+    def stop(self):
+        """Nothing more sent: a batch not begun is dropped, one being sent is waited for."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pending.clear()
+
+
+_LINE_NUMBER = re.compile(r"^\d+\t", re.MULTILINE)
+_UNIQUE_VIOLATION = "23505"
+
+
+def _upsert(now, from_line):
+    """One INSERT … ON CONFLICT for the staged rows from ``from_line`` on: (inserted, updated)."""
+    names = ", ".join(RECORD_FIELDS)
     changed = " OR ".join(f"{TABLE}.{n} IS DISTINCT FROM EXCLUDED.{n}" for n in RosterRecord.DATA_FIELDS)
     cursor = database.execute_sql(
         f"WITH done AS (INSERT INTO {TABLE} ({names}, created_at, updated_at) "
-        f"SELECT {names}, %s, %s FROM import_rows ORDER BY line "
+        f"SELECT {names}, %s, %s FROM import_rows WHERE line >= %s ORDER BY line "
         f"ON CONFLICT (policy_key) DO UPDATE SET "
         f"{', '.join(f'{n} = EXCLUDED.{n}' for n in RECORD_FIELDS)}, updated_at = EXCLUDED.updated_at "
         f"WHERE {changed} RETURNING xmax = 0 AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM done",
-        (now, now))
+        (now, now, from_line))
     return cursor.fetchone()
 
 

@@ -40,13 +40,17 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "settings(**kw): settings for the app fixture")
     config.addinivalue_line("markers", "sqlite_only: about SQLite or the embedded demo; "
                                        "runs in the SQLite pass")
+    config.addinivalue_line("markers", "postgres_only: about PostgreSQL's own code path; "
+                                       "runs in the PostgreSQL pass")
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--backend") == "postgres":
-        for item in items:
-            if item.get_closest_marker("sqlite_only"):
-                item.add_marker(pytest.mark.skip(reason="SQLite-specific: the SQLite pass runs it"))
+    other, reason = (("sqlite_only", "SQLite-specific: the SQLite pass runs it")
+                     if config.getoption("--backend") == "postgres" else
+                     ("postgres_only", "PostgreSQL-specific: the PostgreSQL pass runs it"))
+    for item in items:
+        if item.get_closest_marker(other):
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,9 +2,11 @@
 
 import datetime as dt
 import json
+import threading
 
 import pytest
 
+from regapp import roster_workers, roster_writers
 from regapp.adapters import RosterUnreadable
 from regapp.models import RosterRecord
 from regapp.roster import import_roster
@@ -141,6 +143,30 @@ def test_repeats_far_apart_and_a_second_load_count_right_across_rounds(app, tmp_
     assert RosterRecord.get(RosterRecord.policy_number == "R007").last_name == "Иванова"
 
 
+@pytest.mark.postgres_only
+def test_a_first_load_goes_straight_in_and_a_number_already_there_turns_to_the_upsert(
+        app, tmp_path, monkeypatch):
+    """Issue 15: batches are copied straight into the records while none of their numbers
+    is stored; from the first batch with one (stored before, or earlier in the file) on,
+    rows are staged and upserted, with the same counts, values, order and repeats."""
+    monkeypatch.setattr(roster_workers, "CHUNK", 5)
+    went, straight = [], roster_writers.PostgresWriter._copied_into_table
+    monkeypatch.setattr(roster_writers.PostgresWriter, "_copied_into_table",
+                        lambda writer, text: went.append(straight(writer, text)) or went[-1])
+    load(app, write_csv(tmp_path / "old.csv", [person("OLD", last="Старый")]))
+    rows = [person(f"N{n:02d}") for n in range(10)]
+    rows += [person("OLD", last="Новый"), person("N03", last="Повтор")]
+    rows += [person(f"M{n}") for n in range(3)]
+    report = load(app, write_csv(tmp_path / "r.csv", rows), batch_size=1)
+    assert went == [True, True, True, False]
+    assert (report.added, report.updated, report.unchanged) == (13, 1, 0)
+    assert report.rejected == [{"line": 13, "reason": "номер полиса повторяется: он уже есть в строке 5"}]
+    records = list(RosterRecord.select().order_by(RosterRecord.id))
+    assert [r.policy_number for r in records] == ["OLD", *(f"N{n:02d}" for n in range(10)), "M0", "M1", "M2"]
+    assert [r.last_name for r in records[:5]] == ["Новый", "Иванов", "Иванов", "Иванов", "Иванов"]
+    assert records[1].birth_date == dt.date(1985, 2, 1) and records[1].created_at == records[-1].created_at
+
+
 def test_extra_cells_from_a_separator_in_a_value_reject_the_row(app, tmp_path):
     path = tmp_path / "r.csv"
     write_csv(path, [PEOPLE[0]])
@@ -204,7 +230,10 @@ def test_unreadable_csv_changes_nothing(app, tmp_path, content, reason):
     assert len(stored()) == 1
 
 
-def test_a_decoding_error_half_way_rolls_back_what_was_loaded(app, tmp_path):
+def test_a_decoding_error_half_way_rolls_back_what_was_loaded(app, tmp_path, monkeypatch):
+    """Many batches are on their way to the database when the error comes (on PostgreSQL,
+    from another thread): none of them is kept."""
+    monkeypatch.setattr(roster_workers, "CHUNK", 100)
     path = tmp_path / "r.csv"
     good = [person(f"P{n}") for n in range(3000)]
     write_csv(path, good)
@@ -212,6 +241,7 @@ def test_a_decoding_error_half_way_rolls_back_what_was_loaded(app, tmp_path):
         f.write("P-bad;Иванов;Иван;;01.02.1985;;;;;\n".encode("cp1251"))
     with pytest.raises(RosterUnreadable, match="кодировке"):
         load(app, str(path), batch_size=100)
+    assert not [t for t in threading.enumerate() if t.name.startswith("roster-copy")]
     assert stored() == {}
 
 

@@ -73,8 +73,11 @@ def test_rows_checked_in_worker_processes_come_back_in_file_order(monkeypatch):
     monkeypatch.setattr(roster_workers, "CHUNK", 7)  # many chunks, several in flight
     people = [(n, dict(zip(HEADERS, [f"P{n}", "Иванов", "Иван", "", "01.02.1990" if n % 5 else "bad",
                                      "", "", "", "", ""], strict=True))) for n in range(2, 200)]
-    parallel = list(roster_workers.checked_rows(iter(people), MAPPING, workers=2))
-    inline = list(roster_workers.checked_rows(iter(people), MAPPING, workers=1))
+    parallel = list(roster_workers.checked_chunks(iter(people), MAPPING, workers=2))
+    inline = list(roster_workers.checked_chunks(iter(people), MAPPING, workers=1))
     assert parallel == inline
-    assert [line for line, *_ in parallel] == [n for n, _ in people]
-    assert sum(reason is not None for _, _, reason, _ in parallel) == len(range(5, 200, 5))
+    assert [count for count, _, _ in parallel] == [7] * 28 + [2]
+    good = [line for _, rows, _ in parallel for line, _ in rows]
+    refused = [line for _, _, said in parallel for line, reason, _ in said if reason]
+    assert refused == list(range(5, 200, 5))
+    assert sorted(good + refused) == [n for n, _ in people] and good == sorted(good)
