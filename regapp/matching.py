@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from regapp.models import RosterRecord
+from regapp.statements import Kept
 
 #: reasons kept for support (R31), worded for reading out on the help line
 REASONS = {
@@ -47,10 +48,13 @@ class Match:
     reason: str | None = None
 
 
+_SAME_NAME = Kept(lambda name_key: RosterRecord.select().where(RosterRecord.name_key == name_key), 1)
+
+
 def find(typed: Typed, today=None) -> Match:
     """Find the active record that is this person (R15), or say why there is none."""
     today = today or dt.date.today()
-    same_name = list(RosterRecord.select().where(RosterRecord.name_key == typed.name_key))
+    same_name = _SAME_NAME.rows(typed.name_key)
     if not same_name:
         return Match(None, reason="no_such_person")
     born = [r for r in same_name if r.birth_date == typed.birth_date]

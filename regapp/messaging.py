@@ -24,6 +24,7 @@ from regapp.adapters import DeliveryError, Email, Sms
 from regapp.logs import masked, redacted
 from regapp.models import Account, Message, utcnow
 from regapp.normalize import email_key
+from regapp.statements import Kept, KeptInsert
 
 log = logging.getLogger("regapp.delivery")
 
@@ -46,25 +47,30 @@ CODE_USEFUL_FOR = dt.timedelta(minutes=5)
 
 def queue_sms(to, text, kind):
     """Store an SMS for delivery; call inside the step's transaction."""
-    return Message.create(channel="sms", kind=kind, to=to, text=text)
+    return _NEW_MESSAGE.save(Message(channel="sms", kind=kind, to=to, text=text))
 
 
 def queue_email(to, subject, text, kind, html=None):
     """Store an e-mail for delivery; call inside the step's transaction."""
-    return Message.create(channel="email", kind=kind, to=to, subject=subject, text=text, html=html)
+    return _NEW_MESSAGE.save(Message(channel="email", kind=kind, to=to, subject=subject, text=text,
+                                     html=html))
 
 
 #: a code not delivered after this long is said to be late on its page
 LATE_AFTER = dt.timedelta(seconds=5)
 
 
+_NEW_MESSAGE = KeptInsert(Message)
+_NEWEST_CODE = Kept(lambda to: Message.select(Message.status, Message.created_at).where(
+    (Message.to == to) & Message.kind.in_(list(CODE_KINDS)))
+    .order_by(Message.created_at.desc()).limit(1), 1)
+
+
 def code_delivery(to, now=None):
     """Where the newest code to ``to`` stands: ``sent``, ``waiting`` (just made) or ``late``
     (still not delivered a few seconds on: a gateway retrying, or failed), for its page."""
     now = now or utcnow()
-    newest = (Message.select(Message.status, Message.created_at)
-              .where((Message.to == to) & Message.kind.in_(list(CODE_KINDS)))
-              .order_by(Message.created_at.desc()).first())
+    newest = _NEWEST_CODE.first(to)
     if newest is None or newest.status == "sent":
         return "sent"
     return "late" if now - newest.created_at > LATE_AFTER else "waiting"

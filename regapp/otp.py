@@ -23,6 +23,7 @@ from peewee import fn
 
 from regapp.db import write_transaction
 from regapp.models import OneTimeCode, utcnow
+from regapp.statements import Kept, KeptInsert
 from regapp.texts import text
 
 
@@ -93,9 +94,32 @@ def _digest(secret, salt, code):
     return hmac.new(key, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+#: the statements every code's issue and check run, their SQL written once (issue 15)
+_NEW = KeptInsert(OneTimeCode)
+_RECENT = Kept(lambda target, since: OneTimeCode.select().where(
+    (OneTimeCode.target == target) & (OneTimeCode.created_at > since))
+    .order_by(OneTimeCode.created_at.desc()), 2)
+_REPLACE = Kept(lambda now, target, purpose: OneTimeCode.update(
+    closed_at=now, closed_reason="replaced").where(
+    (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
+    & OneTimeCode.closed_at.is_null()), 3)
+_RESERVE = Kept(lambda code_id, most: OneTimeCode.update(
+    wrong_tries=OneTimeCode.wrong_tries + 1).where(
+    (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()
+    & (OneTimeCode.wrong_tries < most)), 2)
+_CLOSE = Kept(lambda now, reason, code_id: OneTimeCode.update(
+    closed_at=now, closed_reason=reason).where(
+    (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()), 3)
+_USE = Kept(lambda now, reason, code_id: OneTimeCode.update(
+    closed_at=now, closed_reason=reason, wrong_tries=OneTimeCode.wrong_tries - 1).where(
+    (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()), 3)
+_LAST = Kept(lambda target, purpose: OneTimeCode.select(fn.MAX(OneTimeCode.created_at)).where(
+    (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)).tuples(), 2)
+
+
 def _recent(target, now):
-    return OneTimeCode.select().where(
-        (OneTimeCode.target == target) & (OneTimeCode.created_at > now - HOUR))
+    """This hour's codes to ``target``, newest first."""
+    return _RECENT.rows(target, now - HOUR)
 
 
 def issue(target, purpose, secret, now=None, limits=LIMITS):
@@ -107,7 +131,7 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
     """
     now = now or utcnow()
     with write_transaction():
-        every = list(_recent(target, now).order_by(OneTimeCode.created_at.desc()))
+        every = _recent(target, now)
         mine = [c for c in every if c.purpose == purpose]
         if sum(c.wrong_tries for c in mine) >= limits.wrong_tries_per_hour:
             raise Locked()
@@ -118,22 +142,19 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
             raise TooMany()
         if mine and len(every) >= limits.codes_per_hour_all:  # a purpose's first code goes
             raise TooMany()
-        OneTimeCode.update(closed_at=now, closed_reason="replaced").where(
-            (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
-            & OneTimeCode.closed_at.is_null()).execute()
+        _REPLACE.run(now, target, purpose)
         code = f"{secrets.randbelow(10 ** limits.digits):0{limits.digits}d}"
         salt = secrets.token_hex(8)
-        row = OneTimeCode.create(purpose=purpose, target=target, salt=salt,
-                                 code_hash=_digest(secret, salt, code), created_at=now,
-                                 expires_at=now + limits.lifetime)
+        row = _NEW.save(OneTimeCode(purpose=purpose, target=target, salt=salt,
+                                    code_hash=_digest(secret, salt, code), created_at=now,
+                                    expires_at=now + limits.lifetime))
     return row, code
 
 
 def seconds_until_resend(target, purpose, now=None, limits=LIMITS):
     """How long until a new code for ``purpose`` may be asked for (0: now)."""
     now = now or utcnow()
-    last = (OneTimeCode.select(fn.MAX(OneTimeCode.created_at))
-            .where((OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)).scalar())
+    last = _LAST.first(target, purpose)[0]
     if last is None:
         return 0
     last = OneTimeCode.created_at.python_value(last)  # SQLite's MAX() gives text
@@ -168,7 +189,7 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     while tries are left, so parallel guesses can never exceed ``tries_per_code`` on
     either database (it holds the row until commit). A right code gives its try back.
     """
-    every = list(_recent(target, now).order_by(OneTimeCode.created_at.desc()))
+    every = _recent(target, now)
     if (sum(c.wrong_tries for c in every if c.purpose == purpose) >= limits.wrong_tries_per_hour
             or sum(c.wrong_tries for c in every) >= limits.wrong_tries_per_hour_all):
         return Locked()
@@ -179,9 +200,7 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     if row.expires_at <= now:
         _close(row, now, "expired")
         return Expired()
-    reserved = OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries + 1).where(
-        (OneTimeCode.id == row.id) & OneTimeCode.closed_at.is_null()
-        & (OneTimeCode.wrong_tries < limits.tries_per_code)).execute()
+    reserved = _RESERVE.run(row.id, limits.tries_per_code).rowcount
     if not reserved:  # tries used up, or closed by a parallel request meanwhile
         return NoCode()
     if hmac.compare_digest(row.code_hash, _digest(secret, row.salt, typed)):
@@ -200,11 +219,7 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
 def _close(row, now, reason, give_back_try=False):
     """Close an open code; False when someone else closed it first. ``give_back_try``:
     the try reserved for a right code is given back in the same statement."""
-    changes = {"closed_at": now, "closed_reason": reason}
-    if give_back_try:
-        changes["wrong_tries"] = OneTimeCode.wrong_tries - 1
-    return OneTimeCode.update(changes).where(
-        (OneTimeCode.id == row.id) & OneTimeCode.closed_at.is_null()).execute() == 1
+    return (_USE if give_back_try else _CLOSE).run(now, reason, row.id).rowcount == 1
 
 
 def _give_back_try(row):

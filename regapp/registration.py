@@ -29,6 +29,7 @@ from regapp import (
 )
 from regapp.db import write_transaction
 from regapp.models import Account, ConsentEvent, Invitation, PendingRegistration, utcnow
+from regapp.statements import Kept, KeptInsert
 from regapp.texts import text
 
 PENDING_LIFETIME = dt.timedelta(minutes=30)
@@ -101,7 +102,7 @@ def start(record, phone, email, consents, password, settings, client=Client(), n
     # else could write for the hash's tenth of a second (issue 15)
     password_hash = passwords.hash_password(password)
     with write_transaction():
-        pending = PendingRegistration.create(
+        pending = _NEW_PENDING.save(PendingRegistration(
             id=secrets.token_urlsafe(24), record=record, invitation=invitation,
             phone=phone, email=email, email_key=normalize.email_key(email),
             email_confirmed=email_confirmed, email_code_required=email_code_required,
@@ -109,7 +110,7 @@ def start(record, phone, email, consents, password, settings, client=Client(), n
             consents=json.dumps(_consents_shown(consents)),
             channel="link" if invitation else "form",
             client_ip=client.ip, user_agent=client.user_agent, created_at=now,
-            expires_at=now + PENDING_LIFETIME)
+            expires_at=now + PENDING_LIFETIME))
         message = _queue_code(pending.phone, settings, now)
     messaging.dispatch([message.id])
     return pending
@@ -161,14 +162,18 @@ def esia_for(record, person):
     return person["oid"] if names == record.name_key and born == record.birth_date else None
 
 
+_NEW_PENDING, _NEW_ACCOUNT = KeptInsert(PendingRegistration), KeptInsert(Account)
+_NEW_CONSENTS = KeptInsert(ConsentEvent)
+_LIVE_PENDING = Kept(lambda pending_id, now: PendingRegistration.select().where(
+    (PendingRegistration.id == pending_id)
+    & (PendingRegistration.expires_at > now) & PendingRegistration.account.is_null()), 2)
+
+
 def find_pending(pending_id, now=None):
     """The live pending registration with that id, or None."""
     if not pending_id:
         return None  # nothing to look for: a first submit
-    now = now or utcnow()
-    return PendingRegistration.get_or_none(
-        (PendingRegistration.id == pending_id)
-        & (PendingRegistration.expires_at > now) & PendingRegistration.account.is_null())
+    return _LIVE_PENDING.first(pending_id, now or utcnow())
 
 
 def complete(pending, code, settings, now=None):
@@ -215,10 +220,10 @@ def _create_account(pending, now, email_confirmed):
     message = None
     try:
         with write_transaction():
-            account = Account.create(
+            account = _NEW_ACCOUNT.save(Account(
                 record=pending.record_id, phone=pending.phone, email=pending.email,
                 email_key=pending.email_key, email_confirmed=email_confirmed,
-                password_hash=pending.password_hash, esia_id=pending.esia_id, created_at=now)
+                password_hash=pending.password_hash, esia_id=pending.esia_id, created_at=now))
             if pending.invitation_id and not Invitation.update(spent_at=now).where(
                     (Invitation.id == pending.invitation_id)
                     & Invitation.spent_at.is_null()).execute():
@@ -237,13 +242,13 @@ def _create_account(pending, now, email_confirmed):
 
 
 def _record_consents(account, pending, now):
-    ConsentEvent.insert_many([
-        {"account": account, "record": pending.record_id, "kind": kind,
-         "granted": item["granted"], "document": item["document"], "version": item["version"],
-         "text_sha256": item["sha256"], "label": item["label"], "channel": pending.channel,
-         "client_ip": pending.client_ip, "user_agent": pending.user_agent, "at": now}
+    _NEW_CONSENTS.save_many([ConsentEvent(
+        account=account, record=pending.record_id, kind=kind, granted=item["granted"],
+        document=item["document"], version=item["version"], text_sha256=item["sha256"],
+        label=item["label"], channel=pending.channel, client_ip=pending.client_ip,
+        user_agent=pending.user_agent, at=now)
         for kind, item in json.loads(pending.consents).items()
-        if kind in documents.REQUIRED or item["granted"]]).execute()
+        if kind in documents.REQUIRED or item["granted"]])
 
 
 def _taken(exc, pending):

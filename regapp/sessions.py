@@ -19,12 +19,22 @@ from peewee import InterfaceError, OperationalError
 from werkzeug.datastructures import CallbackDict
 
 from regapp.models import WebSession, utcnow
+from regapp.statements import Kept, KeptInsert
 from regapp.tokens import hash_token
 
 #: a session whose row could not be read: the database was out of reach
 UNREACHABLE = object()
 #: last_seen is written at most this often for a session that did not change
 TOUCH_EVERY = dt.timedelta(minutes=1)
+
+#: the statements every request runs, their SQL written once (issue 15)
+_BY_ID = Kept(lambda row_id: WebSession.select().where(WebSession.id == row_id), 1)
+_NEW = KeptInsert(WebSession)
+_CHANGE = Kept(lambda account, data, now, row_id: WebSession.update(
+    account=account, data=data, last_seen_at=now).where(WebSession.id == row_id), 4)
+_TOUCH = Kept(lambda now, row_id: WebSession.update(last_seen_at=now).where(
+    WebSession.id == row_id), 2)
+_DELETE = Kept(lambda row_id: WebSession.delete().where(WebSession.id == row_id), 1)
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -52,7 +62,7 @@ class ServerSessions(SessionInterface):
         key = request.cookies.get(self.get_cookie_name(app))
         if key:
             try:
-                row = WebSession.get_or_none(WebSession.id == hash_token(key))
+                row = _BY_ID.first(hash_token(key))
             except (OperationalError, InterfaceError):  # the page will say «недоступен»
                 return ServerSession(key=key, row=UNREACHABLE)
             if row is not None and not _ended(row, app.config, utcnow()):
@@ -71,7 +81,7 @@ class ServerSessions(SessionInterface):
         name, now = self.get_cookie_name(app), utcnow()
         if not session:
             if session.row is not None:
-                WebSession.delete().where(WebSession.id == session.row.id).execute()
+                _DELETE.run(session.row.id)
             if session.key:
                 response.delete_cookie(name, path=self.get_cookie_path(app),
                                        domain=self.get_cookie_domain(app))
@@ -79,7 +89,7 @@ class ServerSessions(SessionInterface):
         if session.modified or session.rotate or session.row is None:
             self._store(session, now, app)
         elif now - session.row.last_seen_at > TOUCH_EVERY:
-            WebSession.update(last_seen_at=now).where(WebSession.id == session.row.id).execute()
+            _TOUCH.run(now, session.row.id)
         response.vary.add("Cookie")
         response.set_cookie(
             name, session.key, path=self.get_cookie_path(app), domain=self.get_cookie_domain(app),
@@ -91,18 +101,19 @@ class ServerSessions(SessionInterface):
 
         if session.rotate or session.key is None:
             if session.row is not None:
-                WebSession.delete().where(WebSession.id == session.row.id).execute()
+                _DELETE.run(session.row.id)
             session.key, session.row = secrets.token_urlsafe(32), None
             session.rotate = False
-        fields = {"data": json.dumps(dict(session)), "account": session.get("account_id"),
-                  "last_seen_at": now}
+        data, account = json.dumps(dict(session)), session.get("account_id")
         if session.row is None:
-            session.row = WebSession.create(
-                id=hash_token(session.key), public_id=secrets.token_urlsafe(8), created_at=now,
+            row = WebSession(
+                id=hash_token(session.key), public_id=secrets.token_urlsafe(8), account=account,
+                data=data, created_at=now, last_seen_at=now,
                 user_agent=request.headers.get("User-Agent", "")[:300],
-                client_ip=request.remote_addr, **fields)
+                client_ip=request.remote_addr)
+            session.row = _NEW.save(row)
         else:
-            WebSession.update(**fields).where(WebSession.id == session.row.id).execute()
+            _CHANGE.run(account, data, now, session.row.id)
 
 
 def _ended(row, settings, now):

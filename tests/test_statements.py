@@ -1,0 +1,79 @@
+"""Kept statements (issue 15): the same rows and writes as the queries peewee writes anew,
+on both databases (the PostgreSQL pass runs this file too)."""
+
+import datetime as dt
+
+from regapp.models import Account, ConsentEvent, Message, OneTimeCode, RosterRecord, WebSession
+from regapp.statements import Kept, KeptInsert
+
+NOW = dt.datetime(2026, 11, 26, 9, 30, 15, 123456)
+
+
+def _record(n):
+    return RosterRecord.create(
+        policy_number=f"P{n}", policy_key=f"p{n}", last_name="Иванов", first_name="Иван",
+        name_key="иванов иван", birth_date=dt.date(1985, 2, 1 + n))
+
+
+def _stored(model):
+    return sorted((row.__data__ for row in model.select()), key=lambda data: str(data["id"]))
+
+
+def test_a_kept_select_gives_what_the_query_gives_every_time(app):
+    for n in range(3):
+        _record(n)
+    build = lambda key, born: RosterRecord.select().where(  # noqa: E731
+        (RosterRecord.name_key == key) & (RosterRecord.birth_date > born)).order_by(RosterRecord.id)
+    kept = Kept(build, 2)
+    for key, born in [("иванов иван", dt.date(1985, 2, 1)), ("иванов иван", dt.date(1900, 1, 1)),
+                      ("петров", dt.date(1900, 1, 1))]:
+        assert [r.__data__ for r in kept.rows(key, born)] == [r.__data__ for r in build(key, born)]
+    assert kept.first("петров", dt.date(1900, 1, 1)) is None
+
+
+def test_kept_tuples_and_writes_count_as_peewee_counts(app):
+    for n, at in enumerate((NOW, NOW + dt.timedelta(seconds=5))):
+        OneTimeCode.create(purpose="signup", target="+79160000000", salt="s", code_hash=f"h{n}",
+                           created_at=at, expires_at=at + dt.timedelta(minutes=5))
+    newest = Kept(lambda target: OneTimeCode.select(
+        OneTimeCode.code_hash, OneTimeCode.created_at).where(OneTimeCode.target == target)
+        .order_by(OneTimeCode.created_at.desc()).tuples(), 1)
+    assert newest.first("+79160000000") == ("h1", NOW + dt.timedelta(seconds=5))
+    close = Kept(lambda at, target: OneTimeCode.update(closed_at=at).where(
+        (OneTimeCode.target == target) & OneTimeCode.closed_at.is_null()), 2)
+    assert close.run(NOW, "+79160000000").rowcount == 2
+    assert close.run(NOW, "+79160000000").rowcount == 0
+    assert {c.closed_at for c in OneTimeCode.select()} == {NOW}
+
+
+def test_a_kept_insert_stores_what_create_stores(app):
+    fields = dict(record=_record(1), phone="+79160000001", email="a@example.com",
+                  email_key="a@example.com", email_confirmed=True, password_hash="x",
+                  created_at=NOW)
+    made = Account.create(**fields)
+    other = {"record": _record(2), "phone": "+79160000002", "email_key": "b@example.com"}
+    kept = KeptInsert(Account).save(Account(**{**fields, **other}))
+    assert kept.id == made.id + 1  # the new id read back, on either database
+    first, second = (Account.get_by_id(i).__data__ for i in (made.id, kept.id))
+    assert {**second, "id": made.id, "record": made.record_id, "phone": first["phone"],
+            "email_key": first["email_key"]} == first
+    message = KeptInsert(Message).save(Message(channel="sms", kind="code", to="+7916", text="t"))
+    assert Message.get_by_id(message.id).__data__ == {**dict.fromkeys(Message._meta.fields),
+                                                      **message.__data__}
+
+
+def test_a_kept_insert_of_many_rows_and_of_a_given_key(app):
+    record = _record(1)
+    account = Account.create(record=record, phone="+79160000001", email="a@example.com",
+                             email_key="a@example.com", password_hash="x")
+    KeptInsert(ConsentEvent).save_many([ConsentEvent(
+        account=account, record=record, kind=kind, granted=kind != "marketing", document="d",
+        version="1", text_sha256="0" * 64, label="l", channel="form", at=NOW)
+        for kind in ("terms", "pd", "marketing")])
+    assert [(e.kind, e.granted, e.account_id, e.at) for e in ConsentEvent.select().order_by(
+        ConsentEvent.id)] == [("terms", True, account.id, NOW), ("pd", True, account.id, NOW),
+                              ("marketing", False, account.id, NOW)]
+    session = KeptInsert(WebSession).save(WebSession(
+        id="k" * 64, public_id="pub", account=account, data="{}", created_at=NOW,
+        last_seen_at=NOW))
+    assert _stored(WebSession) == [{**dict.fromkeys(WebSession._meta.fields), **session.__data__}]
