@@ -7,12 +7,21 @@ notice to the confirmed e-mail, or by SMS while the e-mail is unconfirmed.
 
 from __future__ import annotations
 
+import contextlib
+
 from peewee import IntegrityError
 
 from regapp import messaging, notifications
 from regapp.db import write_transaction
 from regapp.models import KnownDevice, utcnow
+from regapp.statements import Kept, KeptInsert
 from regapp.tokens import hash_token
+
+#: one look: this browser's hash if known, else any other's (whether it is the first)
+_SEEN = Kept(lambda account_id, digest: KnownDevice.select(KnownDevice.device_hash).where(
+    KnownDevice.account == account_id).order_by((KnownDevice.device_hash == digest).desc())
+    .limit(1).tuples(), 2)
+_NEW = KeptInsert(KnownDevice)
 
 COOKIE = "regapp_device"
 COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookie lifetimes near 400 days
@@ -21,20 +30,17 @@ COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookie lifetimes near 400 days
 def note(account, token, notify=True, now=None):
     """Remember this browser for ``account``; notify when it is new and not the first."""
     digest = hash_token(token)
-    # one look: this browser's hash if known, else any other's (whether it is the first)
-    seen = (KnownDevice.select(KnownDevice.device_hash).where(KnownDevice.account == account)
-            .order_by((KnownDevice.device_hash == digest).desc()).limit(1).scalar())
-    if seen == digest:
+    seen = _SEEN.first(account.id, digest)
+    if seen == (digest,):
         return False
-    had_devices = seen is not None
+    notice = notify and seen is not None  # a new browser, not the first one
     message, now = None, now or utcnow()
     try:
-        if notify and had_devices:  # the device and its notice, together or neither
-            with write_transaction():
-                KnownDevice.create(account=account, device_hash=digest, first_seen=now)
+        # the device and its notice, together or neither; the device alone is one INSERT
+        with write_transaction() if notice else contextlib.nullcontext():
+            _NEW.save(KnownDevice(account=account, device_hash=digest, first_seen=now))
+            if notice:
                 message = notifications.new_device(account, now)
-        else:  # one INSERT: atomic alone
-            KnownDevice.create(account=account, device_hash=digest, first_seen=now)
     except IntegrityError:
         return False  # two tabs signing in at once: one notice is enough
     if message:

@@ -14,14 +14,17 @@ from peewee import IntegrityError
 from regapp import notifications
 from regapp.db import write_transaction
 from regapp.models import Account, EmailConfirmation, utcnow
+from regapp.statements import KeptInsert
 from regapp.tokens import hash_token, new_token
+
+_NEW = KeptInsert(EmailConfirmation)
 
 
 def queue_link(account, now=None):
     """Store a confirmation link and its e-mail; call inside the step's transaction."""
     token = new_token()
-    EmailConfirmation.create(account=account, email_key=account.email_key,
-                             token_hash=hash_token(token), created_at=now or utcnow())
+    _NEW.save(EmailConfirmation(account=account, email_key=account.email_key,
+                                token_hash=hash_token(token), created_at=now or utcnow()))
     return notifications.confirmation_link(account, token)
 
 

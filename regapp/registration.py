@@ -164,6 +164,8 @@ def esia_for(record, person):
 
 _NEW_PENDING, _NEW_ACCOUNT = KeptInsert(PendingRegistration), KeptInsert(Account)
 _NEW_CONSENTS = KeptInsert(ConsentEvent)
+_DONE = Kept(lambda account_id, pending_id: PendingRegistration.update(account=account_id).where(
+    PendingRegistration.id == pending_id), 2)
 _LIVE_PENDING = Kept(lambda pending_id, now: PendingRegistration.select().where(
     (PendingRegistration.id == pending_id)
     & (PendingRegistration.expires_at > now) & PendingRegistration.account.is_null()), 2)
@@ -229,8 +231,7 @@ def _create_account(pending, now, email_confirmed):
                     & Invitation.spent_at.is_null()).execute():
                 raise Refused(text("signup.link_spent"))
             _record_consents(account, pending, now)
-            PendingRegistration.update(account=account).where(
-                PendingRegistration.id == pending.id).execute()
+            _DONE.run(account.id, pending.id)
             if not email_confirmed:
                 message = email_confirmation.queue_link(account, now)
     except IntegrityError as exc:
