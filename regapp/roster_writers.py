@@ -204,6 +204,9 @@ class PostgresWriter:
     def finish(self):
         self._copy()
         self.copier.wait()
+        self.report.added = self.direct
+        if self.staged_from is None:
+            return  # all went straight in: the table's unique number let no repeat through
         cursor = database.execute_sql(
             "SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY policy_key) AS "
             "first FROM import_rows) AS lines WHERE line > first")
@@ -213,10 +216,8 @@ class PostgresWriter:
         if again:
             database.execute_sql("DELETE FROM import_rows WHERE line = ANY(%s)",
                                  ([line for line, _ in again],))
-        self.report.added, self.report.updated = self.direct, 0
-        if self.staged_from is not None:
-            added, self.report.updated = _upsert(self.now, self.staged_from)
-            self.report.added += added
+        added, self.report.updated = _upsert(self.now, self.staged_from)
+        self.report.added += added
         self.report.unchanged = self.count - len(again) - self.report.added - self.report.updated
 
     def _copy(self):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from wtforms.widgets import html_params
 
-from regapp import normalize, roster_writers, widgets
+from regapp import normalize, roster_rows, roster_writers, widgets
 
 digits = st.text("0123456789", min_size=1, max_size=4)
 separators = st.sampled_from(["", " ", "-", " - ", "  "])
@@ -128,3 +128,25 @@ def test_the_fast_copy_line_is_the_careful_one(line, fields):
     """A roster row goes to COPY as the careful per-value escaping would write it (issue 15)."""
     careful = "\t".join(map(roster_writers._copy_text, (line, *fields))) + "\n"
     assert roster_writers.copy_line(line, fields) == careful
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=8)
+       | st.text(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u200b\ufeff\u2007a1", max_size=6))
+@example("")
+@example(" \t ")
+@example("\u200b")
+@example("\x1f")
+def test_a_blank_cell_is_what_cleaning_leaves_empty(text):
+    assert roster_rows._blank(text) == (not normalize.clean_text(text))
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=12)
+       | st.text(" -\u2013\u00a0\u200b№Nn0123ДМСдмс", max_size=12))
+def test_a_policy_number_cleaned_first_keys_the_same(text):
+    """check_cells hands policy_key the number it already cleaned (issue 15)."""
+    def key(value):
+        try:
+            return normalize.policy_key(value)
+        except normalize.Invalid as exc:
+            return str(exc)
+    assert key(normalize.cell_text(text)) == key(text)
