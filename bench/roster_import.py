@@ -1,6 +1,6 @@
 """Benchmark (not a test): import a generated roster, beside a plain executemany.
 
-    python bench/roster_import.py --rows 1000000
+    python bench/roster_import.py --rows 1000000 [--postgres]
 
 Writes a CSV of N rows into a temporary folder, imports it through the real
 ``csv`` source and :func:`regapp.roster.import_roster` into a fresh SQLite
@@ -15,14 +15,17 @@ import datetime as dt
 import io
 import resource
 import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from regapp import db, migrations
-from regapp.models import RosterRecord
-from regapp.pluginmanager import available, build_plugin_manager
-from regapp.roster import import_roster
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers, for --postgres
+
+from regapp import db, migrations  # noqa: E402
+from regapp.models import RosterRecord  # noqa: E402
+from regapp.pluginmanager import available, build_plugin_manager  # noqa: E402
+from regapp.roster import import_roster  # noqa: E402
 
 HEADER = ["Номер полиса", "Фамилия", "Имя", "Отчество", "Дата рождения", "Мобильный телефон",
           "E-mail", "Страхователь", "Дата начала", "Дата окончания"]
