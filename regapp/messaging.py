@@ -45,6 +45,9 @@ CODE_RETRY_DELAYS = (1, 2, 4, 8)
 CODE_USEFUL_FOR = dt.timedelta(minutes=5)
 
 
+_NEW_MESSAGE = KeptInsert(Message)
+
+
 def queue_sms(to, text, kind):
     """Store an SMS for delivery; call inside the step's transaction."""
     return _NEW_MESSAGE.save(Message(channel="sms", kind=kind, to=to, text=text))
@@ -60,7 +63,6 @@ def queue_email(to, subject, text, kind, html=None):
 LATE_AFTER = dt.timedelta(seconds=5)
 
 
-_NEW_MESSAGE = KeptInsert(Message)
 _NEWEST_CODE = Kept(lambda to: Message.select(Message.status, Message.created_at).where(
     (Message.to == to) & Message.kind.in_(list(CODE_KINDS)))
     .order_by(Message.created_at.desc()).limit(1), 1)

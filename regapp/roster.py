@@ -93,7 +93,8 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH,
                     report.reject(line, reason)
             importer.add(good)
             if progress:
-                for done in range(count - count % PROGRESS_EVERY + PROGRESS_EVERY,
+                # every multiple of PROGRESS_EVERY this chunk went past
+                for done in range((count // PROGRESS_EVERY + 1) * PROGRESS_EVERY,
                                   count + rows + 1, PROGRESS_EVERY):
                     progress(done)
             count += rows

@@ -52,18 +52,22 @@ class Kept:
 
     def run(self, *values):
         """The statement's cursor (an UPDATE's or DELETE's ``rowcount``, say)."""
-        sql, sources, _ = self._made_for(database.obj)
-        return database.execute_sql(sql, [values[s.index] if type(s) is _Mark else s
-                                          for s in sources])
+        return self._execute(values)[0]
 
     def rows(self, *values):
         """The rows, as the query itself would give them."""
-        cursor = self.run(*values)
-        return list(self._made_for(database.obj)[2]._get_cursor_wrapper(cursor).iterator())
+        cursor, query = self._execute(values)
+        return list(query._get_cursor_wrapper(cursor).iterator())
 
     def first(self, *values):
         rows = self.rows(*values)
         return rows[0] if rows else None
+
+    def _execute(self, values):
+        sql, sources, query = self._made_for(database.obj)
+        cursor = database.execute_sql(sql, [values[s.index] if type(s) is _Mark else s
+                                            for s in sources])
+        return cursor, query
 
     def _made_for(self, db):
         made = self._made.get(type(db))
