@@ -24,7 +24,7 @@ from regapp.adapters import DeliveryError, Email, Sms
 from regapp.logs import masked, redacted
 from regapp.models import Account, Message, utcnow
 from regapp.normalize import email_key
-from regapp.statements import Kept, KeptInsert
+from regapp.statements import Kept, KeptIn, KeptInsert
 
 log = logging.getLogger("regapp.delivery")
 
@@ -149,14 +149,15 @@ def deliver_due(adapters, settings, now=None, limit=1000):
 
 def _claim(message_ids, now):
     """Mark the due ones as ours, atomically, so no two workers send one message."""
-    claim = uuid.uuid4().hex
     # one statement, atomic on its own: no transaction around it (two round trips fewer)
-    claimed = Message.update(status="sending", claim=claim, lease_until=now + LEASE).where(
-        Message.id.in_(list(message_ids))
-        & (Message.status == "pending")
-        & (Message.next_attempt_at <= now)
-    ).returning(Message).execute()
+    claimed = _CLAIM.rows(list(message_ids), uuid.uuid4().hex, now + LEASE, now)
     return sorted(claimed, key=lambda m: m.created_at)
+
+
+_CLAIM = KeptIn(lambda ids, claim, lease_until, now: Message.update(
+    status="sending", claim=claim, lease_until=lease_until).where(
+    Message.id.in_(list(ids)) & (Message.status == "pending") & (Message.next_attempt_at <= now)
+).returning(Message), 3)
 
 
 def _hold(claim, extra=0):
@@ -213,13 +214,16 @@ def _drop_stale_codes(messages, now, outcome):
     kept = []
     for message in messages:
         if message.kind in CODE_KINDS and (
-                now - message.created_at > CODE_USEFUL_FOR or Message.select().where(
-                    (Message.to == message.to) & (Message.kind == message.kind)
-                    & (Message.created_at > message.created_at)).exists()):
+                now - message.created_at > CODE_USEFUL_FOR
+                or _NEWER.first(message.to, message.kind, message.created_at) is not None):
             _end_unsent(message, "stale", "код больше не нужен", outcome)
         else:
             kept.append(message)
     return kept
+
+
+_NEWER = Kept(lambda to, kind, created_at: Message.select(Message.id).where(
+    (Message.to == to) & (Message.kind == kind) & (Message.created_at > created_at)).limit(1), 3)
 
 
 def _end_unsent(message, status, reason, outcome):
@@ -270,25 +274,25 @@ def _record_sent(messages, now, outcome):
     if not messages:
         return
     ids = [m.id for m in messages]
-    Message.update(**_SENT_CHANGES, attempts=Message.attempts + 1, sent_at=now).where(
-        Message.id.in_(ids)).execute()
+    _SENT.run(ids, now)
     outcome.sent.extend(ids)
     metrics.DELIVERIES.labels(messages[0].channel, "sent").inc(len(ids))
 
 
 #: a sent message's body held a code or a link: once delivered it is nobody's business
-_SENT_CHANGES = {"status": "sent", "claim": None, "lease_until": None, "text": "", "html": None}
+_SENT = KeptIn(lambda ids, now: Message.update(
+    status="sent", claim=None, lease_until=None, text="", html=None,
+    attempts=Message.attempts + 1, sent_at=now).where(Message.id.in_(list(ids))), 1)
 
 
 def _record(message, error, settings, now, outcome):
     """Store what happened to one message."""
+    if error is None:
+        _record_sent([message], now, outcome)
+        return
     attempts = message.attempts + 1
     changes = {"attempts": attempts, "claim": None, "lease_until": None}
-    if error is None:
-        changes.update(_SENT_CHANGES, sent_at=now)
-        outcome.sent.append(message.id)
-        metrics.DELIVERIES.labels(message.channel, "sent").inc()
-    elif error.temporary and _retries_left(message, attempts, settings, now):
+    if error.temporary and _retries_left(message, attempts, settings, now):
         delay = _retry_delay(message, attempts, settings)
         changes.update(status="pending", last_error=error.reason,
                        next_attempt_at=now + dt.timedelta(seconds=delay))

@@ -79,6 +79,28 @@ class Kept:
         return made
 
 
+class KeptIn:
+    """A kept statement with a list of values (an ``IN (…)``): ``build(items, *slots)``,
+    ``items`` a slot for each, kept for each length of the list (a delivery batch's ids)."""
+
+    def __init__(self, build, slots=0):
+        self.build, self.slots = build, slots
+        self._kept = {}  # length of the list → its Kept (two threads may both make one)
+
+    def run(self, items, *values):
+        return self._for(len(items)).run(*items, *values)
+
+    def rows(self, items, *values):
+        return self._for(len(items)).rows(*items, *values)
+
+    def _for(self, count):
+        kept = self._kept.get(count)
+        if kept is None:
+            kept = self._kept[count] = Kept(
+                lambda *slots: self.build(slots[:count], *slots[count:]), count + self.slots)
+        return kept
+
+
 class KeptInsert:
     """An INSERT of whole model instances (every field but an automatic id, each through
     its field's conversion), its SQL written once for each number of rows."""

@@ -4,7 +4,7 @@ on both databases (the PostgreSQL pass runs this file too)."""
 import datetime as dt
 
 from regapp.models import Account, ConsentEvent, Message, OneTimeCode, RosterRecord, WebSession
-from regapp.statements import Kept, KeptInsert
+from regapp.statements import Kept, KeptIn, KeptInsert
 
 NOW = dt.datetime(2026, 11, 26, 9, 30, 15, 123456)
 
@@ -77,3 +77,19 @@ def test_a_kept_insert_of_many_rows_and_of_a_given_key(app):
         id="k" * 64, public_id="pub", account=account, data="{}", created_at=NOW,
         last_seen_at=NOW))
     assert _stored(WebSession) == [{**dict.fromkeys(WebSession._meta.fields), **session.__data__}]
+
+
+def test_a_kept_in_list_of_any_length_changes_and_returns_what_the_query_would(app):
+    ids = [Message.create(channel="sms", kind="code", to=f"+7916{n}", text="t").id
+           for n in range(4)]
+    claim = KeptIn(lambda items, owner, now: Message.update(claim=owner, sent_at=now).where(
+        Message.id.in_(list(items)) & Message.claim.is_null()).returning(Message), 2)
+    for chosen, owner in [(ids[1:2], "a"), (ids[:3], "b"), (ids, "c"), (ids[1:2], "d")]:
+        expected = {i for i in chosen if Message.get_by_id(i).claim is None}
+        claimed = claim.rows(chosen, owner, NOW)
+        assert {m.id for m in claimed} == expected
+        assert all(isinstance(m, Message) and m.claim == owner for m in claimed)
+    assert [(Message.get_by_id(i).claim, Message.get_by_id(i).sent_at) for i in ids] == [
+        ("b", NOW), ("a", NOW), ("b", NOW), ("c", NOW)]
+    assert KeptIn(lambda items: Message.delete().where(Message.id.in_(list(items)))).run(
+        ids[2:]).rowcount == 2
