@@ -99,6 +99,11 @@ def _staff_jobs(db):
     db.create_tables([models.StaffJob], safe=True)
 
 
+def _messages_by_recipient(db):
+    """A person's messages found by index, not by reading them all (issue 15)."""
+    models.Message._schema.create_indexes(safe=True)
+
+
 STEPS = [
     (1, _initial),
     (2, _one_time_codes),
@@ -114,6 +119,7 @@ STEPS = [
     (12, _hyphen_is_a_space),
     (13, _audit),
     (14, _staff_jobs),
+    (15, _messages_by_recipient),
 ]
 
 

@@ -111,6 +111,11 @@ class Message(BaseModel):
     lease_until = DateTimeField(null=True)
     sent_at = DateTimeField(null=True)
 
+    class Meta:
+        # a person's newest code (its page, a stale one kept from going): without it, a
+        # scan of every message ever sent, twice a registration (issue 15)
+        indexes = ((("to", "kind", "created_at"), False),)
+
 
 class Invitation(BaseModel):
     """An individual registration link sent to a roster record's e-mail (R4–R6)."""
