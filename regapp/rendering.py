@@ -2,7 +2,8 @@
 
 import json
 
-from flask import make_response, redirect, render_template, request
+from flask import current_app, make_response, redirect, render_template, request, session
+from flask_wtf.csrf import generate_csrf
 from htmx_flask import Htmx
 
 
@@ -26,9 +27,33 @@ def is_fragment_request():
 def render(page, partial, status=200, **context):
     """Render ``partial`` alone for an htmx swap, else ``page``, which includes it."""
     template = partial if is_fragment_request() else page
-    response = make_response(render_template(template, partial=partial, **context), status)
+    return _answer(render_template(template, partial=partial, **context), status)
+
+
+def _answer(html, status=200):
+    response = make_response(html, status)
     response.vary.add("HX-Request")  # caches must keep the two answers apart
     return response
+
+
+def render_blank(page, partial, **context):
+    """:func:`render` for a form nobody has filled in yet, with ``context`` the same for
+    every visitor: the page differs from one visitor to the next by its CSRF token alone,
+    so it is rendered once a process and each visitor's token put in its place (issue 15:
+    the registration form's fields were a tenth of a registration's CPU beside its hash).
+    A page with a notice to show (a flash) is rendered as usual."""
+    if session.get("_flashes"):
+        return render(page, partial, **context)
+    template = partial if is_fragment_request() else page
+    blanks = current_app.extensions.setdefault("regapp.blank_pages", {})
+    token = generate_csrf()
+    if template not in blanks:
+        html = render_template(template, partial=partial, **context)
+        if token not in html:  # a page without the token is not one to keep
+            return _answer(html)
+        blanks[template] = (html, token)
+    html, made_with = blanks[template]
+    return _answer(html.replace(made_with, token))
 
 
 def answer_check(field, hints=None):

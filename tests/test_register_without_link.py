@@ -245,3 +245,18 @@ def test_back_from_the_email_code_says_the_phone_is_confirmed(client, roster, ou
     assert back.headers["Location"] == "/register/email-code"
     step = client.get("/register/email-code").get_data(as_text=True)
     assert "Номер телефона уже подтверждён: осталось ввести код из письма." in step
+
+
+def test_the_blank_form_is_each_visitors_own_and_a_notice_still_shows(app, roster):  # issue 15
+    first, second = app.test_client(), app.test_client()
+    pages = [c.get("/register").get_data(as_text=True) for c in (first, second)]
+    tokens = [csrf(page) for page in pages]
+    assert tokens[0] != tokens[1]
+    assert pages[0].replace(tokens[0], "") == pages[1].replace(tokens[1], "")
+    # the token in each page is its visitor's own: another's is refused, one's own taken
+    assert second.post("/register", data=form(pages[0])).status_code == 400
+    assert second.post("/register", data=form(pages[1])).status_code == 303
+    with first.session_transaction() as session:
+        session["_flashes"] = [("status", "Начните регистрацию заново")]
+    assert "Начните регистрацию заново" in first.get("/register").get_data(as_text=True)
+    assert "Начните регистрацию заново" not in first.get("/register").get_data(as_text=True)

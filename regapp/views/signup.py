@@ -21,7 +21,13 @@ from regapp import (
 )
 from regapp.auth import current_account, sign_in
 from regapp.forms import CodeForm, ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
-from regapp.rendering import answer_check, hx_redirect, is_fragment_request, render
+from regapp.rendering import (
+    answer_check,
+    hx_redirect,
+    is_fragment_request,
+    render,
+    render_blank,
+)
 from regapp.texts import text
 from regapp.views.common import client, limit_view, resend_then_show
 
@@ -84,8 +90,9 @@ def form():
             else:
                 session["pending"], session["restart"] = pending.id, request.path
                 return hx_redirect(url_for("signup.code"))
-    return render("signup/form.html", "signup/_form.html", form=form, error=error,
-                  hints=passwords.unticked(), patronymic_hint=PATRONYMIC_HINT)
+    page = render_blank if not (form.is_submitted() or esia_person) else render
+    return page("signup/form.html", "signup/_form.html", form=form, error=error,
+                hints=passwords.unticked(), patronymic_hint=PATRONYMIC_HINT)
 
 
 def _pending(email_step=False):
