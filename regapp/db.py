@@ -75,7 +75,8 @@ def write_transaction():
 
 def init_app(app):
     """Bind the database; a request connects on first use and closes at its end."""
-    app.extensions["regapp.db"] = bind(app.config["DATABASE"])
+    app.extensions["regapp.db"] = db = bind(app.config["DATABASE"])
+    db.prepare_kept = bool(app.config["DATABASE_PREPARE"])  # regapp.statements
 
     @app.teardown_request
     def _close(exc):

@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 
 DEFAULTS = {
     "DATABASE": None,  # SQLite in the instance folder
+    # PostgreSQL: the frequent statements prepared once a connection (regapp.statements);
+    # False behind a pooler that lends a connection per transaction (PgBouncer's)
+    "DATABASE_PREPARE": True,
     "QUEUE": "sqlite",
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "QA_MODE": False,

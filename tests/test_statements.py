@@ -3,8 +3,10 @@ on both databases (the PostgreSQL pass runs this file too)."""
 
 import datetime as dt
 
+import pytest
+
 from regapp.models import Account, ConsentEvent, Message, OneTimeCode, RosterRecord, WebSession
-from regapp.statements import Kept, KeptIn, KeptInsert
+from regapp.statements import Kept, KeptIn, KeptInsert, _prepared_form
 
 NOW = dt.datetime(2026, 11, 26, 9, 30, 15, 123456)
 
@@ -93,3 +95,38 @@ def test_a_kept_in_list_of_any_length_changes_and_returns_what_the_query_would(a
         ("b", NOW), ("a", NOW), ("b", NOW), ("c", NOW)]
     assert KeptIn(lambda items: Message.delete().where(Message.id.in_(list(items)))).run(
         ids[2:]).rowcount == 2
+
+
+def _prepared_here():
+    from regapp.db import database
+
+    return [row[0] for row in database.execute_sql("SELECT name FROM pg_prepared_statements")]
+
+
+@pytest.mark.postgres_only
+def test_a_kept_statement_is_prepared_once_a_connection_on_postgresql(app):
+    for n in range(3):
+        _record(n)
+    kept = Kept(lambda key: RosterRecord.select().where(RosterRecord.policy_key == key), 1)
+    assert [[r.policy_key for r in kept.rows(f"p{n}")] for n in range(3)] == [["p0"], ["p1"],
+                                                                               ["p2"]]
+    assert _prepared_here().count(kept.name) == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.settings(DATABASE_PREPARE=False)
+def test_nothing_is_prepared_when_the_setting_is_off(app):  # behind PgBouncer's transactions
+    _record(1)
+    kept = Kept(lambda key: RosterRecord.select().where(RosterRecord.policy_key == key), 1)
+    assert [r.policy_key for r in kept.rows("p1")] == ["p1"]
+    assert kept.name not in _prepared_here()
+
+
+def test_only_sql_whose_placeholders_carry_over_is_prepared():
+    assert _prepared_form("k", 'SELECT "a" FROM "t" WHERE "b" = %s AND "c" IN (%s, %s)', 3) == (
+        'PREPARE k AS SELECT "a" FROM "t" WHERE "b" = $1 AND "c" IN ($2, $3)',
+        "EXECUTE k(%s, %s, %s)")
+    assert _prepared_form("k", 'SELECT 1 FROM "t"', 0) == ('PREPARE k AS SELECT 1 FROM "t"',
+                                                           "EXECUTE k")
+    assert _prepared_form("k", "SELECT \"a\" FROM \"t\" WHERE \"b\" LIKE '5%%' AND %s", 1) is None
+    assert _prepared_form("k", 'SELECT %s', 2) is None
