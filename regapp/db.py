@@ -10,10 +10,12 @@ file with its pragmas every time (issue 15). The schema is created and upgraded 
 from __future__ import annotations
 
 import os
+import time
 
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect as connect_url
-from playhouse.pool import PooledSqliteDatabase
+from playhouse.db_url import parse as parse_url
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 database = DatabaseProxy()
 
@@ -36,11 +38,38 @@ def open_database(url):
         # a pooled connection may serve another thread next time, one thread at a time
         return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=None,
                                     stale_timeout=STALE_AFTER, check_same_thread=False)
-    scheme, _, rest = url.partition("://")
-    if scheme in ("postgres", "postgresql"):
-        return connect_url(f"{scheme}+pool://{rest}", max_connections=None,
-                           stale_timeout=STALE_AFTER)
+    if url.startswith(("postgres://", "postgresql://")):
+        return PooledPostgres(**parse_url(url), max_connections=None, stale_timeout=STALE_AFTER)
     return connect_url(url)
+
+
+class PooledPostgres(PooledPostgresqlDatabase):
+    """peewee's pool asks the server (``SELECT 1``, a round trip made holding the pool's
+    lock) whether a connection is alive before lending it again. One given back less than
+    ``RECHECK_AFTER`` seconds ago is lent without asking, the driver's own state still
+    read (issue 15: a request's round trip, and threads queueing at the lock); should the
+    server have gone in that second, the request finds it out as it would a moment later."""
+
+    RECHECK_AFTER = 1.0
+
+    def __init__(self, *args, **kwargs):
+        self._given_back = {}  # id of a connection in the pool → when it came back
+        super().__init__(*args, **kwargs)
+
+    def _close(self, conn, close_conn=False):
+        self._given_back[id(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+    def _close_raw(self, conn):
+        self._given_back.pop(id(conn), None)
+        super()._close_raw(conn)
+
+    def _is_closed(self, conn):
+        back = self._given_back.get(id(conn))
+        if (back is not None and time.monotonic() - back < self.RECHECK_AFTER
+                and not conn.closed and self._adapter.txn_status(conn) == self._adapter.txn_idle):
+            return False
+        return super()._is_closed(conn)
 
 
 def owner_only(path):
