@@ -35,6 +35,15 @@ _CHANGE = Kept(lambda account, data, now, row_id: WebSession.update(
 _TOUCH = Kept(lambda now, row_id: WebSession.update(last_seen_at=now).where(
     WebSession.id == row_id), 2)
 _DELETE = Kept(lambda row_id: WebSession.delete().where(WebSession.id == row_id), 1)
+_COLUMNS = WebSession._meta.sorted_fields
+#: a stored session's row made another (every column, its key's hash too): slots are the
+#: columns' values in _COLUMNS' order, then the old row's id
+_REPLACE = Kept(lambda *values: WebSession.update(dict(zip(_COLUMNS, values[:-1], strict=True))).where(
+    WebSession.id == values[-1]), len(_COLUMNS) + 1)
+
+
+def _values(row):
+    return [column.db_value(row.__data__.get(column.name)) for column in _COLUMNS]
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -99,21 +108,24 @@ class ServerSessions(SessionInterface):
     def _store(self, session, now, app):
         from flask import request
 
+        old = session.row
         if session.rotate or session.key is None:
-            if session.row is not None:
-                _DELETE.run(session.row.id)
             session.key, session.row = secrets.token_urlsafe(32), None
             session.rotate = False
         data, account = json.dumps(dict(session)), session.get("account_id")
-        if session.row is None:
-            row = WebSession(
-                id=hash_token(session.key), public_id=secrets.token_urlsafe(8), account=account,
-                data=data, created_at=now, last_seen_at=now,
-                user_agent=request.headers.get("User-Agent", "")[:300],
-                client_ip=request.remote_addr)
-            session.row = _NEW.save(row)
-        else:
+        if session.row is not None:
             _CHANGE.run(account, data, now, session.row.id)
+            return
+        row = WebSession(
+            id=hash_token(session.key), public_id=secrets.token_urlsafe(8), account=account,
+            data=data, created_at=now, last_seen_at=now,
+            user_agent=request.headers.get("User-Agent", "")[:300],
+            client_ip=request.remote_addr)
+        # a new key for a stored session: its row becomes the new one, the old key dead
+        # with it (one statement, not a DELETE and an INSERT)
+        if old is None or not _REPLACE.run(*_values(row), old.id).rowcount:
+            _NEW.save(row)
+        session.row = row
 
 
 def _ended(row, settings, now):

@@ -102,3 +102,25 @@ def test_ended_sessions_are_forgotten_by_the_hourly_task(app, client, account):
     row = WebSession.get()
     WebSession.update(last_seen_at=row.last_seen_at - dt.timedelta(hours=1)).execute()
     assert forget(app.config)[0] == 1 and WebSession.select().count() == 0
+
+
+def test_a_new_key_makes_the_stored_row_the_new_one(client, account):  # issue 15
+    client.get("/login")
+    before = WebSession.get(WebSession.id == _hash(cookie(client)))
+    Auth(client).login()
+    after = WebSession.get(WebSession.id == _hash(cookie(client)))
+    assert [row.id for row in WebSession.select()] == [after.id]  # one row: the new key's
+    assert (after.account_id, after.public_id != before.public_id) == (account.id, True)
+
+
+def test_a_new_key_for_a_row_gone_meanwhile_is_stored_anew(app):  # the purge got there first
+    from regapp.sessions import ServerSession, ServerSessions
+
+    gone = WebSession(id="gone", public_id="p", data="{}", created_at=dt.datetime(2026, 1, 1),
+                      last_seen_at=dt.datetime(2026, 1, 1))
+    session = ServerSession({"account_id": None, "x": 1}, key="old-key", row=gone)
+    session.regenerate()
+    with app.test_request_context("/"):
+        ServerSessions()._store(session, dt.datetime(2026, 11, 27, 9, 0), app)
+    stored = WebSession.get(WebSession.id == _hash(session.key))
+    assert (stored.data, session.key != "old-key") == ('{"account_id": null, "x": 1}', True)
