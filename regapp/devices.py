@@ -30,7 +30,8 @@ COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookie lifetimes near 400 days
 def note(account, token, notify=True, now=None):
     """Remember this browser for ``account``; notify when it is new and not the first."""
     digest = hash_token(token)
-    seen = _SEEN.first(account.id, digest)
+    # without a notice to decide, the INSERT alone tells a known browser (its uniqueness)
+    seen = _SEEN.first(account.id, digest) if notify else None
     if seen == (digest,):
         return False
     notice = notify and seen is not None  # a new browser, not the first one

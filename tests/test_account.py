@@ -162,6 +162,16 @@ def test_a_new_device_is_announced_and_a_known_one_is_not(app, account, outbox):
     assert len(outbox()) == 1
 
 
+def test_a_device_noted_without_a_notice_is_remembered_once(app, account, outbox):  # issue 15
+    from regapp import devices
+    from regapp.models import KnownDevice
+
+    assert devices.note(account, "browser-1", notify=False) is True  # a registration's
+    assert devices.note(account, "browser-1", notify=False) is False
+    assert devices.note(account, "browser-1") is False  # known: no notice either
+    assert (KnownDevice.select().count(), outbox()) == (1, [])
+
+
 def test_new_device_notice_goes_by_sms_while_the_email_is_unconfirmed(app, account, outbox):
     Account.update(email_confirmed=False).execute()
     login(app.test_client())
