@@ -36,19 +36,19 @@ def _answer(html, status=200):
     return response
 
 
-def render_blank(page, partial, **context):
-    """:func:`render` for a form nobody has filled in yet, with ``context`` the same for
-    every visitor: the page differs from one visitor to the next by its CSRF token alone,
-    so it is rendered once a process and each visitor's token put in its place (issue 15:
-    the registration form's fields were a tenth of a registration's CPU beside its hash).
-    A page with a notice to show (a flash) is rendered as usual."""
+def render_blank(page, partial, context):
+    """:func:`render` for a form nobody has filled in yet, with ``context()`` making the
+    same context for every visitor: the page differs from one visitor to the next by its
+    CSRF token alone, so it is rendered once a process and each visitor's token put in its
+    place (issue 15: the registration form's fields were a tenth of a registration's CPU
+    beside its hash). A page with a notice to show (a flash) is rendered as usual."""
     if session.get("_flashes"):
-        return render(page, partial, **context)
+        return render(page, partial, **context())
     template = partial if is_fragment_request() else page
     blanks = current_app.extensions.setdefault("regapp.blank_pages", {})
     token = generate_csrf()
     if template not in blanks:
-        html = render_template(template, partial=partial, **context)
+        html = render_template(template, partial=partial, **context())
         if token not in html:  # a page without the token is not one to keep
             return _answer(html)
         blanks[template] = (html, token)

@@ -57,8 +57,11 @@ def _hints(form):
 @bp.route("/register", methods=["GET", "POST"])
 def form():
     """The registration tab: find the person in the roster, then the SMS code."""
-    form, error = RegistrationForm(), None
     esia_person = session.get("esia_person")
+    if request.method == "GET" and not esia_person:  # a first look: the same for everyone
+        return render_blank("signup/form.html", "signup/_form.html",
+                            lambda: _form_page(RegistrationForm()))
+    form, error = RegistrationForm(), None
     if esia_person and not form.is_submitted():  # R20: names from Gosuslugi
         form.last_name.data = esia_person["last_name"]
         form.first_name.data = esia_person["first_name"]
@@ -90,9 +93,12 @@ def form():
             else:
                 session["pending"], session["restart"] = pending.id, request.path
                 return hx_redirect(url_for("signup.code"))
-    page = render_blank if not (form.is_submitted() or esia_person) else render
-    return page("signup/form.html", "signup/_form.html", form=form, error=error,
-                hints=passwords.unticked(), patronymic_hint=PATRONYMIC_HINT)
+    return render("signup/form.html", "signup/_form.html", **_form_page(form, error))
+
+
+def _form_page(form, error=None):
+    return {"form": form, "error": error, "hints": passwords.unticked(),
+            "patronymic_hint": PATRONYMIC_HINT}
 
 
 def _pending(email_step=False):
