@@ -12,6 +12,7 @@ compared in constant time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from regapp.db import write_transaction
+from regapp.db import database, write_transaction
 from regapp.models import OneTimeCode, utcnow
 from regapp.statements import Kept, KeptInsert
 from regapp.texts import text
@@ -130,7 +131,9 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
     :raises Locked: the wrong tries of this hour are used up.
     """
     now = now or utcnow()
-    with write_transaction():
+    # its callers each hold a transaction already: joined, not nested (a SAVEPOINT and its
+    # RELEASE were two round trips a registration on PostgreSQL, issue 15)
+    with contextlib.nullcontext() if database.in_transaction() else write_transaction():
         every = _recent(target, now)
         mine = [c for c in every if c.purpose == purpose]
         if sum(c.wrong_tries for c in mine) >= limits.wrong_tries_per_hour:

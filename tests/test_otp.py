@@ -147,3 +147,15 @@ def test_a_ceiling_holds_across_purposes(app):
     with pytest.raises(otp.TooMany):
         otp.issue(PHONE, "registration", SECRET, now=at(70), limits=limits)
     otp.issue(PHONE, "change_email", SECRET, now=at(71), limits=limits)  # a first code goes
+
+
+def test_a_code_issued_inside_a_transaction_joins_it(app, monkeypatch):  # issue 15
+    from regapp.db import database, write_transaction
+
+    sent, real = [], database.obj.execute_sql
+    monkeypatch.setattr(database.obj, "execute_sql",
+                        lambda sql, *args, **kwargs: sent.append(sql) or real(sql, *args, **kwargs))
+    with write_transaction():
+        otp.issue("+79160000077", "signup", "secret")
+    assert sent and not [sql for sql in sent if "SAVEPOINT" in sql.upper()]
+    assert OneTimeCode.select().where(OneTimeCode.target == "+79160000077").count() == 1
