@@ -35,15 +35,11 @@ _CHANGE = Kept(lambda account, data, now, row_id: WebSession.update(
 _TOUCH = Kept(lambda now, row_id: WebSession.update(last_seen_at=now).where(
     WebSession.id == row_id), 2)
 _DELETE = Kept(lambda row_id: WebSession.delete().where(WebSession.id == row_id), 1)
-_COLUMNS = WebSession._meta.sorted_fields
-#: a stored session's row made another (every column, its key's hash too): slots are the
-#: columns' values in _COLUMNS' order, then the old row's id
-_REPLACE = Kept(lambda *values: WebSession.update(dict(zip(_COLUMNS, values[:-1], strict=True))).where(
-    WebSession.id == values[-1]), len(_COLUMNS) + 1)
-
-
-def _values(row):
-    return [column.db_value(row.__data__.get(column.name)) for column in _COLUMNS]
+#: a stored session's row made another, every column its key's hash too: the slots are
+#: the new row's values (as _NEW takes them), then the old row's id
+_REPLACE = Kept(lambda *values: WebSession.update(
+    dict(zip(_NEW.fields, values[:-1], strict=True))).where(WebSession.id == values[-1]),
+    len(_NEW.fields) + 1)
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -123,7 +119,7 @@ class ServerSessions(SessionInterface):
             client_ip=request.remote_addr)
         # a new key for a stored session: its row becomes the new one, the old key dead
         # with it (one statement, not a DELETE and an INSERT)
-        if old is None or not _REPLACE.run(*_values(row), old.id).rowcount:
+        if old is None or not _REPLACE.run(*_NEW.values(row), old.id).rowcount:
             _NEW.save(row)
         session.row = row
 

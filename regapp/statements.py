@@ -157,7 +157,7 @@ class KeptInsert:
 
     def save(self, row):
         """Insert ``row`` (made with the model's defaults); its automatic id set; ``row``."""
-        cursor = self._kept_for(1).run(*self._values(row))
+        cursor = self._kept_for(1).run(*self.values(row))
         if self.auto_id:
             new_id = cursor.fetchone()[0] if database.returning_clause else cursor.lastrowid
             setattr(row, self.auto_id.name, new_id)
@@ -166,9 +166,10 @@ class KeptInsert:
     def save_many(self, rows):
         """Insert ``rows`` in one statement (no ids read back)."""
         if rows:
-            self._kept_for(len(rows)).run(*(v for row in rows for v in self._values(row)))
+            self._kept_for(len(rows)).run(*(v for row in rows for v in self.values(row)))
 
-    def _values(self, row):
+    def values(self, row):
+        """``row``'s values as the statement takes them, in :attr:`fields`' order."""
         data = row.__data__
         return [f.db_value(data.get(f.name)) for f in self.fields]
 
