@@ -153,11 +153,11 @@ class KeptInsert:
         meta = model._meta
         self.model, self.auto_id = model, meta.primary_key if meta.auto_increment else None
         self.fields = [f for f in meta.sorted_fields if f is not self.auto_id]
-        self._kept = {}
+        self._inserts = KeptIn(self._insert)  # every row's values in one list
 
     def save(self, row):
         """Insert ``row`` (made with the model's defaults); its automatic id set; ``row``."""
-        cursor = self._kept_for(1).run(*self.values(row))
+        cursor = self._inserts.run(self.values(row))
         if self.auto_id:
             new_id = cursor.fetchone()[0] if database.returning_clause else cursor.lastrowid
             setattr(row, self.auto_id.name, new_id)
@@ -166,23 +166,16 @@ class KeptInsert:
     def save_many(self, rows):
         """Insert ``rows`` in one statement (no ids read back)."""
         if rows:
-            self._kept_for(len(rows)).run(*(v for row in rows for v in self.values(row)))
+            self._inserts.run([v for row in rows for v in self.values(row)])
 
     def values(self, row):
         """``row``'s values as the statement takes them, in :attr:`fields`' order."""
         data = row.__data__
         return [f.db_value(data.get(f.name)) for f in self.fields]
 
-    def _kept_for(self, count):
-        kept = self._kept.get(count)
-        if kept is None:
-            kept = self._kept[count] = Kept(lambda *slots: self._insert(slots, count),
-                                            len(self.fields) * count)
-        return kept
-
-    def _insert(self, slots, count):
+    def _insert(self, slots):
         width = len(self.fields)
         query = self.model.insert_many(
-            [slots[n * width:(n + 1) * width] for n in range(count)], fields=self.fields)
+            [slots[n:n + width] for n in range(0, len(slots), width)], fields=self.fields)
         # the new id, on a database that tells it only when asked (PostgreSQL)
         return query.returning(self.auto_id) if self.auto_id and database.returning_clause else query
