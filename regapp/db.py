@@ -57,12 +57,51 @@ class PooledPostgres(PooledPostgresqlDatabase):
         super().__init__(*args, **kwargs)
 
     def _close(self, conn, close_conn=False):
+        self._state.begin_pending = None
         self._given_back[id(conn)] = time.monotonic()
         super()._close(conn, close_conn)
 
     def _close_raw(self, conn):
         self._given_back.pop(id(conn), None)
         super()._close_raw(conn)
+
+    # A transaction's BEGIN goes to the server with its first statement (one query
+    # string, one round trip) instead of alone: three round trips fewer a registration
+    # (issue 15). Code that takes the cursor itself gets the BEGIN sent first.
+
+    def begin(self, isolation_level=None):
+        if self.is_closed():
+            self.connect()
+        level = isolation_level or self._isolation_level
+        self._state.begin_pending = (self._state.conn, "BEGIN" if not level else
+                                     f"BEGIN TRANSACTION ISOLATION LEVEL "
+                                     f"{self._adapter.isolation_level_str(level)}")
+
+    def _take_begin(self):
+        """The BEGIN still to send on this thread's connection, or None (now cleared)."""
+        pending = getattr(self._state, "begin_pending", None)
+        if pending is None:
+            return None
+        self._state.begin_pending = None
+        return pending[1] if pending[0] is self._state.conn else None
+
+    def execute_sql(self, sql, params=None):
+        begin = self._take_begin()
+        return super().execute_sql(f"{begin}; {sql}" if begin else sql, params)
+
+    def cursor(self, named_cursor=None):
+        begin = self._take_begin()
+        if begin:
+            super().cursor().execute(begin)
+        return super().cursor(named_cursor)
+
+    def commit(self):
+        if self._take_begin() is None:  # else nothing was done: nothing to end
+            super().commit()
+
+    def rollback(self):
+        if self._take_begin() is None:
+            super().rollback()
 
     def _is_closed(self, conn):
         back = self._given_back.get(id(conn))

@@ -270,7 +270,7 @@ class Copier:
     AHEAD = 2
 
     def __init__(self):
-        self.cursor = database.connection().cursor()
+        self.cursor = database.cursor()  # the transaction's BEGIN sent first
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="roster-copy")
         self.pending = collections.deque()
 

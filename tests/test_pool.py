@@ -35,3 +35,48 @@ def test_one_idle_longer_is_asked_and_a_dead_one_not_lent_again(app, backend, mo
     monkeypatch.setattr(pool, "RECHECK_AFTER", 0)
     assert pool._is_closed(connection) is True
     assert database.execute_sql("SELECT 1").fetchone() == (1,)  # a live one lent instead
+
+
+# A transaction's BEGIN travels with its first statement (issue 15): nothing is sent at
+# the start of the block, the first statement begins it, and it stays one transaction.
+
+def _server_status():
+    return database.connection().get_transaction_status()
+
+
+def test_begin_goes_with_the_first_statement(app):
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INTRANS
+    sent = []
+    database.obj.query_hooks.append(lambda event: sent.append(event.sql))
+    try:
+        with database.atomic():
+            assert _server_status() == TRANSACTION_STATUS_IDLE  # nothing sent yet
+            database.execute_sql("SELECT 1")
+            assert _server_status() == TRANSACTION_STATUS_INTRANS
+            database.execute_sql("SELECT 2")
+    finally:
+        database.obj.query_hooks.clear()
+    assert sent[:2] == ["BEGIN; SELECT 1", "SELECT 2"]
+    assert _server_status() == TRANSACTION_STATUS_IDLE  # committed
+
+
+def test_a_failure_later_undoes_the_first_statement(app):
+    from regapp.models import SignInThrottle
+    with pytest.raises(RuntimeError), database.atomic():
+        SignInThrottle.create(key="phone:lazy-begin")
+        raise RuntimeError
+    assert not SignInThrottle.select().where(SignInThrottle.key == "phone:lazy-begin").exists()
+
+
+def test_an_empty_transaction_sends_nothing_and_a_taken_cursor_begins_it(app):
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INTRANS
+    with database.atomic():
+        pass
+    assert _server_status() == TRANSACTION_STATUS_IDLE
+    with database.atomic() as transaction:
+        database.cursor()  # COPY's path: the cursor used without execute_sql
+        assert _server_status() == TRANSACTION_STATUS_INTRANS
+        transaction.rollback(False)
+    with database.atomic("SERIALIZABLE"):
+        level = database.execute_sql("SHOW transaction_isolation").fetchone()[0]
+    assert level == "serializable"
