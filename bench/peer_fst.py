@@ -1,7 +1,7 @@
 """The peer (issue 15): Flask-Security-Too's sign-up, measured as regapp's registrations are.
 
 A minimal app of our own on Flask-Security-Too 5.9.2 (its models for Flask-SQLAlchemy,
-SQLite): e-mail confirmation off, argon2id with regapp's parameters (t=3, m=64 MiB,
+on SQLite or on PostgreSQL as regapp's run beside it): e-mail confirmation off, argon2id with regapp's parameters (t=3, m=64 MiB,
 p=4), zxcvbn on, CSRF on. It runs under gunicorn as regapp does (gthread, the same
 workers and threads) and the same 50 clients sign up through it: GET the form, POST it.
 Flask-Security-Too pins its own Flask stack, so it lives in a virtualenv of its own
@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".bench" / "fst"
-PACKAGES = ["Flask-Security-Too[fsqla]==5.9.2", "argon2-cffi", "zxcvbn", "gunicorn"]
+PACKAGES = ["Flask-Security-Too[fsqla]==5.9.2", "argon2-cffi", "zxcvbn", "gunicorn",
+            "psycopg2-binary"]
 #: passlib's names for the argon2id parameters argon2-cffi's PasswordHasher() uses in regapp
 ARGON2 = {"argon2__type": "ID", "argon2__time_cost": 3, "argon2__memory_cost": 65536,
           "argon2__parallelism": 4}
@@ -35,7 +36,7 @@ def create_app():
     app = Flask("peer")
     app.config.update(
         SECRET_KEY="bench", SECURITY_PASSWORD_SALT="bench-salt",
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.environ['PEER_DB']}",
+        SQLALCHEMY_DATABASE_URI=os.environ["PEER_DATABASE"],
         SECURITY_REGISTERABLE=True, SECURITY_SEND_REGISTER_EMAIL=False,
         SECURITY_CONFIRMABLE=False, SECURITY_PASSWORD_HASH="argon2",
         SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS=ARGON2,
@@ -58,20 +59,23 @@ def create_app():
 
 
 def ensure_venv():
-    """The peer's own virtualenv, made once."""
-    python = VENV / "bin" / "python"
+    """The peer's own virtualenv, made once (and again when PACKAGES change)."""
+    python, installed = VENV / "bin" / "python", VENV / "packages.txt"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    if not installed.exists() or installed.read_text() != "\n".join(PACKAGES):
         subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], check=True)
+        installed.write_text("\n".join(PACKAGES))
     return VENV / "bin"
 
 
 @contextlib.contextmanager
-def serve(port, workers):
-    """gunicorn with the peer app on ``port``, as regapp's deployment runs (gthread)."""
+def serve(port, workers, database):
+    """gunicorn with the peer app on ``port`` and SQLAlchemy's ``database`` URL, as
+    regapp's deployment runs (gthread)."""
     binaries = ensure_venv()
     folder = Path(tempfile.mkdtemp(prefix="regapp-peer-"))
-    env = {**os.environ, "PEER_DB": str(folder / "peer.db"), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PEER_DATABASE": database, "PYTHONPATH": str(ROOT)}
     subprocess.run([str(binaries / "python"), "-c", "from bench.peer_fst import create_app; "
                     "create_app()"], env=env, check=True)  # the tables, before the workers
     log = open(folder / "gunicorn.log", "w")  # noqa: SIM115 (closed below)
@@ -81,7 +85,7 @@ def serve(port, workers):
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_for(f"http://127.0.0.1:{port}/register", server, folder / "gunicorn.log")
-        yield folder / "peer.db"
+        yield
     finally:
         server.terminate()
         server.wait(30)
@@ -117,21 +121,38 @@ def sign_up(base, n, timeout=120):
     return n
 
 
-def run(people, clients, workers):
-    """{"per_second", "errors", "users", "hash"} for ``people`` sign-ups, ``clients`` at once."""
-    import sqlite3
-
+def run(people, clients, workers, backend="sqlite"):
+    """{"per_second", "errors", "users", "hash"} for ``people`` sign-ups, ``clients`` at
+    once, on SQLite or on PostgreSQL (a cluster of its own, durable as regapp's load's)."""
     from regapp.testing.peers import free_port
     from tests import crowd
 
     port = free_port()
-    with serve(port, workers) as database:
+    with contextlib.ExitStack() as stack:
+        if backend == "postgres":
+            from tests.servers import postgres_server
+            url = stack.enter_context(postgres_server(durable=True))
+            database, connect = url.replace("postgresql://", "postgresql+psycopg2://"), url
+        else:
+            path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "peer.db"
+            database, connect = f"sqlite:///{path}", path
+        stack.enter_context(serve(port, workers, database))
         base = f"http://127.0.0.1:{port}"
         started = time.monotonic()
         done, failures = crowd.at_once(lambda n: sign_up(base, n), range(people), clients)
         wall = time.monotonic() - started
-        with contextlib.closing(sqlite3.connect(database)) as connection:
-            users, sample = connection.execute(
-                "SELECT count(*), max(password) FROM user").fetchone()
+        users, sample = _users(backend, connect)
     return {"per_second": len(done) / wall, "errors": len(failures), "users": users,
             "hash": sample, "failures": failures[:5]}
+
+
+def _users(backend, connect):
+    """(how many users, one's password hash) as the peer's database holds them."""
+    if backend == "postgres":
+        import psycopg2 as driver
+    else:
+        import sqlite3 as driver
+    with contextlib.closing(driver.connect(connect)) as connection:
+        cursor = connection.cursor()
+        cursor.execute('SELECT count(*), max(password) FROM "user"')
+        return cursor.fetchone()
