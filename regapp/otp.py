@@ -164,12 +164,17 @@ def seconds_until_resend(target, purpose, now=None, limits=LIMITS):
     return max(0, int((limits.resend_after - (now - last)).total_seconds() + 0.999))
 
 
-def verify(target, purpose, typed, secret, now=None, limits=LIMITS, accept=None):
+def verify(target, purpose, typed, secret, now=None, limits=LIMITS, accept=None, then=None):
     """Check ``typed`` against the open code; return the code row, now used.
 
     ``accept``, when given, is asked once the code is right and before it is used up: an
     exception it returns is raised instead, and the code stays open with its try given
     back (a new password refused after a right code does not cost the person the code).
+
+    ``then``, when given, is called with the used code in the same transaction, and what
+    it returns is returned instead: writes that stand or fall with the code's use (the
+    account it opens), committed once. An exception it raises undoes both (the code stays
+    open, its try given back) and goes on to the caller.
 
     :raises CodeError: with the reason, in Russian, for the person.
     """
@@ -179,6 +184,8 @@ def verify(target, purpose, typed, secret, now=None, limits=LIMITS, accept=None)
         raise Malformed(limits.digits)
     with write_transaction():
         outcome = _check(target, purpose, typed, secret, now, limits, accept)
+        if then is not None and not isinstance(outcome, Exception):
+            outcome = then(outcome)
     # raised outside the transaction, so a wrong try stays counted
     if isinstance(outcome, Exception):
         raise outcome

@@ -185,15 +185,21 @@ def complete(pending, code, settings, now=None):
     :raises Refused: the phone, e-mail or link was taken meanwhile (R29).
     """
     now = now or utcnow()
-    otp.verify(pending.phone, PURPOSE, code, settings["SECRET_KEY"], now=now)
+
+    def verify(then):
+        return otp.verify(pending.phone, PURPOSE, code, settings["SECRET_KEY"], now=now, then=then)
+
     if pending.email_code_required:
-        with write_transaction():
-            PendingRegistration.update(phone_confirmed=True).where(
-                PendingRegistration.id == pending.id).execute()
-            message = _queue_email_code(pending, settings, now)
+        message = verify(lambda _: _phone_confirmed(pending, settings, now))
         messaging.dispatch([message.id])
         return None
-    return _create_account(pending, now, pending.email_confirmed)
+    return _create_account(pending, now, pending.email_confirmed, verify)
+
+
+def _phone_confirmed(pending, settings, now):
+    PendingRegistration.update(phone_confirmed=True).where(
+        PendingRegistration.id == pending.id).execute()
+    return _queue_email_code(pending, settings, now)
 
 
 def complete_email(pending, code, settings, now=None):
@@ -201,8 +207,8 @@ def complete_email(pending, code, settings, now=None):
     now = now or utcnow()
     if not PendingRegistration.get_by_id(pending.id).phone_confirmed:
         raise Refused(text("signup.phone_first"))
-    otp.verify(pending.email_key, EMAIL_PURPOSE, code, settings["SECRET_KEY"], now=now)
-    return _create_account(pending, now, email_confirmed=True)
+    return _create_account(pending, now, True, lambda then: otp.verify(
+        pending.email_key, EMAIL_PURPOSE, code, settings["SECRET_KEY"], now=now, then=then))
 
 
 def resend_email_code(pending, settings, now=None):
@@ -217,29 +223,34 @@ def _queue_email_code(pending, settings, now):
     return notifications.email_code(pending.email, code)
 
 
-def _create_account(pending, now, email_confirmed):
-    """One transaction: the account, the consents, the link spent, the confirmation mail."""
-    message = None
+def _create_account(pending, now, email_confirmed, verify):
+    """``verify(then)`` checks the code and, in its transaction, runs ``then``: the
+    account, the consents, the link spent, the confirmation mail; all or nothing, the
+    code's use included (one taken meanwhile leaves the code open: R29's refusal stands
+    however often it is typed)."""
     try:
-        with write_transaction():
-            account = _NEW_ACCOUNT.save(Account(
-                record=pending.record_id, phone=pending.phone, email=pending.email,
-                email_key=pending.email_key, email_confirmed=email_confirmed,
-                password_hash=pending.password_hash, esia_id=pending.esia_id, created_at=now))
-            if pending.invitation_id and not Invitation.update(spent_at=now).where(
-                    (Invitation.id == pending.invitation_id)
-                    & Invitation.spent_at.is_null()).execute():
-                raise Refused(text("signup.link_spent"))
-            _record_consents(account, pending, now)
-            _DONE.run(account.id, pending.id)
-            if not email_confirmed:
-                message = email_confirmation.queue_link(account, now)
+        account, message = verify(lambda _: _open_account(pending, now, email_confirmed))
     except IntegrityError as exc:
         raise _taken(exc, pending) from None
     metrics.REGISTRATIONS.labels(pending.channel).inc()
     if message:
         messaging.dispatch([message.id])
     return account
+
+
+def _open_account(pending, now, email_confirmed):
+    """(the account, its confirmation mail or None), written in the caller's transaction."""
+    account = _NEW_ACCOUNT.save(Account(
+        record=pending.record_id, phone=pending.phone, email=pending.email,
+        email_key=pending.email_key, email_confirmed=email_confirmed,
+        password_hash=pending.password_hash, esia_id=pending.esia_id, created_at=now))
+    if pending.invitation_id and not Invitation.update(spent_at=now).where(
+            (Invitation.id == pending.invitation_id) & Invitation.spent_at.is_null()).execute():
+        raise Refused(text("signup.link_spent"))
+    _record_consents(account, pending, now)
+    _DONE.run(account.id, pending.id)
+    message = None if email_confirmed else email_confirmation.queue_link(account, now)
+    return account, message
 
 
 def _record_consents(account, pending, now):

@@ -159,3 +159,19 @@ def test_a_code_issued_inside_a_transaction_joins_it(app, monkeypatch):  # issue
         otp.issue("+79160000077", "signup", "secret")
     assert sent and not [sql for sql in sent if "SAVEPOINT" in sql.upper()]
     assert OneTimeCode.select().where(OneTimeCode.target == "+79160000077").count() == 1
+
+
+def test_what_follows_a_right_code_stands_or_falls_with_its_use(app):  # issue 15
+    row, code = issue()
+    seen = []
+    with pytest.raises(LookupError):  # what follows fails: the code stays open, no try spent
+        otp.verify(PHONE, "registration", code, SECRET, now=at(30),
+                   then=lambda used: seen.append(used.id) or {}["missing"])
+    after = OneTimeCode.get_by_id(row.id)
+    assert seen == [row.id] and after.closed_at is None and after.wrong_tries == 0
+    with pytest.raises(otp.Wrong):  # a wrong code never reaches it, and its try counts
+        otp.verify(PHONE, "registration", wrong(code), SECRET, now=at(31), then=seen.append)
+    assert len(seen) == 1 and OneTimeCode.get_by_id(row.id).wrong_tries == 1
+    assert otp.verify(PHONE, "registration", code, SECRET, now=at(32),
+                      then=lambda used: ("opened", used.id)) == ("opened", row.id)
+    assert OneTimeCode.get_by_id(row.id).closed_reason == "used"

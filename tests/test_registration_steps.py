@@ -123,6 +123,39 @@ def test_two_people_racing_for_one_phone_one_wins(app, invited, outbox, last_cod
     assert Account.select().count() == 1
 
 
+def test_a_refusal_at_the_account_leaves_the_code_open_and_nothing_written(
+        app, invited, outbox, last_code):  # R29, issue 15: code and account in one transaction
+    from regapp.models import OneTimeCode
+    one = start(app, invited["ДМС-101"])
+    registration.complete(one, last_code(), app.config)
+    other = _same_phone_as(one, invited["ДМС-102"])
+    later = utcnow() + dt.timedelta(minutes=2)
+    registration.resend_code(other, app.config, now=later)
+    code = last_code()
+    for _ in range(2):  # the same answer however often the right code is typed
+        with pytest.raises(registration.Refused):
+            registration.complete(other, code, app.config, now=later)
+    live = OneTimeCode.get((OneTimeCode.target == other.phone) & OneTimeCode.closed_at.is_null())
+    assert live.wrong_tries == 0  # a right code costs no try
+    assert Account.select().count() == 1 and ConsentEvent.select().count() == 2
+    assert PendingRegistration.get_by_id("race").account_id is None
+    assert Invitation.get_by_id(invited["ДМС-102"].id).spent_at is None
+
+
+def test_the_code_and_the_account_commit_once(app, invited, outbox, last_code):  # issue 15
+    from regapp.db import database
+    pending = start(app, invited["ДМС-101"])
+    code = last_code()
+    commits = []
+    original = database.obj.commit
+    database.obj.commit = lambda: commits.append(1) or original()
+    try:
+        registration.complete(pending, code, app.config)
+    finally:
+        del database.obj.commit
+    assert len(commits) == 1
+
+
 def test_two_tabs_finishing_at_once_make_one_account(app, invited, outbox, last_code):
     pending = start(app, invited["ДМС-101"])
     code = last_code()
