@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask import current_app
-from peewee import fn
+from peewee import SQL, fn
 
 from regapp import metrics
 from regapp.adapters import DeliveryError, Email, Sms
@@ -154,10 +154,15 @@ def _claim(message_ids, now):
     return sorted(claimed, key=lambda m: m.created_at)
 
 
+_NEWER = Message.alias("newer")
+#: each claimed message comes with ``superseded``: a newer one of its kind went to the
+#: same person (a stale code's test, answered without a round trip of its own)
 _CLAIM = KeptIn(lambda ids, claim, lease_until, now: Message.update(
     status="sending", claim=claim, lease_until=lease_until).where(
     Message.id.in_(list(ids)) & (Message.status == "pending") & (Message.next_attempt_at <= now)
-).returning(Message), 3)
+).returning(Message, fn.EXISTS(_NEWER.select(SQL("1")).where(
+    (_NEWER.to == Message.to) & (_NEWER.kind == Message.kind)
+    & (_NEWER.created_at > Message.created_at))).alias("superseded")), 3)
 
 
 def _hold(claim, extra=0):
@@ -214,16 +219,11 @@ def _drop_stale_codes(messages, now, outcome):
     kept = []
     for message in messages:
         if message.kind in CODE_KINDS and (
-                now - message.created_at > CODE_USEFUL_FOR
-                or _NEWER.first(message.to, message.kind, message.created_at) is not None):
+                now - message.created_at > CODE_USEFUL_FOR or message.superseded):
             _end_unsent(message, "stale", "код больше не нужен", outcome)
         else:
             kept.append(message)
     return kept
-
-
-_NEWER = Kept(lambda to, kind, created_at: Message.select(Message.id).where(
-    (Message.to == to) & (Message.kind == kind) & (Message.created_at > created_at)).limit(1), 3)
 
 
 def _end_unsent(message, status, reason, outcome):

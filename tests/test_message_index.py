@@ -29,8 +29,9 @@ def test_a_database_of_the_last_release_gets_the_index(app):
 def test_the_newest_code_is_looked_up_by_the_index_not_by_a_scan(app):
     now = dt.datetime(2026, 11, 27, 9, 0)
     Message.create(channel="sms", kind="code", to="+79160000001", text="t", created_at=now)
+    # the code page's look-up, and the claim's test for a newer code (its subquery)
     for kept, values in [(messaging._NEWEST_CODE, ["+79160000001"]),
-                         (messaging._NEWER, ["+79160000001", "code", now])]:
+                         (messaging._CLAIM, [[1], "claim", now, now])]:
         sql, params = kept.build(*values).sql()  # the kept statement, values in place
         plan = " ".join(str(row) for row in database.execute_sql(
             f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
