@@ -108,12 +108,9 @@ _RESERVE = Kept(lambda code_id, most: OneTimeCode.update(
     wrong_tries=OneTimeCode.wrong_tries + 1).where(
     (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()
     & (OneTimeCode.wrong_tries < most)), 2)
-_CLOSE = Kept(lambda now, reason, code_id: OneTimeCode.update(
-    closed_at=now, closed_reason=reason).where(
-    (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()), 3)
-_USE = Kept(lambda now, reason, code_id: OneTimeCode.update(
-    closed_at=now, closed_reason=reason, wrong_tries=OneTimeCode.wrong_tries - 1).where(
-    (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()), 3)
+_CLOSE = Kept(lambda now, reason, given_back, code_id: OneTimeCode.update(
+    closed_at=now, closed_reason=reason, wrong_tries=OneTimeCode.wrong_tries - given_back).where(
+    (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()), 4)
 _LAST = Kept(lambda target, purpose: OneTimeCode.select(fn.MAX(OneTimeCode.created_at)).where(
     (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)).tuples(), 2)
 
@@ -229,7 +226,7 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
 def _close(row, now, reason, give_back_try=False):
     """Close an open code; False when someone else closed it first. ``give_back_try``:
     the try reserved for a right code is given back in the same statement."""
-    return (_USE if give_back_try else _CLOSE).run(now, reason, row.id).rowcount == 1
+    return _CLOSE.run(now, reason, int(give_back_try), row.id).rowcount == 1
 
 
 def _give_back_try(row):
