@@ -22,7 +22,6 @@ from regapp import (
     normalize,
     otp,
     passwords,
-    registration,
     sessions,
 )
 from regapp.auth import current_account, login_required
@@ -39,7 +38,7 @@ from regapp.forms import (
 )
 from regapp.rendering import answer_check, hx_redirect, is_fragment_request, render
 from regapp.texts import text
-from regapp.views.common import client, limit_view, not_counted, resend_then_show
+from regapp.views.common import client, code_step, limit_view, not_counted, resend_then_show
 from regapp.widgets import PasswordField, StringField, SubmitField
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -200,21 +199,17 @@ def contact_code(kind):
     pending = session.get("contact_change")
     if not pending or pending["kind"] != kind:
         return redirect(url_for("account.change_contact", kind=kind), code=303)
-    form = CodeForm() if kind == "phone" else EmailCodeForm()
-    if form.validate_on_submit():
-        try:
-            contact_change.confirm(current_account(), kind, pending["value"], pending["target"],
-                                   form.code.data, current_app.config)
-        except (otp.CodeError, registration.Refused) as exc:
-            form.code.errors = [str(exc)]
-            if not is_fragment_request():
-                return form.refused_then_show_again()
-        else:
-            session.pop("contact_change", None)
-            auth.end_other_sessions(current_account())
-            flash(text(f"account.{kind}_changed"), "status")
-            return hx_redirect(url_for("account.index"))
-    return _change_code_page(kind, pending, form)
+    def changed(_):
+        session.pop("contact_change", None)
+        auth.end_other_sessions(current_account())
+        flash(text(f"account.{kind}_changed"), "status")
+        return hx_redirect(url_for("account.index"))
+
+    return code_step(CodeForm() if kind == "phone" else EmailCodeForm(),
+                     lambda code: contact_change.confirm(
+                         current_account(), kind, pending["value"], pending["target"], code,
+                         current_app.config),
+                     changed, lambda form: _change_code_page(kind, pending, form))
 
 
 @bp.post("/<kind>/code/resend")

@@ -6,7 +6,8 @@ from flask_limiter.util import get_remote_address
 from regapp import normalize, otp
 from regapp.forms import ResendForm, is_inline_check
 from regapp.pages import error_page
-from regapp.registration import Client
+from regapp.registration import Client, Refused
+from regapp.rendering import is_fragment_request
 from regapp.texts import text
 
 
@@ -26,6 +27,22 @@ def phone_key():
     except normalize.Invalid:
         return typed
 
+
+
+def code_step(form, check, done, page):
+    """A code step's submit: ``check(code)``, then ``done(its answer)``; a wrong code or a
+    refusal stands beside the code field, shown after a redirect without JS (issue 14:
+    F5 never sends the same code again); else the step's ``page(form)``."""
+    if form.validate_on_submit():
+        try:
+            result = check(form.code.data)
+        except (otp.CodeError, Refused) as exc:
+            form.code.errors = [str(exc)]
+            if not is_fragment_request():
+                return form.refused_then_show_again()
+        else:
+            return done(result)
+    return page(form)
 
 
 def resend_then_show(send, form, page):

@@ -29,7 +29,7 @@ from regapp.rendering import (
     render_blank,
 )
 from regapp.texts import text
-from regapp.views.common import client, limit_view, resend_then_show
+from regapp.views.common import client, code_step, limit_view, resend_then_show
 
 bp = Blueprint("signup", __name__)
 PATRONYMIC_HINT = ("Заполнение обязательно, если отчество указано в Вашем документе, "
@@ -166,19 +166,14 @@ def email_code():
 def _enter_code(form, complete, page):
     """A code step: the account opens, or the e-mail code comes next (R17), or the refusal
     stands beside the code field."""
-    if form.validate_on_submit():
-        try:
-            account = complete(form.code.data)
-        except (otp.CodeError, registration.Refused) as exc:
-            form.code.errors = [str(exc)]
-            if not is_fragment_request():
-                return form.refused_then_show_again()
-        else:
-            if account is None:  # R17: an e-mail code comes next
-                return hx_redirect(url_for("signup.email_code"))
-            sign_in(account, notify_new_device=False)
-            return hx_redirect(url_for("account.index"))
-    return page(form)
+    return code_step(form, complete, _after_code, page)
+
+
+def _after_code(account):
+    if account is None:  # R17: an e-mail code comes next
+        return hx_redirect(url_for("signup.email_code"))
+    sign_in(account, notify_new_device=False)
+    return hx_redirect(url_for("account.index"))
 
 
 @bp.post("/register/email-code/resend")
