@@ -9,7 +9,7 @@ counting), with the p99 server time of the form page and of an inline check unde
 load; Flask-Security-Too's sign-up beside the same bound, on the same database. The
 registration loads run twice each, each followed by the peer's on its database (SQLite,
 the peer on SQLite, PostgreSQL, the peer on PostgreSQL, and again), and the table gives
-the mean ratio with each run's. Not part of CI: a run takes about twenty minutes
+the mean ratio with each run's. Not part of CI: a run takes about a quarter of an hour
 (bench/machine.sh installs what it drives).
 
     python -m bench [--rows 1000000] [--people 500] [--clients 50] [--backend both]
