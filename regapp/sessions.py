@@ -5,17 +5,24 @@ the phone being recovered) lives in a ``WebSession`` row found by the key's SHA-
 copied cookie stops working at sign-out (the row is deleted), the key changes at sign-in
 and at every change of privilege (:meth:`ServerSession.regenerate`), and a session ends
 after ``SESSION_IDLE_MINUTES`` unused and ``SESSION_MAX_HOURS`` in all. A row is written
-only when there is something to keep, so a passing bot leaves nothing behind.
+only when there is something to keep, so a passing bot leaves nothing behind: a form's
+CSRF token alone is none, for a visitor with nothing stored it is the key's HMAC
+(:func:`_key_token`), the key sent back in the cookie (issue 15: the registration page
+wrote a row a visitor, a bot's included).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
+import re
 import secrets
 
+from flask import g
 from flask.sessions import SessionInterface, SessionMixin
-from peewee import InterfaceError, OperationalError
+from peewee import IntegrityError, InterfaceError, OperationalError
 from werkzeug.datastructures import CallbackDict
 
 from regapp.models import WebSession, utcnow
@@ -26,6 +33,8 @@ from regapp.tokens import hash_token
 UNREACHABLE = object()
 #: last_seen is written at most this often for a session that did not change
 TOUCH_EVERY = dt.timedelta(minutes=1)
+#: a key as this module makes them (``secrets.token_urlsafe(32)``)
+KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 #: the statements every request runs, their SQL written once (issue 15)
 _BY_ID = Kept(lambda row_id: WebSession.select().where(WebSession.id == row_id), 1)
@@ -45,7 +54,7 @@ _REPLACE = Kept(lambda *values: WebSession.update(
 class ServerSession(CallbackDict, SessionMixin):
     """A session whose data is kept on the server under ``key``."""
 
-    def __init__(self, data=None, key=None, row=None):
+    def __init__(self, data=None, key=None, row=None, key_token=None):
         def on_update(session):
             session.modified = True
 
@@ -53,6 +62,11 @@ class ServerSession(CallbackDict, SessionMixin):
         self.key, self.row = key, row
         self.modified = False
         self.rotate = False
+        self.key_token = key_token  # (CSRF field, the token the key stands for), or None
+
+    def keeps_nothing(self):
+        """Empty, or holding only the CSRF token its key stands for."""
+        return not self or (self.key_token is not None and dict(self) == dict([self.key_token]))
 
     def regenerate(self):
         """A new key for the same data (sign-in, a change of privilege): the old one dies."""
@@ -72,7 +86,9 @@ class ServerSessions(SessionInterface):
                 return ServerSession(key=key, row=UNREACHABLE)
             if row is not None and not _ended(row, app.config, utcnow()):
                 return ServerSession(json.loads(row.data), key=key, row=row)
-        return ServerSession()
+            if row is None and KEY.match(key):  # given to a visitor who kept nothing yet
+                return _visitor(app, key)
+        return _visitor(app, secrets.token_urlsafe(32))
 
     def save_session(self, app, session, response):
         if session.row is UNREACHABLE:
@@ -83,23 +99,27 @@ class ServerSessions(SessionInterface):
             app.logger.error("session not saved, the database is out of reach: %s", exc)
 
     def _save(self, app, session, response):
-        name, now = self.get_cookie_name(app), utcnow()
-        if not session:
-            if session.row is not None:
+        now = utcnow()
+        if session.keeps_nothing():
+            if session.row is not None:  # signed out, or cleared: the stored session ends
                 _DELETE.run(session.row.id)
-            if session.key:
-                response.delete_cookie(name, path=self.get_cookie_path(app),
+                response.delete_cookie(self.get_cookie_name(app), path=self.get_cookie_path(app),
                                        domain=self.get_cookie_domain(app))
+            elif session.key_token and session.key_token[0] in g:  # a form's token went out
+                self._send_key(app, session, response)
             return
         if session.modified or session.rotate or session.row is None:
             self._store(session, now, app)
         elif now - session.row.last_seen_at > TOUCH_EVERY:
             _TOUCH.run(now, session.row.id)
+        self._send_key(app, session, response)
+
+    def _send_key(self, app, session, response):
         response.vary.add("Cookie")
         response.set_cookie(
-            name, session.key, path=self.get_cookie_path(app), domain=self.get_cookie_domain(app),
-            secure=self.get_cookie_secure(app), httponly=True,
-            samesite=self.get_cookie_samesite(app))
+            self.get_cookie_name(app), session.key, path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app), secure=self.get_cookie_secure(app),
+            httponly=True, samesite=self.get_cookie_samesite(app))
 
     def _store(self, session, now, app):
         from flask import request
@@ -120,8 +140,25 @@ class ServerSessions(SessionInterface):
         # a new key for a stored session: its row becomes the new one, the old key dead
         # with it (one statement, not a DELETE and an INSERT)
         if old is None or not _REPLACE.run(*_NEW.values(row), old.id).rowcount:
-            _NEW.save(row)
+            try:
+                _NEW.save(row)
+            except IntegrityError:  # a visitor's two first requests at once: the last wins
+                _CHANGE.run(account, data, now, row.id)
         session.row = row
+
+
+def _visitor(app, key):
+    """A session with nothing stored under ``key``: its CSRF token is the key's HMAC."""
+    field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    token = _key_token(app, key)
+    return ServerSession({field: token}, key=key, key_token=(field, token))
+
+
+def _key_token(app, key):
+    """The CSRF token a key stands for: only the server can make it from the key, and
+    only the browser holding the key (an HttpOnly cookie) sends both."""
+    secret = app.secret_key if isinstance(app.secret_key, bytes) else app.secret_key.encode()
+    return hmac.new(secret, f"csrf:{key}".encode(), hashlib.sha256).hexdigest()
 
 
 def _ended(row, settings, now):

@@ -87,6 +87,47 @@ def test_a_passing_visitor_leaves_no_session_behind(client):
     client.get("/")
     client.get("/documents/terms/1")
     assert WebSession.select().count() == 0
+    assert client.get_cookie("session") is None  # nothing said, no key given
+
+
+def test_a_form_page_gives_a_key_and_stores_nothing(client):  # issue 15: a bot's GETs
+    for path in ("/register", "/login", "/login/forgot", "/register"):
+        client.get(path)
+    assert WebSession.select().count() == 0
+    key = cookie(client)
+    assert len(key) == 43  # one key all along, its form tokens standing for it
+
+
+def test_a_token_holds_with_its_own_key_and_the_first_thing_kept_stores_it(app, client):
+    page = client.get("/login/forgot").get_data(as_text=True)
+    key = cookie(client)
+    stranger = app.test_client()
+    stranger.get("/login/forgot")  # a key of its own
+    made_up = app.test_client()
+    made_up.set_cookie("session", "A" * 43)  # a key nobody was given
+    for other in (stranger, made_up, app.test_client()):
+        refused = other.post("/login/forgot", data={"csrf_token": csrf(page),
+                                                    "phone": "+79161234567"})
+        assert refused.status_code == 400
+    assert WebSession.select().count() == 0
+    client.post("/login/forgot", data={"csrf_token": csrf(page), "phone": "+79161234567"})
+    assert cookie(client) == key and WebSession.get().id == _hash(key)
+
+
+def test_a_visitors_two_first_writes_at_once_keep_one_row(app):  # the last one wins
+    import json
+
+    from flask import request
+
+    from regapp.sessions import ServerSessions
+
+    now = dt.datetime(2026, 11, 27, 9, 0)
+    with app.test_request_context("/", headers={"Cookie": "session=" + "K" * 43}):
+        first, second = (app.session_interface.open_session(app, request) for _ in range(2))
+        first["pending"], second["pending"] = "one", "two"
+        for session in (first, second):
+            ServerSessions()._store(session, now, app)
+    assert [row.data for row in WebSession.select()] == [json.dumps(dict(second))]
 
 
 def _hash(key):
@@ -105,7 +146,8 @@ def test_ended_sessions_are_forgotten_by_the_hourly_task(app, client, account):
 
 
 def test_a_new_key_makes_the_stored_row_the_new_one(client, account):  # issue 15
-    client.get("/login")
+    page = client.get("/login/forgot").get_data(as_text=True)
+    client.post("/login/forgot", data={"csrf_token": csrf(page), "phone": "+79161234567"})
     before = WebSession.get(WebSession.id == _hash(cookie(client)))
     Auth(client).login()
     after = WebSession.get(WebSession.id == _hash(cookie(client)))
