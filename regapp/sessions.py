@@ -6,9 +6,11 @@ copied cookie stops working at sign-out (the row is deleted), the key changes at
 and at every change of privilege (:meth:`ServerSession.regenerate`), and a session ends
 after ``SESSION_IDLE_MINUTES`` unused and ``SESSION_MAX_HOURS`` in all. A row is written
 only when there is something to keep, so a passing bot leaves nothing behind: a form's
-CSRF token alone is none, for a visitor with nothing stored it is the key's HMAC
-(:func:`_key_token`), the key sent back in the cookie (issue 15: the registration page
-wrote a row a visitor, a bot's included).
+CSRF token alone is none. A visitor with nothing stored holds a visitor's key (``v…``),
+never looked up, its CSRF token the key's HMAC (:func:`_key_token`); the first thing
+kept is stored under a new key, so a key planted in a browser never carries what the
+person does next (issue 15: the registration page wrote a row a visitor, a bot's GETs
+included, and every request of a registration's first step looked up its key).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import secrets
 
 from flask import g
 from flask.sessions import SessionInterface, SessionMixin
-from peewee import IntegrityError, InterfaceError, OperationalError
+from peewee import InterfaceError, OperationalError
 from werkzeug.datastructures import CallbackDict
 
 from regapp.models import WebSession, utcnow
@@ -33,8 +35,8 @@ from regapp.tokens import hash_token
 UNREACHABLE = object()
 #: last_seen is written at most this often for a session that did not change
 TOUCH_EVERY = dt.timedelta(minutes=1)
-#: a key as this module makes them (``secrets.token_urlsafe(32)``)
-KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: a visitor's key: nothing is stored under it, so it is never looked up
+VISITOR_KEY = re.compile(r"^v[A-Za-z0-9_-]{43}$")
 
 #: the statements every request runs, their SQL written once (issue 15)
 _BY_ID = Kept(lambda row_id: WebSession.select().where(WebSession.id == row_id), 1)
@@ -54,7 +56,7 @@ _REPLACE = Kept(lambda *values: WebSession.update(
 class ServerSession(CallbackDict, SessionMixin):
     """A session whose data is kept on the server under ``key``."""
 
-    def __init__(self, data=None, key=None, row=None, key_token=None):
+    def __init__(self, data=None, key=None, row=None, key_token=None, new_key=False):
         def on_update(session):
             session.modified = True
 
@@ -63,6 +65,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = False
         self.rotate = False
         self.key_token = key_token  # (CSRF field, the token the key stands for), or None
+        self.new_key = new_key  # a visitor's key the browser does not hold yet
 
     def keeps_nothing(self):
         """Empty, or holding only the CSRF token its key stands for."""
@@ -79,6 +82,8 @@ class ServerSessions(SessionInterface):
 
     def open_session(self, app, request):
         key = request.cookies.get(self.get_cookie_name(app))
+        if key and VISITOR_KEY.match(key):
+            return _visitor(app, key)
         if key:
             try:
                 row = _BY_ID.first(hash_token(key))
@@ -86,9 +91,7 @@ class ServerSessions(SessionInterface):
                 return ServerSession(key=key, row=UNREACHABLE)
             if row is not None and not _ended(row, app.config, utcnow()):
                 return ServerSession(json.loads(row.data), key=key, row=row)
-            if row is None and KEY.match(key):  # given to a visitor who kept nothing yet
-                return _visitor(app, key)
-        return _visitor(app, secrets.token_urlsafe(32))
+        return _visitor(app, "v" + secrets.token_urlsafe(32), new_key=True)
 
     def save_session(self, app, session, response):
         if session.row is UNREACHABLE:
@@ -105,7 +108,7 @@ class ServerSessions(SessionInterface):
                 _DELETE.run(session.row.id)
                 response.delete_cookie(self.get_cookie_name(app), path=self.get_cookie_path(app),
                                        domain=self.get_cookie_domain(app))
-            elif session.key_token and session.key_token[0] in g:  # a form's token went out
+            elif session.new_key and session.key_token[0] in g:  # a form's token went out
                 self._send_key(app, session, response)
             return
         if session.modified or session.rotate or session.row is None:
@@ -125,7 +128,7 @@ class ServerSessions(SessionInterface):
         from flask import request
 
         old = session.row
-        if session.rotate or session.key is None:
+        if session.rotate or session.row is None:  # a visitor's key is never stored
             session.key, session.row = secrets.token_urlsafe(32), None
             session.rotate = False
         data, account = json.dumps(dict(session)), session.get("account_id")
@@ -140,18 +143,15 @@ class ServerSessions(SessionInterface):
         # a new key for a stored session: its row becomes the new one, the old key dead
         # with it (one statement, not a DELETE and an INSERT)
         if old is None or not _REPLACE.run(*_NEW.values(row), old.id).rowcount:
-            try:
-                _NEW.save(row)
-            except IntegrityError:  # a visitor's two first requests at once: the last wins
-                _CHANGE.run(account, data, now, row.id)
+            _NEW.save(row)
         session.row = row
 
 
-def _visitor(app, key):
+def _visitor(app, key, new_key=False):
     """A session with nothing stored under ``key``: its CSRF token is the key's HMAC."""
     field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     token = _key_token(app, key)
-    return ServerSession({field: token}, key=key, key_token=(field, token))
+    return ServerSession({field: token}, key=key, key_token=(field, token), new_key=new_key)
 
 
 def _key_token(app, key):

@@ -95,39 +95,35 @@ def test_a_form_page_gives_a_key_and_stores_nothing(client):  # issue 15: a bot'
         client.get(path)
     assert WebSession.select().count() == 0
     key = cookie(client)
-    assert len(key) == 43  # one key all along, its form tokens standing for it
+    assert len(key) == 44 and key.startswith("v")  # one visitor's key all along
 
 
-def test_a_token_holds_with_its_own_key_and_the_first_thing_kept_stores_it(app, client):
+def test_a_token_holds_with_its_own_key_only(app, client):
     page = client.get("/login/forgot").get_data(as_text=True)
-    key = cookie(client)
     stranger = app.test_client()
     stranger.get("/login/forgot")  # a key of its own
-    made_up = app.test_client()
-    made_up.set_cookie("session", "A" * 43)  # a key nobody was given
-    for other in (stranger, made_up, app.test_client()):
+    made_up, made_up_visitor = app.test_client(), app.test_client()
+    made_up.set_cookie("session", "A" * 43)  # keys nobody was given
+    made_up_visitor.set_cookie("session", "v" + "A" * 43)
+    for other in (stranger, made_up, made_up_visitor, app.test_client()):
         refused = other.post("/login/forgot", data={"csrf_token": csrf(page),
                                                     "phone": "+79161234567"})
         assert refused.status_code == 400
     assert WebSession.select().count() == 0
+
+
+def test_what_is_kept_goes_under_a_new_key_never_a_planted_one(app, client):
+    planted = "v" + "B" * 43  # a key someone set in the person's browser, and kept
+    client.set_cookie("session", planted)
+    page = client.get("/login/forgot").get_data(as_text=True)
+    assert cookie(client) == planted  # nothing said: a key the browser holds is not sent
     client.post("/login/forgot", data={"csrf_token": csrf(page), "phone": "+79161234567"})
-    assert cookie(client) == key and WebSession.get().id == _hash(key)
-
-
-def test_a_visitors_two_first_writes_at_once_keep_one_row(app):  # the last one wins
-    import json
-
-    from flask import request
-
-    from regapp.sessions import ServerSessions
-
-    now = dt.datetime(2026, 11, 27, 9, 0)
-    with app.test_request_context("/", headers={"Cookie": "session=" + "K" * 43}):
-        first, second = (app.session_interface.open_session(app, request) for _ in range(2))
-        first["pending"], second["pending"] = "one", "two"
-        for session in (first, second):
-            ServerSessions()._store(session, now, app)
-    assert [row.data for row in WebSession.select()] == [json.dumps(dict(second))]
+    key = cookie(client)
+    assert key != planted and WebSession.get().id == _hash(key)  # the phone, under a new key
+    assert client.get("/login/forgot/code").status_code == 200  # the person's step
+    planter = app.test_client()
+    planter.set_cookie("session", planted)
+    assert planter.get("/login/forgot/code").status_code == 303  # not the planter's
 
 
 def _hash(key):
