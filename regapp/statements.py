@@ -102,14 +102,17 @@ class Kept:
         return made
 
     def _prepare_once(self, db, prepare, execute):
-        """``EXECUTE``'s SQL, the statement prepared first if this connection has not yet."""
+        """``EXECUTE``'s SQL, after the ``PREPARE`` in the same query string the first time
+        on this connection (no round trip of its own: a new connection's first requests
+        paid one a statement, the p99 of issue 15). A PREPARE stands whatever becomes of
+        the statement after it (it is not undone with a transaction)."""
         connection = db.connection()
         with _prepared_lock:
             names = _prepared.setdefault(connection, set())
-        if self.name not in names:  # a connection serves one thread at a time
-            database.execute_sql(prepare)
-            names.add(self.name)
-        return execute
+        if self.name in names:  # a connection serves one thread at a time
+            return execute
+        names.add(self.name)
+        return f"{prepare}; {execute}"
 
 
 def _prepared_form(name, sql, count):

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 
+from regapp.db import database
 from regapp.models import Account, ConsentEvent, Message, OneTimeCode, RosterRecord, WebSession
 from regapp.statements import Kept, KeptIn, KeptInsert, _prepared_form
 
@@ -111,6 +112,28 @@ def test_a_kept_statement_is_prepared_once_a_connection_on_postgresql(app):
     assert [[r.policy_key for r in kept.rows(f"p{n}")] for n in range(3)] == [["p0"], ["p1"],
                                                                                ["p2"]]
     assert _prepared_here().count(kept.name) == 1
+
+
+@pytest.mark.postgres_only
+def test_a_statement_prepared_as_it_first_fails_stays_prepared(app):  # issue 15
+    from peewee import IntegrityError
+
+    kept = Kept(lambda record_id, key: RosterRecord.insert(
+        id=record_id, policy_number=key, policy_key=key, last_name="Иванов", first_name="Иван",
+        name_key="иванов иван", birth_date=dt.date(1985, 2, 1)), 2)
+    taken = _record(1).id
+    sent = []
+    database.obj.query_hooks.append(lambda event: sent.append(event.sql))
+    try:
+        with pytest.raises(IntegrityError):  # PREPARE and EXECUTE in one round trip
+            kept.run(taken, "p-new")
+    finally:
+        database.obj.query_hooks.clear()
+    assert len(sent) == 1 and sent[0].startswith(f"PREPARE {kept.name} AS INSERT")
+    assert f"; EXECUTE {kept.name}(" in sent[0]
+    assert _prepared_here().count(kept.name) == 1
+    kept.run(taken + 1, "p-new")  # EXECUTE alone now
+    assert RosterRecord.select().count() == 2
 
 
 @pytest.mark.postgres_only
