@@ -10,6 +10,7 @@ file with its pragmas every time (issue 15). The schema is created and upgraded 
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from peewee import DatabaseProxy, SqliteDatabase
@@ -109,6 +110,33 @@ class PooledPostgres(PooledPostgresqlDatabase):
                 and not conn.closed and self._adapter.txn_status(conn) == self._adapter.txn_idle):
             return False
         return super()._is_closed(conn)
+
+
+def warm(app, count):
+    """Open ``count`` pooled PostgreSQL connections and give them back, before serving: a
+    fresh worker's first requests each waited for the server to start a process (the
+    slowest inline checks of issue 15's load were all a worker's first). Best effort: a
+    server out of reach is found by the requests as before."""
+    db = getattr(app, "extensions", {}).get("regapp.db")
+    if not isinstance(db, PooledPostgres) or count < 1:
+        return
+    ready = threading.Barrier(count, timeout=10)
+
+    def hold():
+        try:
+            db.connect(reuse_if_open=True)
+            ready.wait()
+        except Exception:  # noqa: BLE001 (warming only)
+            ready.abort()
+        finally:
+            if not db.is_closed():
+                db.close()
+
+    holders = [threading.Thread(target=hold) for _ in range(count)]
+    for holder in holders:
+        holder.start()
+    for holder in holders:
+        holder.join()
 
 
 def owner_only(path):

@@ -136,6 +136,7 @@ def test_a_serving_process_puts_what_it_started_with_out_of_the_collectors_sight
     once the app is loaded (``regapp run``, ``demo`` and ``worker`` alike)."""
     import gc
     import runpy
+    import types
 
     from tests.deployment import GUNICORN_CONF
 
@@ -143,7 +144,8 @@ def test_a_serving_process_puts_what_it_started_with_out_of_the_collectors_sight
     hooks = runpy.run_path(str(GUNICORN_CONF))
     gc.unfreeze()
     try:
-        hooks["post_worker_init"](None)
+        worker = types.SimpleNamespace(wsgi=object(), cfg=types.SimpleNamespace(threads=4))
+        hooks["post_worker_init"](worker)
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()

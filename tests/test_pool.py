@@ -80,3 +80,17 @@ def test_an_empty_transaction_sends_nothing_and_a_taken_cursor_begins_it(app):
     with database.atomic("SERIALIZABLE"):
         level = database.execute_sql("SHOW transaction_isolation").fetchone()[0]
     assert level == "serializable"
+
+
+def test_warming_opens_a_connection_a_thread_before_the_first_request(app):  # issue 15
+    from regapp.db import warm
+
+    pool = database.obj
+    pool.close_all()
+    warm(app, 3)
+    assert len(pool._connections) == 3 and not pool._in_use  # given back, each its own
+    database.execute_sql("SELECT 1")
+    assert len(pool._connections) == 2  # one lent again, none opened
+    database.close()
+    warm(object(), 3)  # not a regapp app (another WSGI app): nothing done, nothing raised
+    assert len(pool._connections) == 3
