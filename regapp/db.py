@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.db_url import parse as parse_url
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import PooledSqliteDatabase
+
+from regapp.postgres import PooledPostgres
 
 database = DatabaseProxy()
 
@@ -42,74 +43,6 @@ def open_database(url):
     if url.startswith(("postgres://", "postgresql://")):
         return PooledPostgres(**parse_url(url), max_connections=None, stale_timeout=STALE_AFTER)
     return connect_url(url)
-
-
-class PooledPostgres(PooledPostgresqlDatabase):
-    """peewee's pool asks the server (``SELECT 1``, a round trip made holding the pool's
-    lock) whether a connection is alive before lending it again. One given back less than
-    ``RECHECK_AFTER`` seconds ago is lent without asking, the driver's own state still
-    read (issue 15: a request's round trip, and threads queueing at the lock); should the
-    server have gone in that second, the request finds it out as it would a moment later."""
-
-    RECHECK_AFTER = 1.0
-
-    def __init__(self, *args, **kwargs):
-        self._given_back = {}  # id of a connection in the pool → when it came back
-        super().__init__(*args, **kwargs)
-
-    def _close(self, conn, close_conn=False):
-        self._state.begin_pending = None
-        self._given_back[id(conn)] = time.monotonic()
-        super()._close(conn, close_conn)
-
-    def _close_raw(self, conn):
-        self._given_back.pop(id(conn), None)
-        super()._close_raw(conn)
-
-    # A transaction's BEGIN goes to the server with its first statement (one query
-    # string, one round trip) instead of alone: three round trips fewer a registration
-    # (issue 15). Code that takes the cursor itself gets the BEGIN sent first.
-
-    def begin(self, isolation_level=None):
-        if self.is_closed():
-            self.connect()
-        level = isolation_level or self._isolation_level
-        self._state.begin_pending = (self._state.conn, "BEGIN" if not level else
-                                     f"BEGIN TRANSACTION ISOLATION LEVEL "
-                                     f"{self._adapter.isolation_level_str(level)}")
-
-    def _take_begin(self):
-        """The BEGIN still to send on this thread's connection, or None (now cleared)."""
-        pending = getattr(self._state, "begin_pending", None)
-        if pending is None:
-            return None
-        self._state.begin_pending = None
-        return pending[1] if pending[0] is self._state.conn else None
-
-    def execute_sql(self, sql, params=None):
-        begin = self._take_begin()
-        return super().execute_sql(f"{begin}; {sql}" if begin else sql, params)
-
-    def cursor(self, named_cursor=None):
-        begin = self._take_begin()
-        if begin:
-            super().cursor().execute(begin)
-        return super().cursor(named_cursor)
-
-    def commit(self):
-        if self._take_begin() is None:  # else nothing was done: nothing to end
-            super().commit()
-
-    def rollback(self):
-        if self._take_begin() is None:
-            super().rollback()
-
-    def _is_closed(self, conn):
-        back = self._given_back.get(id(conn))
-        if (back is not None and time.monotonic() - back < self.RECHECK_AFTER
-                and not conn.closed and self._adapter.txn_status(conn) == self._adapter.txn_idle):
-            return False
-        return super()._is_closed(conn)
 
 
 def warm(app, count):

@@ -49,13 +49,14 @@ _NEW_MESSAGE = KeptInsert(Message)
 
 
 def queue_sms(to, text, kind):
-    """Store an SMS for delivery; call inside the step's transaction."""
-    return _NEW_MESSAGE.save(Message(channel="sms", kind=kind, to=to, text=text))
+    """Store an SMS for delivery; call inside the step's transaction (the row goes with
+    its next statement or its COMMIT: nothing is read back, its id is made here)."""
+    return _NEW_MESSAGE.save_later(Message(channel="sms", kind=kind, to=to, text=text))
 
 
 def queue_email(to, subject, text, kind, html=None):
-    """Store an e-mail for delivery; call inside the step's transaction."""
-    return _NEW_MESSAGE.save(Message(channel="email", kind=kind, to=to, subject=subject, text=text,
+    """Store an e-mail for delivery; call inside the step's transaction (as an SMS)."""
+    return _NEW_MESSAGE.save_later(Message(channel="email", kind=kind, to=to, subject=subject, text=text,
                                      html=html))
 
 

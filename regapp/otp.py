@@ -121,7 +121,8 @@ def _recent(target, now):
 
 
 def issue(target, purpose, secret, now=None, limits=LIMITS):
-    """Make a new code for ``target``; return ``(row, code)``. Older open ones close.
+    """Make a new code for ``target``; return ``(row, code)``. Older open ones close. The
+    row's id is not read back (it is written with the transaction's next statement).
 
     :raises TooSoon: the last code is younger than ``resend_after``.
     :raises TooMany: ``codes_per_hour`` codes were made this hour.
@@ -142,10 +143,10 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
             raise TooMany()
         if mine and len(every) >= limits.codes_per_hour_all:  # a purpose's first code goes
             raise TooMany()
-        _REPLACE.run(now, target, purpose)
+        _REPLACE.run_later(now, target, purpose)
         code = f"{secrets.randbelow(10 ** limits.digits):0{limits.digits}d}"
         salt = secrets.token_hex(8)
-        row = _NEW.save(OneTimeCode(purpose=purpose, target=target, salt=salt,
+        row = _NEW.save_later(OneTimeCode(purpose=purpose, target=target, salt=salt,
                                     code_hash=_digest(secret, salt, code), created_at=now,
                                     expires_at=now + limits.lifetime))
     return row, code
@@ -214,8 +215,10 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
         if accept is not None and (refusal := accept()) is not None:
             _give_back_try(row)
             return refusal  # the code stays open for the corrected answer
-        # single use: of two requests with the right code, one closes it (the try given back)
-        return row if _close(row, now, "used", give_back_try=True) else NoCode()
+        # single use: the reserved try holds the row (or SQLite's write lock) until commit, so
+        # a request with the same code waits, then finds it closed; the try is given back
+        _CLOSE.run_later(now, "used", 1, row.id)
+        return row
     tries = OneTimeCode.get_by_id(row.id).wrong_tries  # this transaction's own write
     remaining = max(0, limits.tries_per_code - tries)
     if remaining == 0:
@@ -223,10 +226,10 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     return Wrong(remaining)
 
 
-def _close(row, now, reason, give_back_try=False):
-    """Close an open code; False when someone else closed it first. ``give_back_try``:
-    the try reserved for a right code is given back in the same statement."""
-    return _CLOSE.run(now, reason, int(give_back_try), row.id).rowcount == 1
+def _close(row, now, reason):
+    """Close an open code, with the transaction's COMMIT (a parallel request may have
+    closed it first: no matter)."""
+    _CLOSE.run_later(now, reason, 0, row.id)
 
 
 def _give_back_try(row):

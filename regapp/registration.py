@@ -102,7 +102,7 @@ def start(record, phone, email, consents, password, settings, client=Client(), n
     # else could write for the hash's tenth of a second (issue 15)
     password_hash = passwords.hash_password(password)
     with write_transaction():
-        pending = _NEW_PENDING.save(PendingRegistration(
+        pending = _NEW_PENDING.save_later(PendingRegistration(
             id=secrets.token_urlsafe(24), record=record, invitation=invitation,
             phone=phone, email=email, email_key=normalize.email_key(email),
             email_confirmed=email_confirmed, email_code_required=email_code_required,
@@ -248,7 +248,7 @@ def _open_account(pending, now, email_confirmed):
             (Invitation.id == pending.invitation_id) & Invitation.spent_at.is_null()).execute():
         raise Refused(text("signup.link_spent"))
     _record_consents(account, pending, now)
-    _DONE.run(account.id, pending.id)
+    _DONE.run_later(account.id, pending.id)
     message = None if email_confirmed else email_confirmation.queue_link(account, now)
     return account, message
 

@@ -26,9 +26,10 @@ import itertools
 import threading
 import weakref
 
-from peewee import Node, PostgresqlDatabase
+from peewee import Node
 
 from regapp.db import database
+from regapp.postgres import PooledPostgres
 
 
 class _Mark:
@@ -81,14 +82,34 @@ class Kept:
         rows = self.rows(*values)
         return rows[0] if rows else None
 
+    def run_later(self, *values):
+        """Run it for its effect alone: in a PostgreSQL transaction it goes with the
+        transaction's next statement or its COMMIT (:meth:`regapp.postgres.PooledPostgres.defer`),
+        elsewhere now."""
+        db = database.obj
+        sql, params, _, prepare = self._statement(db, values)
+        if prepare is None and isinstance(db, PooledPostgres):  # prepared here already, or never
+            db.defer(sql, params)
+        else:
+            self._send(db, sql, params, prepare)
+
     def _execute(self, values):
         db = database.obj
+        sql, params, query, prepare = self._statement(db, values)
+        return self._send(db, sql, params, prepare), query
+
+    @staticmethod
+    def _send(db, sql, params, prepare):
+        return db.execute_sql(sql, params, prepare=prepare) if prepare else db.execute_sql(
+            sql, params)
+
+    def _statement(self, db, values):
+        """(SQL, its parameters, the query, the PREPARE to send first or None)."""
         sql, sources, query, prepared = self._made_for(db)
+        prepare = None
         if prepared is not None and getattr(db, "prepare_kept", False):
-            sql = self._prepare_once(db, *prepared)
-        cursor = database.execute_sql(sql, [values[s.index] if type(s) is _Mark else s
-                                            for s in sources])
-        return cursor, query
+            sql, prepare = prepared[1], self._prepare_once(db, prepared[0])
+        return sql, [values[s.index] if type(s) is _Mark else s for s in sources], query, prepare
 
     def _made_for(self, db):
         made = self._made.get(type(db))
@@ -97,22 +118,23 @@ class Kept:
                 query = self.build(*map(_Slot, range(self.slots)))
                 sql, params = db.get_sql_context().sql(query).query()
                 prepared = _prepared_form(self.name, sql, len(params)) if isinstance(
-                    db, PostgresqlDatabase) else None
+                    db, PooledPostgres) else None
                 made = self._made[type(db)] = (sql, params, query, prepared)
         return made
 
-    def _prepare_once(self, db, prepare, execute):
-        """``EXECUTE``'s SQL, after the ``PREPARE`` in the same query string the first time
-        on this connection (no round trip of its own: a new connection's first requests
-        paid one a statement, the p99 of issue 15). A PREPARE stands whatever becomes of
-        the statement after it (it is not undone with a transaction)."""
+    def _prepare_once(self, db, prepare):
+        """The ``PREPARE`` to send first, the first time on this connection, else None (no
+        round trip of its own: a new connection's first requests paid one a statement, the
+        p99 of issue 15). It goes at the head of the query string, before anything that
+        could fail and make the server skip it; it stands whatever becomes of the
+        statements after it (it is not undone with a transaction)."""
         connection = db.connection()
         with _prepared_lock:
             names = _prepared.setdefault(connection, set())
         if self.name in names:  # a connection serves one thread at a time
-            return execute
+            return None
         names.add(self.name)
-        return f"{prepare}; {execute}"
+        return prepare
 
 
 def _prepared_form(name, sql, count):
@@ -140,6 +162,9 @@ class KeptIn:
     def rows(self, items, *values):
         return self._for(len(items)).rows(*items, *values)
 
+    def run_later(self, items, *values):
+        self._for(len(items)).run_later(*items, *values)
+
     def _for(self, count):
         kept = self._kept.get(count)
         if kept is None:
@@ -166,10 +191,17 @@ class KeptInsert:
             setattr(row, self.auto_id.name, new_id)
         return row
 
+    def save_later(self, row):
+        """Insert ``row`` with the transaction's next statement (:meth:`Kept.run_later`);
+        its automatic id is not read back. ``row``."""
+        self._inserts.run_later(self.values(row))
+        return row
+
     def save_many(self, rows):
-        """Insert ``rows`` in one statement (no ids read back)."""
+        """Insert ``rows`` in one statement, with the transaction's next one (no ids read
+        back)."""
         if rows:
-            self._inserts.run([v for row in rows for v in self.values(row)])
+            self._inserts.run_later([v for row in rows for v in self.values(row)])
 
     def values(self, row):
         """``row``'s values as the statement takes them, in :attr:`fields`' order."""

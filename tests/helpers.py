@@ -1,5 +1,6 @@
 """What many tests share: a password the policy accepts, the CSRF token, htmx headers, codes."""
 
+import contextlib
 import re
 import threading
 
@@ -9,6 +10,17 @@ from regapp.db import database
 GOOD = "correct horse battery staple"
 #: the headers of an htmx request that swaps part of a page
 HX = {"HX-Request": "true"}
+
+
+@contextlib.contextmanager
+def statements_sent():
+    """The query strings sent to the database meanwhile, as they went (a list that grows)."""
+    sent = []
+    database.obj.query_hooks.append(lambda event: sent.append(event.sql))
+    try:
+        yield sent
+    finally:
+        database.obj.query_hooks.clear()
 
 
 def check_of(field):

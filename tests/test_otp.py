@@ -17,7 +17,9 @@ def at(seconds):
 
 
 def issue(now=T0, target=PHONE, purpose="registration"):
-    return otp.issue(target, purpose, SECRET, now=now)
+    """The code's row as stored (``otp.issue`` does not read its id back), and the code."""
+    row, code = otp.issue(target, purpose, SECRET, now=now)
+    return OneTimeCode.get(OneTimeCode.code_hash == row.code_hash), code
 
 
 def verify(code, now=T0, target=PHONE, purpose="registration"):

@@ -14,6 +14,7 @@ GUESSES = 12  # all_at_once runs twelve
 
 def test_parallel_wrong_codes_are_compared_at_most_five_times(app):
     row, code = otp.issue("+79161234567", "registration", "secret")
+    row = type(row).get(type(row).code_hash == row.code_hash)  # its id is not read back
     wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, GUESSES + 1)]
     results = all_at_once(lambda i: otp.verify("+79161234567", "registration", wrong[i],
                                                "secret"))

@@ -6,6 +6,7 @@ import psycopg2
 import pytest
 
 from regapp.db import database
+from tests.helpers import statements_sent
 
 pytestmark = pytest.mark.postgres_only
 
@@ -46,16 +47,11 @@ def _server_status():
 
 def test_begin_goes_with_the_first_statement(app):
     from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INTRANS
-    sent = []
-    database.obj.query_hooks.append(lambda event: sent.append(event.sql))
-    try:
-        with database.atomic():
-            assert _server_status() == TRANSACTION_STATUS_IDLE  # nothing sent yet
-            database.execute_sql("SELECT 1")
-            assert _server_status() == TRANSACTION_STATUS_INTRANS
-            database.execute_sql("SELECT 2")
-    finally:
-        database.obj.query_hooks.clear()
+    with statements_sent() as sent, database.atomic():
+        assert _server_status() == TRANSACTION_STATUS_IDLE  # nothing sent yet
+        database.execute_sql("SELECT 1")
+        assert _server_status() == TRANSACTION_STATUS_INTRANS
+        database.execute_sql("SELECT 2")
     assert sent[:2] == ["BEGIN; SELECT 1", "SELECT 2"]
     assert _server_status() == TRANSACTION_STATUS_IDLE  # committed
 
@@ -94,3 +90,49 @@ def test_warming_opens_a_connection_a_thread_before_the_first_request(app):  # i
     database.close()
     warm(object(), 3)  # not a regapp app (another WSGI app): nothing done, nothing raised
     assert len(pool._connections) == 3
+
+
+# A write whose outcome nobody reads waits in its transaction and goes with the next
+# statement or the COMMIT (issue 15): the same transaction, in the same order, a round
+# trip fewer.
+
+def _keys():
+    from regapp.models import SignInThrottle
+    return sorted(row.key for row in SignInThrottle.select())
+
+
+INSERT = 'INSERT INTO "sign_in_throttle" ("key", "failures") VALUES (%s, %s)'
+
+
+def test_a_deferred_write_goes_with_the_next_statement_and_is_seen_by_it(app):
+    with statements_sent() as sent, database.atomic():
+        database.obj.defer(INSERT, ("phone:+7 50% 'quoted'", 1))
+        assert sent == []  # nothing sent yet, BEGIN included
+        seen = database.execute_sql('SELECT "key" FROM "sign_in_throttle" WHERE "failures" = %s',
+                                    (1,)).fetchall()
+        assert seen == [("phone:+7 50% 'quoted'",)]  # its value exactly, % and ' alike
+    assert len(sent) == 1 and sent[0].startswith("BEGIN; INSERT INTO")
+    assert _keys() == ["phone:+7 50% 'quoted'"]
+
+
+def test_deferred_writes_with_nothing_after_go_with_the_commit(app):
+    with statements_sent() as sent, database.atomic():
+        database.obj.defer(INSERT, ("a", 1))
+        database.obj.defer(INSERT, ("b", 2))
+    assert len(sent) == 1 and sent[0].startswith("BEGIN; INSERT") and sent[0].endswith("COMMIT")
+    assert _keys() == ["a", "b"]
+
+
+def test_a_failing_deferred_write_undoes_its_whole_transaction(app):
+    from peewee import IntegrityError
+    database.obj.defer(INSERT, ("taken", 1))  # outside a transaction: written now
+    assert _keys() == ["taken"]
+    with pytest.raises(IntegrityError), database.atomic():
+        database.execute_sql(INSERT, ("first", 1))
+        database.obj.defer(INSERT, ("taken", 2))  # fails at the COMMIT, after the block
+    assert _keys() == ["taken"] and _server_status() == 0  # idle, nothing of it kept
+    with pytest.raises(RuntimeError), database.atomic():
+        database.obj.defer(INSERT, ("dropped", 1))
+        raise RuntimeError  # rolled back: the waiting write is never sent
+    assert _keys() == ["taken"]
+    assert database.execute_sql("SELECT 1").fetchone() == (1,)  # the connection is fine

@@ -8,6 +8,7 @@ import pytest
 from regapp.db import database
 from regapp.models import Account, ConsentEvent, Message, OneTimeCode, RosterRecord, WebSession
 from regapp.statements import Kept, KeptIn, KeptInsert, _prepared_form
+from tests.helpers import statements_sent
 
 NOW = dt.datetime(2026, 11, 26, 9, 30, 15, 123456)
 
@@ -122,13 +123,8 @@ def test_a_statement_prepared_as_it_first_fails_stays_prepared(app):  # issue 15
         id=record_id, policy_number=key, policy_key=key, last_name="Иванов", first_name="Иван",
         name_key="иванов иван", birth_date=dt.date(1985, 2, 1)), 2)
     taken = _record(1).id
-    sent = []
-    database.obj.query_hooks.append(lambda event: sent.append(event.sql))
-    try:
-        with pytest.raises(IntegrityError):  # PREPARE and EXECUTE in one round trip
-            kept.run(taken, "p-new")
-    finally:
-        database.obj.query_hooks.clear()
+    with statements_sent() as sent, pytest.raises(IntegrityError):  # one round trip
+        kept.run(taken, "p-new")
     assert len(sent) == 1 and sent[0].startswith(f"PREPARE {kept.name} AS INSERT")
     assert f"; EXECUTE {kept.name}(" in sent[0]
     assert _prepared_here().count(kept.name) == 1
@@ -153,3 +149,35 @@ def test_only_sql_whose_placeholders_carry_over_is_prepared():
                                                            "EXECUTE k")
     assert _prepared_form("k", "SELECT \"a\" FROM \"t\" WHERE \"b\" LIKE '5%%' AND %s", 1) is None
     assert _prepared_form("k", 'SELECT %s', 2) is None
+
+
+@pytest.mark.postgres_only
+def test_a_kept_write_waits_for_the_commit_once_prepared_on_the_connection(app):  # issue 15
+    for n in range(2):
+        _record(n)
+    rename = Kept(lambda name, key: RosterRecord.update(last_name=name).where(
+        RosterRecord.policy_key == key), 2)
+
+    with statements_sent() as sent:
+        for name, key in (("Петров", "p0"), ("Сидоров", "p1")):
+            with database.atomic():
+                rename.run_later(name, key)
+    first, second = sent
+    assert first.startswith(f"PREPARE {rename.name} AS UPDATE")  # not yet prepared: sent now
+    assert second.startswith("BEGIN; EXECUTE") and second.endswith("; COMMIT")  # waited
+    assert [r.last_name for r in RosterRecord.select().order_by(RosterRecord.policy_key)] == [
+        "Петров", "Сидоров"]
+
+
+@pytest.mark.postgres_only
+def test_a_prepare_goes_ahead_of_a_waiting_write_that_fails(app):  # issue 15
+    from peewee import IntegrityError
+
+    taken = _record(1)
+    kept = Kept(lambda key: RosterRecord.select().where(RosterRecord.policy_key == key), 1)
+
+    with statements_sent() as sent, pytest.raises(IntegrityError), database.atomic():
+        database.obj.defer('INSERT INTO "roster_record" ("id") VALUES (%s)', (taken.id,))
+        kept.rows("p1")
+    assert sent[0].startswith(f"PREPARE {kept.name} AS SELECT") and "; BEGIN; INSERT" in sent[0]
+    assert [r.policy_key for r in kept.rows("p1")] == ["p1"]  # prepared, though the rest failed

@@ -1,0 +1,120 @@
+"""The PostgreSQL connection pool, and fewer round trips a transaction (issue 15).
+
+On two busy cores a round trip costs the server about 0.2 ms of CPU whatever the
+statement, and a registration made 31 of them. Three things cut them here, none
+changing what a transaction does:
+
+- a connection given back a moment ago is lent again without asking the server whether
+  it is alive;
+- a transaction's ``BEGIN`` goes with its first statement, in the same query string
+  (an empty transaction sends nothing at all);
+- a write whose outcome nobody reads (:meth:`PooledPostgres.defer`: an INSERT whose id is
+  made here, an UPDATE whose count is known) waits in its transaction and goes with the
+  next statement, or with the ``COMMIT``. It still runs before anything after it, in the
+  same transaction: should it fail, the transaction fails where it would have anyway,
+  only a statement later.
+
+A statement's ``PREPARE`` (:mod:`regapp.statements`) goes at the head of the string,
+before anything that could fail, so that a name is never taken for prepared when the
+server skipped its ``PREPARE``; a write not yet prepared on the connection is not kept
+waiting.
+"""
+
+from __future__ import annotations
+
+import time
+
+from playhouse.pool import PooledPostgresqlDatabase
+
+
+class PooledPostgres(PooledPostgresqlDatabase):
+    """peewee's pool asks the server (``SELECT 1``, a round trip made holding the pool's
+    lock) whether a connection is alive before lending it again. One given back less than
+    ``RECHECK_AFTER`` seconds ago is lent without asking, the driver's own state still
+    read (a request's round trip, and threads queueing at the lock); should the server
+    have gone in that second, the request finds it out as it would a moment later."""
+
+    RECHECK_AFTER = 1.0
+
+    def __init__(self, *args, **kwargs):
+        self._given_back = {}  # id of a connection in the pool → when it came back
+        super().__init__(*args, **kwargs)
+
+    def _close(self, conn, close_conn=False):
+        self._state.unsent = None
+        self._given_back[id(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+    def _close_raw(self, conn):
+        self._given_back.pop(id(conn), None)
+        super()._close_raw(conn)
+
+    def _is_closed(self, conn):
+        back = self._given_back.get(id(conn))
+        if (back is not None and time.monotonic() - back < self.RECHECK_AFTER
+                and not conn.closed and self._adapter.txn_status(conn) == self._adapter.txn_idle):
+            return False
+        return super()._is_closed(conn)
+
+    # What this thread's connection still owes the server: (the connection, its BEGIN or
+    # None when sent, the writes waiting), sent ahead of the next statement.
+
+    def begin(self, isolation_level=None):
+        if self.is_closed():
+            self.connect()
+        level = isolation_level or self._isolation_level
+        self._state.unsent = (self._state.conn, "BEGIN" if not level else
+                              f"BEGIN TRANSACTION ISOLATION LEVEL "
+                              f"{self._adapter.isolation_level_str(level)}", [])
+
+    def defer(self, sql, params=()):
+        """Run a write whose result nobody reads: in a transaction, with its next statement
+        or its COMMIT; outside one, now."""
+        if not self.in_transaction():
+            self.execute_sql(sql, params)
+            return
+        from psycopg2.extensions import encodings  # psycopg2 is there once connected
+
+        conn = self.connection()
+        written = conn.cursor().mogrify(sql, params).decode(encodings[conn.encoding])
+        unsent = self._owed()
+        if unsent is None:  # the BEGIN went already
+            unsent = self._state.unsent = (conn, None, [])
+        unsent[2].append(written)
+
+    def _owed(self):
+        unsent = getattr(self._state, "unsent", None)
+        return unsent if unsent is not None and unsent[0] is self._state.conn else None
+
+    def _take_unsent(self):
+        """(the BEGIN still to send or None, the waiting writes), now cleared."""
+        unsent = self._owed()
+        self._state.unsent = None
+        return (None, []) if unsent is None else unsent[1:]
+
+    def execute_sql(self, sql, params=None, prepare=None):
+        """``prepare``: a ``PREPARE`` the statement needs, sent first."""
+        begin, waiting = self._take_unsent()
+        ahead = [text.replace("%", "%%") for text in waiting]  # the driver's own % is params'
+        return super().execute_sql("; ".join(filter(None, [prepare, begin, *ahead, sql])),
+                                   params)
+
+    def cursor(self, named_cursor=None):
+        begin, waiting = self._take_unsent()
+        if begin or waiting:  # COPY's path: the cursor used without execute_sql
+            super().cursor().execute("; ".join(filter(None, [begin, *waiting])))
+        return super().cursor(named_cursor)
+
+    def commit(self):
+        unsent = self._owed()
+        if unsent is None:  # begun, nothing waiting
+            super().commit()
+        elif unsent[2]:
+            self.execute_sql("COMMIT")  # the BEGIN and the writes, in the same string
+        else:  # nothing was done: nothing to end
+            self._state.unsent = None
+
+    def rollback(self):
+        begin, _ = self._take_unsent()  # the waiting writes are dropped with the rest
+        if begin is None:
+            super().rollback()
