@@ -116,5 +116,6 @@ def init_app(app):
                   "status": response.status_code, "ms": round(took, 1)}
         requests.info("%s %s %s %s %.1fms", fields["request_id"], request.method, route,
                       response.status_code, took, extra={"fields": fields})
-        response.headers.setdefault("X-Request-Id", fields["request_id"] or "")
+        if "X-Request-Id" not in response.headers:
+            response.headers.add("X-Request-Id", fields["request_id"] or "")
         return response

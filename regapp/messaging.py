@@ -64,19 +64,29 @@ def queue_email(to, subject, text, kind, html=None):
 LATE_AFTER = dt.timedelta(seconds=5)
 
 
-_NEWEST_CODE = Kept(lambda to: Message.select(Message.status, Message.created_at).where(
-    (Message.to == to) & Message.kind.in_(list(CODE_KINDS)))
-    .order_by(Message.created_at.desc()).limit(1), 1)
+def newest_code(to, column):
+    """The query of the newest code message to ``to``'s ``column`` (a name): a row, or none."""
+    return Message.select(getattr(Message, column)).where(
+        (Message.to == to) & Message.kind.in_(list(CODE_KINDS))).order_by(
+        Message.created_at.desc()).limit(1)
+
+
+_NEWEST_CODE = Kept(lambda to: newest_code(to, "status").select_extend(
+    Message.created_at).tuples(), 1)
 
 
 def code_delivery(to, now=None):
     """Where the newest code to ``to`` stands: ``sent``, ``waiting`` (just made) or ``late``
     (still not delivered a few seconds on: a gateway retrying, or failed), for its page."""
-    now = now or utcnow()
-    newest = _NEWEST_CODE.first(to)
-    if newest is None or newest.status == "sent":
+    return delivery_state(*(_NEWEST_CODE.first(to) or (None, None)), now)
+
+
+def delivery_state(status, made_at, now=None):
+    """:func:`code_delivery` for the newest code message's status and time (None: none)."""
+    if status is None or status == "sent":
         return "sent"
-    return "late" if now - newest.created_at > LATE_AFTER else "waiting"
+    made_at = Message.created_at.python_value(made_at)  # text from SQLite's subquery
+    return "late" if (now or utcnow()) - made_at > LATE_AFTER else "waiting"
 
 
 def dispatch(message_ids):

@@ -111,8 +111,16 @@ _RESERVE = Kept(lambda code_id, most: OneTimeCode.update(
 _CLOSE = Kept(lambda now, reason, given_back, code_id: OneTimeCode.update(
     closed_at=now, closed_reason=reason, wrong_tries=OneTimeCode.wrong_tries - given_back).where(
     (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()), 4)
-_LAST = Kept(lambda target, purpose: OneTimeCode.select(fn.MAX(OneTimeCode.created_at)).where(
-    (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)).tuples(), 2)
+
+
+def last_made(target, purpose):
+    """The query of when the newest code for ``target`` and ``purpose`` was made (a row of
+    one column: None when there is none)."""
+    return OneTimeCode.select(fn.MAX(OneTimeCode.created_at)).where(
+        (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose))
+
+
+_LAST = Kept(lambda target, purpose: last_made(target, purpose).tuples(), 2)
 
 
 def _recent(target, now):
@@ -154,12 +162,15 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
 
 def seconds_until_resend(target, purpose, now=None, limits=LIMITS):
     """How long until a new code for ``purpose`` may be asked for (0: now)."""
-    now = now or utcnow()
-    last = _LAST.first(target, purpose)[0]
+    return wait_after(_LAST.first(target, purpose)[0], now, limits)
+
+
+def wait_after(last, now=None, limits=LIMITS):
+    """:func:`seconds_until_resend` for the newest code made at ``last`` (None: none)."""
     if last is None:
         return 0
     last = OneTimeCode.created_at.python_value(last)  # SQLite's MAX() gives text
-    return max(0, int((limits.resend_after - (now - last)).total_seconds() + 0.999))
+    return max(0, int((limits.resend_after - ((now or utcnow()) - last)).total_seconds() + 0.999))
 
 
 def verify(target, purpose, typed, secret, now=None, limits=LIMITS, accept=None, then=None):

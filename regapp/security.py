@@ -29,6 +29,8 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+#: for a deployment served over HTTPS
+HSTS = (("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),)
 
 
 def init_app(app):
@@ -45,12 +47,11 @@ def init_app(app):
 
     @app.after_request
     def _secure_headers(response):
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
+        headers = response.headers
+        wanted = [*HEADERS.items(), *(HSTS if app.config["PUBLIC_URL"].startswith("https://")
+                                      else ())]
+        present = {name.lower() for name, _ in headers}  # one look, not one per header
+        headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
         if response.mimetype == "text/html":  # pages show personal data and CSRF tokens
-            response.headers["Cache-Control"] = "no-store"
-        if app.config["PUBLIC_URL"].startswith("https://"):
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+            headers["Cache-Control"] = "no-store"
         return response

@@ -231,3 +231,27 @@ def test_two_registrations_sharing_a_policy_email_or_esia_id_make_one_account(
     accounts = {r.id for r in results if isinstance(r, Account)}
     assert len(accounts) == 1 and Account.select().count() == 1, results
     assert all(isinstance(r, (Account, otp.CodeError, registration.Refused)) for r in results)
+
+
+def test_the_code_page_in_one_statement_says_what_its_two_look_ups_say(app, invited):  # issue 15
+    from regapp import messaging
+    from tests.helpers import statements_sent
+
+    pending = start(app, next(iter(invited.values())))
+    made = Message.select().where(Message.to == pending.phone).get()
+    late = made.created_at + messaging.LATE_AFTER + dt.timedelta(seconds=1)
+    seen = []
+    for status, now in [("pending", made.created_at), ("pending", late), ("sent", late),
+                        ("failed", late + dt.timedelta(seconds=70))]:
+        Message.update(status=status).where(Message.id == made.id).execute()
+        with statements_sent() as sent:
+            state = registration.code_page(pending, now)
+        assert len(sent) == 1
+        assert state == (messaging.code_delivery(pending.phone, now),
+                         otp.seconds_until_resend(pending.phone, registration.PURPOSE, now))
+        seen.append(state)
+    assert seen[0][0] == "waiting" and seen[1][0] == "late" and seen[2][0] == "sent"
+    assert seen[0][1] > 0 and seen[3][1] == 0  # a new code may be asked for a minute on
+    Message.delete().where(Message.id == made.id).execute()  # none (swept): as the two say
+    assert registration.code_page(pending, late) == ("sent", otp.seconds_until_resend(
+        pending.phone, registration.PURPOSE, late))

@@ -189,11 +189,10 @@ def email_resend():
 
 def _sms_page(pending, form, notice=None):
     form.show_for(pending.id)
+    delivery, wait = registration.code_page(pending)
     return render("signup/code.html", "signup/_code.html", form=form,
                   resend_form=ResendForm(), notice=notice,
-                  phone=normalize.format_phone(pending.phone),
-                  delivery=messaging.code_delivery(pending.phone),
-                  wait=otp.seconds_until_resend(pending.phone, registration.PURPOSE))
+                  phone=normalize.format_phone(pending.phone), delivery=delivery, wait=wait)
 
 
 @bp.get("/register/code/delivery")
