@@ -136,3 +136,16 @@ def test_a_failing_deferred_write_undoes_its_whole_transaction(app):
         raise RuntimeError  # rolled back: the waiting write is never sent
     assert _keys() == ["taken"]
     assert database.execute_sql("SELECT 1").fetchone() == (1,)  # the connection is fine
+
+
+def test_a_relaxed_commit_waits_for_no_disk_and_only_for_its_transaction(app):  # issue 15
+    from regapp.db import relaxed_commit
+    before = database.execute_sql("SHOW synchronous_commit").fetchone()
+    database.execute_sql("SET synchronous_commit TO on")  # the tests' server runs with it off
+    with statements_sent() as sent, relaxed_commit():
+        database.obj.defer(INSERT, ("relaxed", 1))
+    assert sent == [sent[0]] and sent[0].startswith(
+        "BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT") and sent[0].endswith("; COMMIT")
+    assert _keys() == ["relaxed"]  # committed
+    assert database.execute_sql("SHOW synchronous_commit").fetchone() == ("on",)  # its own
+    database.execute_sql(f"SET synchronous_commit TO {before[0]}")
