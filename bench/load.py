@@ -108,7 +108,8 @@ def _measure(backend, people, folder, settings, at_once):
             return n
 
         started = time.monotonic()
-        done, failures = crowd.at_once(register, range(people), at_once)
+        done, failures = crowd.at_once(register, range(people), at_once,
+                                       crowd.RAMP_UP)
         wall = time.monotonic() - started
         time.sleep(2)  # anything sent twice would arrive by now
         codes.stop()

@@ -139,7 +139,8 @@ def run(people, clients, workers, backend="sqlite"):
         stack.enter_context(serve(port, workers, database))
         base = f"http://127.0.0.1:{port}"
         started = time.monotonic()
-        done, failures = crowd.at_once(lambda n: sign_up(base, n), range(people), clients)
+        done, failures = crowd.at_once(lambda n: sign_up(base, n), range(people), clients,
+                                       crowd.RAMP_UP)
         wall = time.monotonic() - started
         users, sample = _users(backend, connect)
     return {"per_second": len(done) / wall, "errors": len(failures), "users": users,

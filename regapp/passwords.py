@@ -130,6 +130,13 @@ def _strong(password, words):
     return int(zxcvbn(password[:ESTIMATOR_MAX], words).score) >= MIN_SCORE
 
 
+def warm():
+    """Build the strength estimator's dictionaries now: zxcvbn builds them on its first
+    call, 11 ms holding the GIL, and a fresh worker's first submit stalled every thread of
+    it (the slowest inline checks of issue 15's load were in a load's first second)."""
+    _strong("warm up", [])
+
+
 def hash_password(password):
     """An argon2id hash to store."""
     return _hashing.submit(_hasher.hash, password).result()

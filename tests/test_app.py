@@ -346,3 +346,17 @@ def test_a_database_out_of_reach_gives_a_clear_503_page(tmp_path, monkeypatch): 
     refused = client.post("/login", data={"csrf_token": csrf(page), "phone": "89161234567",
                                           "password": "x"})
     assert refused.status_code in (400, 503)  # its token could not be kept: a clear page
+
+
+def test_a_process_warms_up_before_its_first_visitor(tmp_path, monkeypatch):  # issue 15
+    from regapp import passwords
+
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    warmed = []
+    monkeypatch.setattr(passwords, "warm", lambda: warmed.append(True))
+    app = create_app({"QA_MODE": True, "SECRET_KEY": "s" * 40})  # as served: not testing
+    compiled = {name for _, name in app.jinja_env.cache}
+    assert warmed == [True] and {"signup/form.html", "sms/code.txt"} <= compiled
+    warmed.clear()
+    create_app({"TESTING": True})  # the tests' apps skip it
+    assert warmed == []
