@@ -24,7 +24,7 @@ def queue_link(account, now=None):
     """Store a confirmation link and its e-mail; call inside the step's transaction."""
     token = new_token()
     _NEW.save_later(EmailConfirmation(account=account, email_key=account.email_key,
-                                token_hash=hash_token(token), created_at=now or utcnow()))
+                                      token_hash=hash_token(token), created_at=now or utcnow()))
     return notifications.confirmation_link(account, token)
 
 

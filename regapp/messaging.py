@@ -57,8 +57,8 @@ def queue_sms(to, text, kind):
 
 def queue_email(to, subject, text, kind, html=None):
     """Store an e-mail for delivery; call inside the step's transaction (as an SMS)."""
-    return _NEW_MESSAGE.save_later(Message(channel="email", kind=kind, to=to, subject=subject, text=text,
-                                     html=html))
+    return _NEW_MESSAGE.save_later(Message(channel="email", kind=kind, to=to, subject=subject,
+                                           text=text, html=html))
 
 
 #: a code not delivered after this long is said to be late on its page

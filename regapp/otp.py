@@ -155,8 +155,8 @@ def issue(target, purpose, secret, now=None, limits=LIMITS):
         code = f"{secrets.randbelow(10 ** limits.digits):0{limits.digits}d}"
         salt = secrets.token_hex(8)
         row = _NEW.save_later(OneTimeCode(purpose=purpose, target=target, salt=salt,
-                                    code_hash=_digest(secret, salt, code), created_at=now,
-                                    expires_at=now + limits.lifetime))
+                                          code_hash=_digest(secret, salt, code), created_at=now,
+                                          expires_at=now + limits.lifetime))
     return row, code
 
 

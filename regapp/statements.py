@@ -59,8 +59,8 @@ _prepared_lock = threading.Lock()
 
 
 class Kept:
-    """``build(*slots)`` makes the query; :meth:`rows`, :meth:`first` and :meth:`run` run
-    it with values for the slots, in the same order."""
+    """``build(*slots)`` makes the query; :meth:`rows`, :meth:`first`, :meth:`run` and
+    :meth:`run_later` run it with values for the slots, in the same order."""
 
     def __init__(self, build, slots):
         self.build, self.slots = build, slots
