@@ -115,11 +115,22 @@ def relaxed_commit():
     return _relaxed(database.obj)
 
 
+#: on PostgreSQL, for the transaction it is sent in alone
+_RELAX = "SET LOCAL synchronous_commit TO OFF"
+
+
 @contextlib.contextmanager
 def _relaxed(db):
     with db.atomic():
-        db.defer("SET LOCAL synchronous_commit TO OFF")
+        db.defer(_RELAX)
         yield
+
+
+def relax_next_statement():
+    """The next statement, outside a transaction, commits as :func:`relaxed_commit` does,
+    in the same round trip (the ``SET LOCAL`` held for it)."""
+    if isinstance(database.obj, PooledPostgres) and not database.in_transaction():
+        database.obj.defer(_RELAX, hold=True)
 
 
 def init_app(app):

@@ -22,19 +22,27 @@ _SEEN = Kept(lambda account_id, digest: KnownDevice.select(KnownDevice.device_ha
     KnownDevice.account == account_id).order_by((KnownDevice.device_hash == digest).desc())
     .limit(1).tuples(), 2)
 _NEW = KeptInsert(KnownDevice)
+#: a browser remembered with no notice to decide: a second tab's the same is no error
+_REMEMBER = Kept(lambda account_id, digest, now: KnownDevice.insert(
+    account=account_id, device_hash=digest, first_seen=now).on_conflict_ignore(), 3)
 
 COOKIE = "regapp_device"
 COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookie lifetimes near 400 days
 
 
 def note(account, token, notify=True, now=None):
-    """Remember this browser for ``account``; notify when it is new and not the first."""
+    """Remember this browser for ``account``; notify when it is new and not the first.
+    Whether it was new: ``notify=False`` (a registration's sign-in) does not ask, and its
+    INSERT is held for the next statement, the session's row (issue 15: one round trip
+    and one commit fewer), so None then."""
     digest = hash_token(token)
-    # without a notice to decide, the INSERT alone tells a known browser (its uniqueness)
-    seen = _SEEN.first(account.id, digest) if notify else None
+    if not notify:
+        _REMEMBER.run_later(account.id, digest, now or utcnow(), hold=True)
+        return None
+    seen = _SEEN.first(account.id, digest)
     if seen == (digest,):
         return False
-    notice = notify and seen is not None  # a new browser, not the first one
+    notice = seen is not None  # a new browser, not the first one
     message, now = None, now or utcnow()
     try:
         # the device and its notice, together or neither; the device alone is one INSERT

@@ -13,6 +13,12 @@ changing what a transaction does:
   next statement, or with the ``COMMIT``. It still runs before anything after it, in the
   same transaction: should it fail, the transaction fails where it would have anyway,
   only a statement later.
+- outside a transaction a write may be *held* for the next statement (``defer(...,
+  hold=True)``): the two go in one string, which the server runs as one implicit
+  transaction, both or neither, with one commit. Nothing else may read it meanwhile: a
+  browser's device remembered at sign-in goes with the session's row, a worker's
+  ``SET LOCAL`` with its claim. A held write nothing follows goes alone before a ``BEGIN``
+  and when the connection is given back.
 
 A statement's ``PREPARE`` (:mod:`regapp.statements`) goes at the head of the string,
 before anything that could fail, so that a name is never taken for prepared when the
@@ -22,9 +28,13 @@ waiting.
 
 from __future__ import annotations
 
+import logging
 import time
 
+from peewee import DatabaseError
 from playhouse.pool import PooledPostgresqlDatabase
+
+log = logging.getLogger("regapp.db")
 
 
 class PooledPostgres(PooledPostgresqlDatabase):
@@ -62,15 +72,16 @@ class PooledPostgres(PooledPostgresqlDatabase):
     def begin(self, isolation_level=None):
         if self.is_closed():
             self.connect()
+        self._send_held()  # its own, not the transaction's: it may not be undone with it
         level = isolation_level or self._isolation_level
         self._state.unsent = (self._state.conn, "BEGIN" if not level else
                               f"BEGIN TRANSACTION ISOLATION LEVEL "
                               f"{self._adapter.isolation_level_str(level)}", [])
 
-    def defer(self, sql, params=()):
+    def defer(self, sql, params=(), hold=False):
         """Run a write whose result nobody reads: in a transaction, with its next statement
-        or its COMMIT; outside one, now."""
-        if not self.in_transaction():
+        or its COMMIT; outside one, now, or with the next statement if ``hold``."""
+        if not self.in_transaction() and not hold:
             self.execute_sql(sql, params)
             return
         from psycopg2.extensions import encodings  # psycopg2 is there once connected
@@ -81,6 +92,20 @@ class PooledPostgres(PooledPostgresqlDatabase):
         if unsent is None:  # the BEGIN went already
             unsent = self._state.unsent = (conn, None, [])
         unsent[2].append(written)
+
+    def _send_held(self):
+        """Outside a transaction: the held writes, alone (nothing came after them)."""
+        unsent = self._owed()
+        if unsent is not None and unsent[2] and not self.in_transaction():
+            self._state.unsent = None
+            super().execute_sql("; ".join(text.replace("%", "%%") for text in unsent[2]))
+
+    def close(self):
+        try:
+            self._send_held()
+        except DatabaseError as exc:  # a request's end: said in the log, not to the person
+            log.error("a held write failed as its connection was given back: %s", exc)
+        return super().close()
 
     def _owed(self):
         unsent = getattr(self._state, "unsent", None)

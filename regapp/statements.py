@@ -82,14 +82,14 @@ class Kept:
         rows = self.rows(*values)
         return rows[0] if rows else None
 
-    def run_later(self, *values):
+    def run_later(self, *values, hold=False):
         """Run it for its effect alone: in a PostgreSQL transaction it goes with the
         transaction's next statement or its COMMIT (:meth:`regapp.postgres.PooledPostgres.defer`),
-        elsewhere now."""
+        outside one with the next statement if ``hold``, elsewhere now."""
         db = database.obj
         sql, params, _, prepare = self._statement(db, values)
         if prepare is None and isinstance(db, PooledPostgres):  # prepared here already, or never
-            db.defer(sql, params)
+            db.defer(sql, params, hold=hold)
         else:
             self._send(db, sql, params, prepare)
 

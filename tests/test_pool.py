@@ -149,3 +149,46 @@ def test_a_relaxed_commit_waits_for_no_disk_and_only_for_its_transaction(app):  
     assert _keys() == ["relaxed"]  # committed
     assert database.execute_sql("SHOW synchronous_commit").fetchone() == ("on",)  # its own
     database.execute_sql(f"SET synchronous_commit TO {before[0]}")
+
+
+def test_a_held_write_goes_with_the_next_statement_both_or_neither(app):  # issue 15
+    from peewee import IntegrityError
+    with statements_sent() as sent:
+        database.obj.defer(INSERT, ("held 50% 'quoted'", 1), hold=True)  # outside a transaction
+        assert sent == []
+        assert _keys() == ["held 50% 'quoted'"]  # seen by the statement it went with
+    assert len(sent) == 1 and sent[0].startswith("INSERT INTO")
+    database.obj.defer(INSERT, ("held 50% 'quoted'", 2), hold=True)  # taken: it fails…
+    with pytest.raises(IntegrityError):
+        database.execute_sql(INSERT, ("after it", 1))
+    assert _keys() == ["held 50% 'quoted'"]  # …and the statement after it is undone with it
+    assert _server_status() == 0
+
+
+def test_a_held_write_nothing_follows_goes_alone(app, caplog):  # issue 15
+    database.obj.defer(INSERT, ("before a transaction", 1), hold=True)
+    with pytest.raises(RuntimeError), database.atomic():
+        database.execute_sql(INSERT, ("rolled back", 1))
+        raise RuntimeError  # the held write was its own: it stays
+    assert _keys() == ["before a transaction"]
+    database.obj.defer(INSERT, ("given back", 1), hold=True)
+    database.close()
+    assert _keys() == ["before a transaction", "given back"]
+    database.obj.defer(INSERT, ("given back", 2), hold=True)  # taken: said in the log
+    database.close()
+    assert database.is_closed() and "a held write failed" in caplog.text
+    assert _keys() == ["before a transaction", "given back"]
+
+
+def test_a_statement_alone_may_commit_relaxed(app):  # issue 15
+    from regapp.db import relax_next_statement
+    before = database.execute_sql("SHOW synchronous_commit").fetchone()
+    database.execute_sql("SET synchronous_commit TO on")  # the tests' server runs with it off
+    with statements_sent() as sent:
+        relax_next_statement()
+        database.execute_sql(INSERT, ("relaxed alone", 1))
+    assert sent == ['SET LOCAL synchronous_commit TO OFF; INSERT INTO "sign_in_throttle" '
+                    '("key", "failures") VALUES (%s, %s)']
+    assert _keys() == ["relaxed alone"]
+    assert database.execute_sql("SHOW synchronous_commit").fetchone() == ("on",)  # its own
+    database.execute_sql(f"SET synchronous_commit TO {before[0]}")
