@@ -13,6 +13,7 @@ import os
 
 from flask import current_app
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.api import Task
 from huey.consumer import Consumer
 
 from regapp import messaging
@@ -119,16 +120,51 @@ def forget(settings):
     return sessions.purge(settings), support.purge(settings["REFUSAL_RETENTION_DAYS"])
 
 
+class _Unrevoked:
+    """Nothing in regapp revokes a task: huey's look for a task's revoke flag in the queue's
+    storage before running it, and the flag's clearing after, were two round trips to
+    Redis a message (issue 15)."""
+
+    def is_revoked(self, task, timestamp=None, peek=True):
+        return False
+
+    def delete(self, key):
+        if key.startswith(_REVOKE_FLAG):  # the flag cleared after a task: there is none
+            return False
+        return super().delete(key)
+
+    def revoke(self, *args, **kwargs):
+        raise NotImplementedError("regapp's tasks are never revoked (see _Unrevoked)")
+
+    revoke_all = revoke_by_id = revoke
+
+
+#: how huey names a task's revoke flag, ``r:`` and the task's id
+_REVOKE_FLAG = Task(id="id").revoke_id.removesuffix("id")
+
+
+class _SqliteHuey(_Unrevoked, SqliteHuey):
+    pass
+
+
+class _MemoryHuey(_Unrevoked, MemoryHuey):
+    pass
+
+
+class _RedisHuey(_Unrevoked, RedisHuey):
+    pass
+
+
 def make_huey(setting, instance_path):
     """Build the huey storage that the ``QUEUE`` setting names."""
     if setting == "sqlite":
         filename = os.path.join(instance_path, "queue.db")
         owner_only(filename)
-        return SqliteHuey("regapp", filename=filename)
+        return _SqliteHuey("regapp", filename=filename)
     if setting == "immediate":
-        return MemoryHuey("regapp", immediate=True)
+        return _MemoryHuey("regapp", immediate=True)
     if setting.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("regapp", url=setting)
+        return _RedisHuey("regapp", url=setting)
     raise ValueError(f"QUEUE = {setting!r}: expected 'sqlite', 'redis://…' or 'immediate'")
 
 

@@ -302,6 +302,21 @@ def test_sqlite_queue_delivers_in_process(tmp_path, monkeypatch):
     assert (tmp_path / "instance" / "queue.db").exists()
 
 
+def test_a_task_runs_without_looking_for_a_revoke_flag(app):  # issue 15
+    huey = app.extensions["regapp.queue"].huey
+    asked = []
+    storage = huey.storage
+    for name in ("peek_many", "peek_data", "pop_data", "delete_data"):
+        original = getattr(storage, name)
+        setattr(storage, name, lambda *args, _name=name, _original=original: (
+            asked.append((_name, args)), _original(*args))[1])
+    [message_id] = queue(sms())  # the app's queue runs its task at once, here
+    assert status(message_id).status == "sent"
+    assert asked == []  # neither looked for nor cleared: two round trips to Redis a message
+    with pytest.raises(NotImplementedError):
+        huey.revoke_by_id("any")
+
+
 def test_a_code_is_retried_within_seconds_then_slower(app, monkeypatch):  # issue 13
     app.extensions["regapp.adapters"].sms.settings["FAKE_SMS_FAIL"] = True
     [message_id] = queue(sms(kind="code"))
