@@ -166,30 +166,54 @@ _NEW_PENDING, _NEW_ACCOUNT = KeptInsert(PendingRegistration), KeptInsert(Account
 _NEW_CONSENTS = KeptInsert(ConsentEvent)
 _DONE = Kept(lambda account_id, pending_id: PendingRegistration.update(account=account_id).where(
     PendingRegistration.id == pending_id), 2)
-_LIVE_PENDING = Kept(lambda pending_id, now: PendingRegistration.select().where(
-    (PendingRegistration.id == pending_id)
-    & (PendingRegistration.expires_at > now) & PendingRegistration.account.is_null()), 2)
+def _page_figures(phone, purpose):
+    """What the SMS step's page shows: the newest code message's status and time, and when
+    the last code was made (columns named as :func:`find_pending` keeps them)."""
+    return [messaging.newest_code(phone, "status").alias("code_status"),
+            messaging.newest_code(phone, "created_at").alias("code_made_at"),
+            otp.last_made(phone, purpose).alias("code_last_made")]
 
 
+def _live_pending(query, pending_id, now):
+    return query.where((PendingRegistration.id == pending_id)
+                       & (PendingRegistration.expires_at > now)
+                       & PendingRegistration.account.is_null())
+
+
+_LIVE_PENDING = Kept(lambda pending_id, now: _live_pending(
+    PendingRegistration.select(), pending_id, now), 2)
+#: the same, with the SMS step page's figures: the page's GET in one round trip (issue 15)
+_LIVE_PENDING_PAGE = Kept(lambda pending_id, now, purpose: _live_pending(
+    PendingRegistration.select(PendingRegistration, *_page_figures(PendingRegistration.phone,
+                                                                   purpose)),
+    pending_id, now), 3)
 #: the SMS step's page: where the newest code stands and when the last one was made, in one
 #: statement (two round trips were one each, issue 15)
-_CODE_PAGE = Kept(lambda phone, purpose: Select(columns=[
-    messaging.newest_code(phone, "status"), messaging.newest_code(phone, "created_at"),
-    otp.last_made(phone, purpose)]).tuples(), 2)
+_CODE_PAGE = Kept(lambda phone, purpose: Select(columns=_page_figures(phone, purpose)).tuples(),
+                  2)
 
 
 def code_page(pending, now=None):
     """(where the newest code to the phone stands, seconds until a new one may be asked):
-    :func:`messaging.code_delivery` and :func:`otp.seconds_until_resend` at once."""
-    status, made_at, last = _CODE_PAGE.first(pending.phone, PURPOSE)
+    :func:`messaging.code_delivery` and :func:`otp.seconds_until_resend` at once; read with
+    the pending row when :func:`find_pending` was asked ``with_page``."""
+    figures = getattr(pending, "page_figures", None)
+    status, made_at, last = figures or _CODE_PAGE.first(pending.phone, PURPOSE)
     return messaging.delivery_state(status, made_at, now), otp.wait_after(last, now)
 
 
-def find_pending(pending_id, now=None):
-    """The live pending registration with that id, or None."""
+def find_pending(pending_id, now=None, with_page=False):
+    """The live pending registration with that id, or None. ``with_page``: with the SMS
+    step page's figures, read in the same statement, for a request that changes nothing
+    before it shows the page (:func:`code_page` then asks nothing)."""
     if not pending_id:
         return None  # nothing to look for: a first submit
-    return _LIVE_PENDING.first(pending_id, now or utcnow())
+    if not with_page:
+        return _LIVE_PENDING.first(pending_id, now or utcnow())
+    pending = _LIVE_PENDING_PAGE.first(pending_id, now or utcnow(), PURPOSE)
+    if pending is not None:
+        pending.page_figures = (pending.code_status, pending.code_made_at, pending.code_last_made)
+    return pending
 
 
 def complete(pending, code, settings, now=None):

@@ -71,6 +71,15 @@ def test_roster_phone_branch_without_javascript(client, roster, outbox):  # R17,
     assert "уже подтверждён" in again.get_data(as_text=True)
 
 
+def test_the_code_page_is_two_look_ups(client, roster, outbox):  # issue 15
+    from tests.helpers import statements_sent
+    client.post("/register", data=form(client.get("/register").get_data(as_text=True)))
+    with statements_sent() as sent:
+        page = client.get("/register/code").get_data(as_text=True)
+    assert "Мы отправили СМС с кодом на номер" in page and 'data-countdown="' in page
+    assert len(sent) == 2, sent  # this browser's session, its registration with the page's
+
+
 def test_other_phone_branch_needs_the_email_code(client, roster, outbox):  # R17, second branch
     page = client.get("/register").get_data(as_text=True)
     client.post("/register", data=form(page, phone="+7 903 765-43-21"))

@@ -249,6 +249,10 @@ def test_the_code_page_in_one_statement_says_what_its_two_look_ups_say(app, invi
         assert len(sent) == 1
         assert state == (messaging.code_delivery(pending.phone, now),
                          otp.seconds_until_resend(pending.phone, registration.PURPOSE, now))
+        with statements_sent() as sent:  # the page's GET: read with the pending row
+            read = registration.find_pending(pending.id, now, with_page=True)
+            assert read.id == pending.id and registration.code_page(read, now) == state
+        assert len(sent) == 1
         seen.append(state)
     assert seen[0][0] == "waiting" and seen[1][0] == "late" and seen[2][0] == "sent"
     assert seen[0][1] > 0 and seen[3][1] == 0  # a new code may be asked for a minute on

@@ -101,9 +101,10 @@ def _form_page(form, error=None):
             "patronymic_hint": PATRONYMIC_HINT}
 
 
-def _pending(email_step=False):
-    """The live pending registration of this browser, or None (it is forgotten then)."""
-    pending = registration.find_pending(session.get("pending"))
+def _pending(email_step=False, with_page=False):
+    """The live pending registration of this browser, or None (it is forgotten then);
+    ``with_page``: with the SMS step page's figures (:func:`registration.find_pending`)."""
+    pending = registration.find_pending(session.get("pending"), with_page=with_page)
     if pending is None:
         session.pop("pending", None)
     elif email_step and not pending.email_code_required:
@@ -127,7 +128,7 @@ def _code_gone():
 @bp.route("/register/code", methods=["GET", "POST"])
 def code():
     """The SMS code step; the state is the pending row, so reloads and tabs lose nothing."""
-    pending = _pending()
+    pending = _pending(with_page=request.method == "GET")  # a GET only shows the page
     if pending is None:
         return _code_gone()
     if pending.phone_confirmed:  # Back from «Код из письма»: this step is done (issue 14)
