@@ -82,7 +82,7 @@ def check_link_form(invitation, policy, phone, password, confirmation, consents,
     return cleaned, errors
 
 
-def start_by_link(invitation, cleaned, password, settings, client=Client(), now=None):
+def start_by_link(invitation, cleaned, password, settings, client=Client(), now=None, then=None):
     """Store the pending registration and queue its SMS code; return the pending row.
 
     The invited address counts as confirmed: the person reached the link through it (R12).
@@ -91,12 +91,15 @@ def start_by_link(invitation, cleaned, password, settings, client=Client(), now=
     """
     return start(invitation.record, cleaned["phone"], invitation.email, cleaned["consents"],
                  password, settings, client, now, invitation=invitation, email_confirmed=True,
-                 esia_id=cleaned.get("esia_id"))
+                 esia_id=cleaned.get("esia_id"), then=then)
 
 
 def start(record, phone, email, consents, password, settings, client=Client(), now=None,
-          invitation=None, email_confirmed=False, email_code_required=False, esia_id=None):
-    """Store a pending registration and queue its SMS code, in one transaction."""
+          invitation=None, email_confirmed=False, email_code_required=False, esia_id=None,
+          then=None):
+    """Store a pending registration and queue its SMS code, in one transaction; ``then``,
+    when given, is called with the pending row last in it (what else stands or falls with
+    it: the browser's session pointing at it)."""
     now = now or utcnow()
     # hashed before the transaction: on SQLite it holds the one write lock, and nobody
     # else could write for the hash's tenth of a second (issue 15)
@@ -112,6 +115,8 @@ def start(record, phone, email, consents, password, settings, client=Client(), n
             client_ip=client.ip, user_agent=client.user_agent, created_at=now,
             expires_at=now + PENDING_LIFETIME))
         message = _queue_code(pending.phone, settings, now)
+        if then is not None:
+            then(pending)
     messaging.dispatch([message.id])
     return pending
 

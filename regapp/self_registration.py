@@ -82,10 +82,11 @@ def typed(cleaned):
 
 
 def start(cleaned, password, settings, client=None, today=None, now=None, esia_person=None,
-          earlier=None):
+          earlier=None, then=None):
     """Find the person and send the SMS code; return the pending registration. The same
     form sent again (a typo fixed, the back button) reuses ``earlier``, this browser's live
-    registration of the same person, phone and e-mail, and the code already sent.
+    registration of the same person, phone and e-mail, and the code already sent. ``then``
+    goes to :func:`registration.start` (a new registration's transaction).
 
     :raises NotFound: no active record matches (the reason is kept for support).
     :raises EsiaMismatch: Gosuslugi's person is another than the record found.
@@ -114,7 +115,7 @@ def start(cleaned, password, settings, client=None, today=None, now=None, esia_p
     return registration.start(
         record, cleaned["phone"], cleaned["email"][0], cleaned["consents"], password,
         settings, client, now, email_confirmed=False,
-        email_code_required=not match.phone_matches, esia_id=esia_id)
+        email_code_required=not match.phone_matches, esia_id=esia_id, then=then)
 
 
 def _same_registration(earlier, record, cleaned):

@@ -117,6 +117,12 @@ class ServerSessions(SessionInterface):
             _TOUCH.run(now, session.row.id)
         self._send_key(app, session, response)
 
+    def store_now(self, app, session):
+        """Store the session's row now, in the caller's transaction: what it points at and
+        the row one commit (issue 15); the response then only sends its key."""
+        self._store(session, utcnow(), app)
+        session.modified = False
+
     def _send_key(self, app, session, response):
         response.vary.add("Cookie")
         response.set_cookie(
@@ -133,7 +139,7 @@ class ServerSessions(SessionInterface):
             session.rotate = False
         data, account = json.dumps(dict(session)), session.get("account_id")
         if session.row is not None:
-            _CHANGE.run(account, data, now, session.row.id)
+            _CHANGE.run_later(account, data, now, session.row.id)  # as the INSERT below
             return
         row = WebSession(
             id=hash_token(session.key), public_id=secrets.token_urlsafe(8), account=account,
@@ -143,7 +149,7 @@ class ServerSessions(SessionInterface):
         # a new key for a stored session: its row becomes the new one, the old key dead
         # with it (one statement, not a DELETE and an INSERT)
         if old is None or not _REPLACE.run(*_NEW.values(row), old.id).rowcount:
-            _NEW.save(row)
+            _NEW.save_later(row)  # in a transaction, with its COMMIT (:meth:`store_now`)
         session.row = row
 
 
@@ -235,6 +241,18 @@ class AreaSessions(SessionInterface):
         from flask import request
 
         return self._of(request).save_session(app, session, response)
+
+    def store_now(self, app, session):
+        from flask import request
+
+        return self._of(request).store_now(app, session)
+
+
+def store_now():
+    """This request's session stored now, in the caller's transaction (:meth:`ServerSessions.store_now`)."""
+    from flask import current_app, session
+
+    current_app.session_interface.store_now(current_app, session)
 
 
 def init_app(app):

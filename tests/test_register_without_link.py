@@ -80,6 +80,21 @@ def test_the_code_page_is_two_look_ups(client, roster, outbox):  # issue 15
     assert len(sent) == 2, sent  # this browser's session, its registration with the page's
 
 
+@pytest.mark.settings(DATABASE_PREPARE=False)  # each statement as written, its table named
+def test_the_session_is_stored_with_the_registration(client, roster, outbox, backend):  # issue 15
+    from tests.helpers import statements_sent
+    page = client.get("/register").get_data(as_text=True)
+    with statements_sent() as sent:
+        assert client.post("/register", data=form(page)).status_code == 303
+    [stored] = [sql for sql in sent if '"web_session"' in sql]
+    if backend:  # one string, one commit: the code, its SMS and the session pointing at them
+        assert stored.endswith("COMMIT") and '"one_time_code"' in stored and '"message"' in stored
+    again = client.post("/register", data=form(client.get("/register").get_data(as_text=True)))
+    assert again.headers["Location"] == "/register/code"  # the same form again: kept as it was
+    assert "Мы отправили СМС с кодом" in client.get("/register/code").get_data(as_text=True)
+    assert len([e for e in outbox() if e["channel"] == "sms"]) == 1
+
+
 def test_other_phone_branch_needs_the_email_code(client, roster, outbox):  # R17, second branch
     page = client.get("/register").get_data(as_text=True)
     client.post("/register", data=form(page, phone="+7 903 765-43-21"))

@@ -3,7 +3,7 @@
 from flask import current_app, g, make_response, request, session
 from flask_limiter.util import get_remote_address
 
-from regapp import normalize, otp
+from regapp import normalize, otp, sessions
 from regapp.forms import ResendForm, is_inline_check
 from regapp.pages import error_page
 from regapp.registration import Client, Refused
@@ -27,6 +27,16 @@ def phone_key():
     except normalize.Invalid:
         return typed
 
+
+
+def keep_registration(pending):
+    """This browser's registration in progress, kept in its session. Given to
+    :func:`registration.start` as ``then``, the session's row is stored in the
+    registration's own transaction: the two one commit (issue 15); called again after, it
+    writes nothing more."""
+    if (session.get("pending"), session.get("restart")) != (pending.id, request.path):
+        session["pending"], session["restart"] = pending.id, request.path
+        sessions.store_now()
 
 
 def code_step(form, check, done, page):

@@ -6,7 +6,7 @@ from regapp import invitations, normalize, otp, passwords, registration, support
 from regapp.forms import LinkRegistrationForm
 from regapp.rendering import answer_check, hx_redirect, render
 from regapp.texts import text
-from regapp.views.common import client, limit_view
+from regapp.views.common import client, keep_registration, limit_view
 
 bp = Blueprint("invite", __name__)
 
@@ -87,12 +87,11 @@ def _start(invitation, form, cleaned):
         return True
     cleaned["esia_id"] = registration.esia_for(invitation.record, session.get("esia_person"))
     try:
-        pending = registration.start_by_link(
-            invitation, cleaned, form.password.data, current_app.config, client())
+        registration.start_by_link(invitation, cleaned, form.password.data, current_app.config,
+                                   client(), then=keep_registration)
     except otp.CodeError as exc:
         form.phone.errors = [str(exc)]
         return False
-    session["pending"], session["restart"] = pending.id, request.path
     return True
 
 

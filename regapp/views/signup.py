@@ -29,7 +29,13 @@ from regapp.rendering import (
     render_blank,
 )
 from regapp.texts import text
-from regapp.views.common import client, code_step, limit_view, resend_then_show
+from regapp.views.common import (
+    client,
+    code_step,
+    keep_registration,
+    limit_view,
+    resend_then_show,
+)
 
 bp = Blueprint("signup", __name__)
 PATRONYMIC_HINT = ("Заполнение обязательно, если отчество указано в Вашем документе, "
@@ -80,7 +86,7 @@ def form():
             try:
                 pending = self_registration.start(
                     cleaned, form.password.data, current_app.config, client(),
-                    esia_person=esia_person, earlier=_pending())
+                    esia_person=esia_person, earlier=_pending(), then=keep_registration)
             except self_registration.NotFound as exc:
                 error = str(exc)
             except self_registration.EsiaMismatch as exc:
@@ -91,7 +97,7 @@ def form():
             except otp.CodeError as exc:
                 form.phone.errors = [str(exc)]
             else:
-                session["pending"], session["restart"] = pending.id, request.path
+                keep_registration(pending)  # the same form sent again: kept here
                 return hx_redirect(url_for("signup.code"))
     return render("signup/form.html", "signup/_form.html", **_form_page(form, error))
 
