@@ -171,6 +171,8 @@ _NEW_PENDING, _NEW_ACCOUNT = KeptInsert(PendingRegistration), KeptInsert(Account
 _NEW_CONSENTS = KeptInsert(ConsentEvent)
 _DONE = Kept(lambda account_id, pending_id: PendingRegistration.update(account=account_id).where(
     PendingRegistration.id == pending_id), 2)
+
+
 def _page_figures(phone, purpose):
     """What the SMS step's page shows: the newest code message's status and time, and when
     the last code was made (columns named as :func:`find_pending` keeps them)."""

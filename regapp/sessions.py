@@ -120,6 +120,8 @@ class ServerSessions(SessionInterface):
     def store_now(self, app, session):
         """Store the session's row now, in the caller's transaction: what it points at and
         the row one commit (issue 15); the response then only sends its key."""
+        if session.row is UNREACHABLE:
+            return  # as :meth:`save_session`: the browser's key is left as it is
         self._store(session, utcnow(), app)
         session.modified = False
 

@@ -28,7 +28,6 @@ def phone_key():
         return typed
 
 
-
 def keep_registration(pending):
     """This browser's registration in progress, kept in its session. Given to
     :func:`registration.start` as ``then``, the session's row is stored in the
