@@ -90,7 +90,8 @@ def _registrations(backends, people, clients, rounds):
             runs.setdefault(backend, []).append(
                 _around(lambda backend=backend: load.run(backend, people, clients)))
             runs.setdefault(("peer", backend), []).append(_around(
-                lambda backend=backend: peer_fst.run(people, clients, load.WORKERS, backend)))
+                lambda backend=backend: peer_fst.run(people, clients, load.WORKERS, backend,
+                                                    load.THREADS)))
     rows = []
     for backend in backends:
         done, peers = ([result for result, _, _ in runs[key]] for key in (backend, ("peer", backend)))

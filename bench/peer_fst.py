@@ -70,9 +70,9 @@ def ensure_venv():
 
 
 @contextlib.contextmanager
-def serve(port, workers, database):
+def serve(port, workers, database, threads=4):
     """gunicorn with the peer app on ``port`` and SQLAlchemy's ``database`` URL, as
-    regapp's deployment runs (gthread)."""
+    regapp's deployment runs (gthread, ``threads`` a worker)."""
     binaries = ensure_venv()
     folder = Path(tempfile.mkdtemp(prefix="regapp-peer-"))
     env = {**os.environ, "PEER_DATABASE": database, "PYTHONPATH": str(ROOT)}
@@ -81,7 +81,7 @@ def serve(port, workers, database):
     log = open(folder / "gunicorn.log", "w")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
         [str(binaries / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "gthread", "--threads", "4", "bench.peer_fst:create_app()"],
+         "--worker-class", "gthread", "--threads", str(threads), "bench.peer_fst:create_app()"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_for(f"http://127.0.0.1:{port}/register", server, folder / "gunicorn.log")
@@ -121,9 +121,10 @@ def sign_up(base, n, timeout=120):
     return n
 
 
-def run(people, clients, workers, backend="sqlite"):
+def run(people, clients, workers, backend="sqlite", threads=4):
     """{"per_second", "errors", "users", "hash"} for ``people`` sign-ups, ``clients`` at
-    once, on SQLite or on PostgreSQL (a cluster of its own, durable as regapp's load's)."""
+    once, on SQLite or on PostgreSQL (a cluster of its own, durable as regapp's load's),
+    ``workers`` gunicorn workers of ``threads`` threads as regapp's load runs."""
     from regapp.testing.peers import free_port
     from tests import crowd
 
@@ -136,7 +137,7 @@ def run(people, clients, workers, backend="sqlite"):
         else:
             path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "peer.db"
             database, connect = f"sqlite:///{path}", path
-        stack.enter_context(serve(port, workers, database))
+        stack.enter_context(serve(port, workers, database, threads))
         base = f"http://127.0.0.1:{port}"
         started = time.monotonic()
         done, failures = crowd.at_once(lambda n: sign_up(base, n), range(people), clients,
