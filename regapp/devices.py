@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import contextlib
 
-from peewee import IntegrityError
-
 from regapp import messaging, notifications
 from regapp.db import write_transaction
 from regapp.models import KnownDevice, utcnow
-from regapp.statements import Kept, KeptInsert
+from regapp.statements import Kept
 from regapp.tokens import hash_token
 
 #: one look: this browser's hash if known, else any other's (whether it is the first)
 _SEEN = Kept(lambda account_id, digest: KnownDevice.select(KnownDevice.device_hash).where(
     KnownDevice.account == account_id).order_by((KnownDevice.device_hash == digest).desc())
     .limit(1).tuples(), 2)
-_NEW = KeptInsert(KnownDevice)
-#: a browser remembered with no notice to decide: a second tab's the same is no error
+#: a browser remembered: a second tab's the same adds nothing, and is no error
 _REMEMBER = Kept(lambda account_id, digest, now: KnownDevice.insert(
     account=account_id, device_hash=digest, first_seen=now).on_conflict_ignore(), 3)
 
@@ -43,15 +40,12 @@ def note(account, token, notify=True, now=None):
     if seen == (digest,):
         return False
     notice = seen is not None  # a new browser, not the first one
-    message, now = None, now or utcnow()
-    try:
-        # the device and its notice, together or neither; the device alone is one INSERT
-        with write_transaction() if notice else contextlib.nullcontext():
-            _NEW.save(KnownDevice(account=account, device_hash=digest, first_seen=now))
-            if notice:
-                message = notifications.new_device(account, now)
-    except IntegrityError:
-        return False  # two tabs signing in at once: one notice is enough
+    now = now or utcnow()
+    # the device and its notice, together or neither; the device alone is one INSERT, and
+    # two tabs signing in at once add it once: one notice is enough
+    with write_transaction() if notice else contextlib.nullcontext():
+        added = _REMEMBER.run(account.id, digest, now).rowcount
+        message = notifications.new_device(account, now) if added and notice else None
     if message:
         messaging.dispatch([message.id])
-    return True
+    return bool(added)

@@ -177,6 +177,18 @@ def test_a_device_noted_without_a_notice_is_remembered_once(app, account, outbox
     assert (KnownDevice.select().count(), outbox()) == (1, [])
 
 
+def test_two_tabs_signing_in_at_once_give_one_notice(app, account, outbox, monkeypatch):
+    from regapp import devices
+    from regapp.tokens import hash_token
+
+    assert devices.note(account, "browser-1") is True  # the first: remembered, no notice
+    assert devices.note(account, "browser-2") is True and len(outbox()) == 1  # a new one
+    # the other tab looked before this one's INSERT: it finds browser-2 unknown, adds nothing
+    monkeypatch.setattr(devices, "_SEEN", type("Seen", (), {
+        "first": staticmethod(lambda *_: (hash_token("browser-1"),))}))
+    assert devices.note(account, "browser-2") is False and len(outbox()) == 1
+
+
 def test_new_device_notice_goes_by_sms_while_the_email_is_unconfirmed(app, account, outbox):
     Account.update(email_confirmed=False).execute()
     login(app.test_client())

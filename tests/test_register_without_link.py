@@ -95,6 +95,19 @@ def test_the_session_is_stored_with_the_registration(client, roster, outbox, bac
     assert len([e for e in outbox() if e["channel"] == "sms"]) == 1
 
 
+def test_a_planted_key_never_carries_the_registration(app, client, roster, outbox):  # issue 15
+    """The session's row, stored in the registration's own transaction, goes under a new key
+    as any first thing kept does: the one someone set in the person's browser opens nothing."""
+    planted = "v" + "C" * 43
+    client.set_cookie("session", planted)
+    client.post("/register", data=form(client.get("/register").get_data(as_text=True)))
+    key = client.get_cookie("session").value
+    assert key != planted and client.get("/register/code").status_code == 200
+    planter = app.test_client()
+    planter.set_cookie("session", planted)
+    assert planter.get("/register/code").status_code == 410  # «start again»: not the person's
+
+
 def test_other_phone_branch_needs_the_email_code(client, roster, outbox):  # R17, second branch
     page = client.get("/register").get_data(as_text=True)
     client.post("/register", data=form(page, phone="+7 903 765-43-21"))
