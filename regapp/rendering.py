@@ -2,7 +2,7 @@
 
 import json
 
-from flask import current_app, make_response, redirect, render_template, request, session
+from flask import current_app, g, make_response, redirect, render_template, request, session
 from flask_wtf.csrf import generate_csrf
 from htmx_flask import Htmx
 
@@ -21,7 +21,7 @@ def is_fragment_request():
     step navigation want the page)."""
     htmx = getattr(request, "htmx", None)
     return (bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-            and not request.headers.get(STEP_HEADER))
+            and not request.headers.get(STEP_HEADER) and not g.get("step_page"))
 
 
 def render(page, partial, status=200, **context):
@@ -64,14 +64,22 @@ def answer_check(field, hints=None):
     return render_template("_field_error.html", field=field)
 
 
-def hx_redirect(location):
+def hx_redirect(location, page=None):
     """The next step after a valid form (R30): a 303 for a plain form; for htmx, the step's
-    page fetched and its ``<main>`` swapped in place, its URL pushed to the history, so
-    Back and reload work as after the 303 (``HX-Location``; issue 14)."""
-    if is_fragment_request():
-        response = make_response(("", 204))
-        response.headers["HX-Location"] = json.dumps({
-            "path": location, "target": "#main", "select": "#main", "swap": "outerHTML",
-            "headers": {STEP_HEADER: "true"}})
+    page with its ``<main>`` swapped in place and its URL pushed to the history, so Back
+    and reload work as after the 303 (issue 14). ``page()``, when given, makes the step's
+    page in this same answer, as its GET would (one round trip fewer, issue 15); without
+    it, ``HX-Location`` has htmx fetch the page."""
+    if not is_fragment_request():
+        return redirect(location, code=303)
+    if page is not None:
+        g.step_page = True  # the whole page from here on, as a GET of the step gives it
+        response = page()
+        response.headers.update({"HX-Retarget": "#main", "HX-Reselect": "#main",
+                                 "HX-Reswap": "outerHTML", "HX-Push-Url": location})
         return response
-    return redirect(location, code=303)
+    response = make_response(("", 204))
+    response.headers["HX-Location"] = json.dumps({
+        "path": location, "target": "#main", "select": "#main", "swap": "outerHTML",
+        "headers": {STEP_HEADER: "true"}})
+    return response

@@ -34,10 +34,26 @@ def csrf(page):
 
 
 def step_of(response):
-    """Where an htmx answer sends the person next (R30): HX-Location's path."""
+    """Where an htmx answer sends the person next (R30): the URL of the step it brings
+    (HX-Push-Url), or HX-Location's path, which htmx then fetches."""
     import json
 
+    if "HX-Push-Url" in response.headers:
+        return response.headers["HX-Push-Url"]
     return json.loads(response.headers["HX-Location"])["path"]
+
+
+def step_page(client, path):
+    """The page a step's own GET gives, as htmx asks for it after HX-Location, its CSRF
+    tokens blanked (signed with the second, they may differ from one request to the next)."""
+    from regapp.rendering import STEP_HEADER
+
+    return without_tokens(client.get(path, headers={**HX, STEP_HEADER: "true"}))
+
+
+def without_tokens(response):
+    return re.sub(r'(name="csrf_token" type="hidden" value=")[^"]+', r"\1…",
+                  response.get_data(as_text=True))
 
 
 def code_in(text):

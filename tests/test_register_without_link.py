@@ -6,7 +6,7 @@ import pytest
 
 from regapp.models import Account, Message, Refusal
 from regapp.roster import import_roster
-from tests.helpers import GOOD, HX, check_of, csrf, step_of
+from tests.helpers import GOOD, HX, check_of, csrf, step_of, step_page, without_tokens
 from tests.rosters import person, write_csv
 
 
@@ -121,10 +121,16 @@ def test_other_phone_branch_needs_the_email_code(client, roster, outbox):  # R17
     assert Account.get().email_confirmed and Account.get().phone == "+79037654321"
 
 
-def test_htmx_submit_redirects_with_a_header(client, roster, outbox):  # R30
+def test_htmx_submit_brings_the_code_step_in_its_answer(client, roster, outbox):  # R30
+    """Issue 15: the step's page comes with the form's answer, not from a second request;
+    htmx swaps its <main> for the form's and pushes its URL, so Back and F5 work."""
     page = client.get("/register").get_data(as_text=True)
     response = client.post("/register", data=form(page), headers=HX)
-    assert response.status_code == 204 and step_of(response) == "/register/code"
+    assert response.status_code == 200 and step_of(response) == "/register/code"
+    assert (response.headers["HX-Retarget"], response.headers["HX-Reselect"],
+            response.headers["HX-Reswap"]) == ("#main", "#main", "outerHTML")
+    assert without_tokens(response) == step_page(client, "/register/code")
+    assert "<title>Код из СМС" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])

@@ -1,13 +1,13 @@
 """What several views share: the client for consent records, rate limits per view."""
 
-from flask import current_app, g, make_response, request, session
+from flask import current_app, g, make_response, request, session, url_for
 from flask_limiter.util import get_remote_address
 
-from regapp import normalize, otp, sessions
-from regapp.forms import ResendForm, is_inline_check
+from regapp import normalize, otp, registration, sessions
+from regapp.forms import CodeForm, ResendForm, is_inline_check
 from regapp.pages import error_page
 from regapp.registration import Client, Refused
-from regapp.rendering import is_fragment_request
+from regapp.rendering import hx_redirect, is_fragment_request, render
 from regapp.texts import text
 
 
@@ -36,6 +36,22 @@ def keep_registration(pending):
     if (session.get("pending"), session.get("restart")) != (pending.id, request.path):
         session["pending"], session["restart"] = pending.id, request.path
         sessions.store_now()
+
+
+def to_code_step(pending):
+    """After a registration form (either way in): the SMS code step, for htmx its page in
+    this same answer (issue 15)."""
+    return hx_redirect(url_for("signup.code"),
+                       lambda: sms_page(pending, CodeForm(formdata=None)))
+
+
+def sms_page(pending, form, notice=None):
+    """The SMS code step's page: where the code stands, and when a new one may be asked."""
+    form.show_for(pending.id)
+    delivery, wait = registration.code_page(pending)
+    return render("signup/code.html", "signup/_code.html", form=form,
+                  resend_form=ResendForm(formdata=None), notice=notice,
+                  phone=normalize.format_phone(pending.phone), delivery=delivery, wait=wait)
 
 
 def code_step(form, check, done, page):

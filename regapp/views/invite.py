@@ -1,12 +1,12 @@
 """Registration by link (R7–R12): the form an invitation link opens."""
 
-from flask import Blueprint, abort, current_app, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, render_template, request, session
 
 from regapp import invitations, normalize, otp, passwords, registration, support
 from regapp.forms import LinkRegistrationForm
-from regapp.rendering import answer_check, hx_redirect, render
+from regapp.rendering import answer_check, render
 from regapp.texts import text
-from regapp.views.common import client, keep_registration, limit_view
+from regapp.views.common import client, keep_registration, limit_view, to_code_step
 
 bp = Blueprint("invite", __name__)
 
@@ -63,8 +63,8 @@ def form(token):
         if "form" in errors:
             support.refuse("policy_inactive", "link", record=invitation.record,
                            client_ip=request.remote_addr)
-        if form.apply(errors) and _start(invitation, form, cleaned):
-            return hx_redirect(url_for("signup.code"))
+        if form.apply(errors) and (pending := _start(invitation, form, cleaned)):
+            return to_code_step(pending)
     return _page(invitation, form, passwords.unticked())
 
 
@@ -80,19 +80,19 @@ def _as_sent(invitation, form):
 
 
 def _start(invitation, form, cleaned):
-    """Send the code, or reuse the live registration of the same form sent again."""
+    """Send the code, or reuse the live registration of the same form sent again: the
+    pending registration, or None when the code may not go (said beside the phone)."""
     earlier = registration.find_pending(session.get("pending"))
     if earlier and earlier.invitation_id == invitation.id and earlier.phone == cleaned["phone"]:
         registration.refresh_pending(earlier, cleaned, form.password.data)
-        return True
+        return earlier
     cleaned["esia_id"] = registration.esia_for(invitation.record, session.get("esia_person"))
     try:
-        registration.start_by_link(invitation, cleaned, form.password.data, current_app.config,
-                                   client(), then=keep_registration)
+        return registration.start_by_link(invitation, cleaned, form.password.data,
+                                          current_app.config, client(), then=keep_registration)
     except otp.CodeError as exc:
         form.phone.errors = [str(exc)]
-        return False
-    return True
+        return None
 
 
 def init_app(app):

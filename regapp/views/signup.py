@@ -35,6 +35,8 @@ from regapp.views.common import (
     keep_registration,
     limit_view,
     resend_then_show,
+    sms_page,
+    to_code_step,
 )
 
 bp = Blueprint("signup", __name__)
@@ -98,7 +100,7 @@ def form():
                 form.phone.errors = [str(exc)]
             else:
                 keep_registration(pending)  # the same form sent again: kept here
-                return hx_redirect(url_for("signup.code"))
+                return to_code_step(pending)
     return render("signup/form.html", "signup/_form.html", **_form_page(form, error))
 
 
@@ -144,9 +146,9 @@ def code():
     if form.is_submitted() and not form.is_for(pending.id):
         # another tab sent the form again with another number: the live code went there
         form.form_errors.append(text("code.other_tab", phone=normalize.format_phone(pending.phone)))
-        return _sms_page(pending, form)
+        return sms_page(pending, form)
     return _enter_code(form, lambda code: registration.complete(
-        pending, code, current_app.config), lambda form: _sms_page(pending, form))
+        pending, code, current_app.config), lambda form: sms_page(pending, form))
 
 
 @bp.post("/register/code/resend")
@@ -157,7 +159,7 @@ def resend():
         return _code_gone()
     return resend_then_show(lambda: registration.resend_code(pending, current_app.config),
                              CodeForm(formdata=None),
-                             lambda form, notice: _sms_page(pending, form, notice))
+                             lambda form, notice: sms_page(pending, form, notice))
 
 
 @bp.route("/register/email-code", methods=["GET", "POST"])
@@ -192,14 +194,6 @@ def email_resend():
     return resend_then_show(
         lambda: registration.resend_email_code(pending, current_app.config),
         EmailCodeForm(formdata=None), lambda form, notice: _email_page(pending, form, notice))
-
-
-def _sms_page(pending, form, notice=None):
-    form.show_for(pending.id)
-    delivery, wait = registration.code_page(pending)
-    return render("signup/code.html", "signup/_code.html", form=form,
-                  resend_form=ResendForm(), notice=notice,
-                  phone=normalize.format_phone(pending.phone), delivery=delivery, wait=wait)
 
 
 @bp.get("/register/code/delivery")

@@ -223,9 +223,13 @@ def test_the_next_step_is_swapped_in_and_back_and_reload_still_work(page, portal
     open_invitation(page, portal)
     link = page.url
     mark_page(page)
+    asked = []
+    page.on("request", lambda request: asked.append((request.method, request.url)))
     send_invitation_form(page, "ДМС-2025-000101", "89161234567")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Подтвердите")
     assert same_page(page)  # swapped in place, not a new page load
+    # the step came with the form's answer: no second request for it (issue 15)
+    assert not [url for method, url in asked if url.endswith("/register/code")], asked
     expect(page).to_have_title(re.compile("^Код из СМС"))  # the step's own title
 
     page.go_back()  # Back: the form again, never Chrome's «resubmit the form?»
