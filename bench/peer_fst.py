@@ -73,6 +73,8 @@ def ensure_venv():
 def serve(port, workers, database, threads=4):
     """gunicorn with the peer app on ``port`` and SQLAlchemy's ``database`` URL, as
     regapp's deployment runs (gthread, ``threads`` a worker)."""
+    from bench.load import wait_until_quiet
+
     binaries = ensure_venv()
     folder = Path(tempfile.mkdtemp(prefix="regapp-peer-"))
     env = {**os.environ, "PEER_DATABASE": database, "PYTHONPATH": str(ROOT)}
@@ -85,6 +87,7 @@ def serve(port, workers, database, threads=4):
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_for(f"http://127.0.0.1:{port}/register", server, folder / "gunicorn.log")
+        wait_until_quiet()  # every worker started, as regapp's load waits for its own
         yield
     finally:
         server.terminate()

@@ -3,6 +3,7 @@ concurrency, fault and load runs (issue 13). Person ``n`` has a roster row of th
 one name shared by all, a different patronymic, phone and e-mail each."""
 
 import http.client
+import json
 import threading
 import time
 import urllib.parse
@@ -80,10 +81,12 @@ class KeptAlive:
         return self.connection.getresponse()
 
 
-def start(base, n, timeout=15, inline_check=False, kept_alive=False):
+def start(base, n, timeout=15, inline_check=False, kept_alive=False, htmx=False):
     """Fill in and send the registration form as person ``n``; their browser, at the code.
     ``inline_check``: first the phone field's check, as leaving the field asks it;
-    ``kept_alive``: one connection for all their requests (:class:`KeptAlive`)."""
+    ``kept_alive``: one connection for all their requests (:class:`KeptAlive`); ``htmx``:
+    the form sent as htmx sends it, JavaScript on, and the code step's page in its answer
+    (kept as the browser's ``code_page``)."""
     browser = KeptAlive(base, timeout) if kept_alive else Browser(timeout)
     _, _, page = browser.get(base + "/register")
     fields = {
@@ -95,17 +98,33 @@ def start(base, n, timeout=15, inline_check=False, kept_alive=False):
         status, _, body = browser.post(base + "/register", fields, {
             "HX-Request": "true", "HX-Trigger-Name": "phone", "X-Request-Id": CHECK_ID.format(n)})
         assert status == 200 and "занят" not in body, (n, status, body[:300])
+    if htmx:
+        status, headers, body = browser.post(base + "/register", fields, {
+            "HX-Request": "true", "HX-Target": "register-form"})
+        assert (status, headers.get("HX-Push-Url")) == (200, "/register/code"), (n, status,
+                                                                                 body[:300])
+        browser.code_page = body
+        return browser
     status, headers, body = browser.post(base + "/register", fields)
     assert (status, headers.get("Location")) == (303, "/register/code"), (n, status, body[:300])
     return browser
 
 
 def finish(browser, base, code):
-    """Type the code; the account page follows."""
-    _, _, code_page = browser.get(base + "/register/code")
-    status, headers, body = browser.post(base + "/register/code",
-                                         {"csrf_token": csrf(code_page), "code": code})
-    assert (status, headers.get("Location")) == (303, "/account"), (status, body[:300])
+    """Type the code; the account page follows. A browser that sent the form as htmx has
+    the code step's page already, and sends the code as htmx too."""
+    code_page = getattr(browser, "code_page", None)
+    if code_page is None:
+        _, _, code_page = browser.get(base + "/register/code")
+        status, headers, body = browser.post(base + "/register/code",
+                                             {"csrf_token": csrf(code_page), "code": code})
+        assert (status, headers.get("Location")) == (303, "/account"), (status, body[:300])
+        return
+    status, headers, body = browser.post(base + "/register/code", {
+        "csrf_token": csrf(code_page), "code": code}, {"HX-Request": "true",
+                                                      "HX-Target": "code-step"})
+    next_step = json.loads(headers.get("HX-Location") or "{}").get("path")
+    assert (status, next_step) == (204, "/account"), (status, body[:300])
 
 
 #: the benchmarks' clients start evenly over this many seconds (issue 15): fifty arriving at
