@@ -39,7 +39,8 @@ limit_request_fields = 100
 def post_worker_init(worker):
     """What the app made at start is put out of the garbage collector's sight: a full
     collection walked it all, 60 to 120 ms in which no thread of the worker ran (the p99
-    of issue 15). What requests make is still collected. On PostgreSQL a connection a
+    of issue 15). What requests make is still collected. A thread waiting for the GIL
+    asks for it after 1 ms, not 5 (``regapp.cli.settle``). On PostgreSQL a connection a
     thread is opened before the first request (the first ones waited for them)."""
     from regapp.cli import settle
     from regapp.db import warm

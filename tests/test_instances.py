@@ -133,9 +133,11 @@ def test_a_serving_process_puts_what_it_started_with_out_of_the_collectors_sight
         monkeypatch, tmp_path):
     """Issue 15: a full garbage collection walked everything the app made at start, a
     pause of up to 120 ms for every thread of a gunicorn worker; each worker freezes it
-    once the app is loaded (``regapp run``, ``demo`` and ``worker`` alike)."""
+    once the app is loaded (``regapp run``, ``demo`` and ``worker`` alike), and its threads
+    waiting for the GIL ask for it after 1 ms, not Python's 5."""
     import gc
     import runpy
+    import sys
     import types
 
     from tests.deployment import GUNICORN_CONF
@@ -143,9 +145,13 @@ def test_a_serving_process_puts_what_it_started_with_out_of_the_collectors_sight
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the file makes none then
     hooks = runpy.run_path(str(GUNICORN_CONF))
     gc.unfreeze()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
     try:
         worker = types.SimpleNamespace(wsgi=object(), cfg=types.SimpleNamespace(threads=4))
         hooks["post_worker_init"](worker)
         assert gc.get_freeze_count() > 0
+        assert sys.getswitchinterval() == 0.001
     finally:
         gc.unfreeze()
+        sys.setswitchinterval(interval)
