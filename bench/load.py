@@ -6,9 +6,10 @@
 Each person is a thread with their own cookies and one kept-alive connection, all started
 together: they open the registration form, send it as a browser with JavaScript on does
 (the phone's inline check first; htmx then sends the form and gets the code step in the
-answer), wait for their code in the QA outbox and type it. Prints, per database: completed registrations, errors (answers other than the
-expected ones), lost registrations (a form accepted but no account at the end), codes
-delivered other than exactly once, the wall time and the form and code steps' latencies.
+answer), wait for their code in the QA outbox and type it. Prints, per database: completed
+registrations, errors (answers other than the expected ones), lost registrations (a form
+accepted but no account at the end), codes delivered other than exactly once, the wall
+time and the form and code steps' latencies.
 Exits 1 unless all registered with 0 errors, 0 lost and every code once.
 
 Rate limits are off (everybody comes from 127.0.0.1); gunicorn runs the README's

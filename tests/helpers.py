@@ -36,11 +36,16 @@ def csrf(page):
 def step_of(response):
     """Where an htmx answer sends the person next (R30): the URL of the step it brings
     (HX-Push-Url), or HX-Location's path, which htmx then fetches."""
+    return step_in(response.headers)
+
+
+def step_in(headers):
+    """:func:`step_of` for an answer's headers alone (None when they name no next step)."""
     import json
 
-    if "HX-Push-Url" in response.headers:
-        return response.headers["HX-Push-Url"]
-    return json.loads(response.headers["HX-Location"])["path"]
+    if "HX-Push-Url" in headers:
+        return headers["HX-Push-Url"]
+    return json.loads(headers.get("HX-Location") or "{}").get("path")
 
 
 def step_page(client, path):
