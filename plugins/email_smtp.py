@@ -86,8 +86,7 @@ class SmtpEmailSender(EmailSender):
                              "", body]).encode("ascii")
 
     def _from_header(self):
-        name, address = parseaddr(self.settings["MAIL_FROM"])
-        return formataddr((name, address), charset="utf-8")
+        return _from_header(self.settings["MAIL_FROM"])
 
     def _compose_any(self, email):
         """compose() through EmailMessage, which writes any address (a Cyrillic one) right."""
@@ -132,6 +131,12 @@ class SmtpEmailSender(EmailSender):
 def _encoded(subject):
     """An RFC 2047 subject, folded as SMTP lines are (the same few subjects, over and over)."""
     return Header(subject, "utf-8", header_name="Subject").encode().replace("\n", "\r\n")
+
+
+@functools.lru_cache(maxsize=16)
+def _from_header(mail_from):
+    """``MAIL_FROM`` as a From header (RFC 2047 for its name): the same for every message."""
+    return formataddr(parseaddr(mail_from), charset="utf-8")
 
 
 def _part(subtype, content):

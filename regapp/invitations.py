@@ -17,6 +17,7 @@ from peewee import SQL, fn
 from regapp import messaging, normalize, notifications
 from regapp.db import write_transaction
 from regapp.models import Account, Invitation, RosterRecord, utcnow
+from regapp.statements import KeptInsert
 from regapp.tokens import hash_token, new_token
 
 
@@ -131,17 +132,23 @@ def _invite_in_batches(record_ids, now):
     for batch in messaging.batches(record_ids, current_app.config["DELIVERY_BATCH_SIZE"]):
         with write_transaction():
             records = RosterRecord.select().where(RosterRecord.id.in_(batch))
-            message_ids = [_invite(record, now).message_id for record in records]
-        messaging.dispatch(message_ids)
+            invitations = [_invitation(record, now) for record in records]
+            # two statements a batch, not two a person (issue 15)
+            messaging.queue_emails([invitation.message for invitation in invitations])
+            _NEW_INVITATIONS.save_many(invitations)
+        messaging.dispatch(invitation.message_id for invitation in invitations)
 
 
-def _invite(record, now):
-    """Store one invitation and its e-mail, in the caller's transaction."""
+_NEW_INVITATIONS = KeptInsert(Invitation)
+
+
+def _invitation(record, now):
+    """One invitation and its e-mail, neither stored yet."""
     token = new_token()
     expires = now + dt.timedelta(days=current_app.config["INVITATION_TTL_DAYS"])
     message = notifications.invitation(record, token, expires)
-    return Invitation.create(record=record, token_hash=hash_token(token), email=record.email,
-                             created_at=now, expires_at=expires, message=message)
+    return Invitation(record=record, token_hash=hash_token(token), email=record.email,
+                      created_at=now, expires_at=expires, message=message)
 
 
 def find_invitation(token: str, now=None):

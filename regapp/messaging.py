@@ -57,8 +57,18 @@ def queue_sms(to, text, kind):
 
 def queue_email(to, subject, text, kind, html=None):
     """Store an e-mail for delivery; call inside the step's transaction (as an SMS)."""
-    return _NEW_MESSAGE.save_later(Message(channel="email", kind=kind, to=to, subject=subject,
-                                           text=text, html=html))
+    return _NEW_MESSAGE.save_later(email(to, subject, text, kind, html))
+
+
+def email(to, subject, text, kind, html=None):
+    """An e-mail not stored yet: :func:`queue_emails` stores a batch of them at once."""
+    return Message(channel="email", kind=kind, to=to, subject=subject, text=text, html=html)
+
+
+def queue_emails(messages):
+    """Store a batch of :func:`email` messages in one statement, in the caller's transaction."""
+    _NEW_MESSAGE.save_many(messages)
+    return messages
 
 
 #: a code not delivered after this long is said to be late on its page

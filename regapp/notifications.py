@@ -62,11 +62,12 @@ def email_code(address, code, purpose="registration"):
 
 
 def invitation(record, token, expires):
-    """The invitation with its individual link and the policy number (R4)."""
+    """The invitation with its individual link and the policy number (R4), not stored yet:
+    the caller stores a batch of them with :func:`regapp.messaging.queue_emails`."""
     context = _context(record=record, link=link("invite.form", token=token), expires=expires,
                        first_name=normalize.display_name(record.first_name),
                        patronymic=normalize.display_name(record.patronymic))
-    return messaging.queue_email(
+    return messaging.email(
         to=record.email, kind="invitation",
         subject=text("subject.invitation", service=current_app.config["SERVICE_NAME"].lower()),
         text=render_template("email/invitation.txt", **context),

@@ -47,6 +47,20 @@ def test_each_active_uninvited_record_with_an_email_gets_one(app, roster, outbox
     assert Message.select().where(Message.status == "sent").count() == 4
 
 
+def test_a_batch_is_stored_in_as_many_statements_for_four_people_as_for_one(app, roster):
+    """Issue 15: an invitation and its e-mail go in with the rest of their batch, not in two
+    INSERTs a person each (a large employer's morning is 100,000 of them)."""
+    from tests.helpers import statements_sent
+
+    with statements_sent() as sent:
+        assert invitations.send_invitations().sent == 4
+    inserts = [sql for sql in sent if "INSERT" in sql.upper()]
+    assert len(inserts) == 2, inserts
+    assert {i.message.to for i in Invitation.select()} == {
+        "a.petrov@example.com", "alena@example.com", "ali@example.com",
+        "shared.once@example.com"}
+
+
 def test_a_second_run_sends_nothing_new(app, roster, outbox):
     invitations.send_invitations()
     again = invitations.send_invitations()
