@@ -42,6 +42,8 @@ def pytest_configure(config):
                                        "runs in the SQLite pass")
     config.addinivalue_line("markers", "postgres_only: about PostgreSQL's own code path; "
                                        "runs in the PostgreSQL pass")
+    config.addinivalue_line("markers", "real_hash: about the app's argon2id parameters; "
+                                       "hashes with them in the suite's own process")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -77,6 +79,21 @@ def _fresh_servers(backend):
 
         empty_postgres(backend["database"])
         empty_redis(backend["redis"])
+
+
+@pytest.fixture(autouse=True)
+def _argon2id_at_least_cost(request, monkeypatch):
+    """argon2id at its least cost in the suite's own process: at the app's 64 MiB, the
+    400-odd hashes and checks of a pass took a sixth of its time on a slow day (80 s). The
+    tests about the parameters (``real_hash``) keep them, and every process the suite
+    starts (the browser walks' ``regapp demo``, gunicorn, the fault tests) hashes with them."""
+    if not request.node.get_closest_marker("real_hash"):
+        from argon2 import PasswordHasher
+
+        from regapp import passwords
+
+        monkeypatch.setattr(passwords, "_hasher", PasswordHasher(
+            time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")

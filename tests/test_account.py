@@ -269,6 +269,7 @@ def test_recovery_does_the_same_work_for_unknown_phones(app, account, outbox):
     assert [e["to"] for e in outbox()] == ["+79161234567"]
 
 
+@pytest.mark.real_hash
 def test_sign_in_upgrades_a_password_hash_made_with_older_parameters(app, account):  # R28
     from argon2 import PasswordHasher
 
