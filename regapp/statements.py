@@ -23,6 +23,7 @@ is not there on the next.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import threading
 import weakref
 
@@ -173,6 +174,16 @@ class KeptIn:
         return kept
 
 
+def most_values():
+    """The most values one statement may carry on this connection: SQLite's own limit
+    (999 before 3.32, 32,766 since, higher as Debian builds it), PostgreSQL's 65,535.
+    A batch of 100 e-mails carries 1,500; a large ``DELIVERY_BATCH_SIZE`` many more."""
+    connection = database.obj.connection()
+    if isinstance(connection, sqlite3.Connection):
+        return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return 65535
+
+
 class KeptInsert:
     """An INSERT of whole model instances (every field but an automatic id, each through
     its field's conversion), its SQL written once for each number of rows."""
@@ -199,9 +210,11 @@ class KeptInsert:
 
     def save_many(self, rows):
         """Insert ``rows`` in one statement, with the transaction's next one (no ids read
-        back)."""
-        if rows:
-            self._inserts.run_later([v for row in rows for v in self.values(row)])
+        back); in as few as the databases' limit on a statement's values allows."""
+        per_statement = max(1, most_values() // len(self.fields))
+        for start in range(0, len(rows), per_statement):
+            self._inserts.run_later(
+                [v for row in rows[start:start + per_statement] for v in self.values(row)])
 
     def values(self, row):
         """``row``'s values as the statement takes them, in :attr:`fields`' order."""
