@@ -178,10 +178,9 @@ def most_values():
     """The most values one statement may carry on this connection: SQLite's own limit
     (999 before 3.32, 32,766 since, higher as Debian builds it), PostgreSQL's 65,535.
     A batch of 100 e-mails carries 1,500; a large ``DELIVERY_BATCH_SIZE`` many more."""
-    connection = database.obj.connection()
-    if isinstance(connection, sqlite3.Connection):
-        return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return 65535
+    if isinstance(database.obj, PooledPostgres):
+        return 65535
+    return database.obj.connection().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
 
 class KeptInsert:
