@@ -6,7 +6,8 @@ COPY (PostgreSQL) of the same rows; invitations a second to Postfix's smtp-sink;
 registrations a second under gunicorn beside the argon2id bound (hashes a second with the
 same parameters on every core, measured just before and just after each run, the mean
 counting), with the p99 server time of the form page and of an inline check under that
-load; Flask-Security-Too's sign-up beside the same bound, on the same database. The
+load; Flask-Security-Too's sign-up beside the same bound, on the same database; what a
+registration spends beside the hash, by process, against the peer's (bench/beside.py). The
 registration loads run twice each, each followed by the peer's on its database (SQLite,
 the peer on SQLite, PostgreSQL, the peer on PostgreSQL, and again), and the table gives
 the mean ratio with each run's. Not part of CI: a run takes about a quarter of an hour
@@ -25,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import invitations, load, peer_fst, roster_import  # noqa: E402
+from bench import beside, invitations, load, peer_fst, roster_import  # noqa: E402
 
 
 def main():
@@ -41,6 +42,7 @@ def main():
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     rows = _imports(args.rows, backends) + [_invitations(args.invitations)]
     rows += _registrations(backends, args.people, args.clients, args.rounds)
+    rows += [_beside(backend, args.people, args.clients) for backend in backends]
     print(f"\n{dt.date.today()}, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}\n")
     print("| figure | measured | limit or peer | ratio |")
@@ -111,6 +113,19 @@ def _registrations(backends, people, clients, rounds):
                      f"{_each_ratio(runs['peer', backend])}); errors "
                      f"{sum(p['errors'] for p in peers)}"))
     return rows
+
+
+def _beside(backend, people, clients):
+    """The CPU a registration spends beside the hash, by process, regapp's and the peer's
+    (:mod:`bench.beside`: the same loads with argon2id at its least cost)."""
+    _, (ours, our_parts) = beside.measure(
+        lambda watch: load.run(backend, people, clients, watch=watch, least_hash=True))
+    _, (theirs, their_parts) = beside.measure(lambda watch: peer_fst.run(
+        people, clients, load.WORKERS, backend, load.THREADS, watch=watch, least_hash=True))
+    return (f"CPU beside the hash a registration, {clients} clients ({backend})",
+            beside.said(ours, our_parts),
+            "Flask-Security-Too " + beside.said(theirs, their_parts),
+            f"{ours / theirs:.1f}× the peer's (argon2id at its least cost in both)")
 
 
 def _rates(runs):

@@ -69,7 +69,10 @@ def hash_bound(count=60):
     return count / (clock.perf_counter() - started)
 
 
-def run(backend, people, at_once=None):
+def run(backend, people, at_once=None, watch=None, least_hash=False):
+    """Load ``people`` registrations, ``at_once`` at a time (all by default), on
+    ``backend``. ``watch()``: a context around the clients' work (:mod:`bench.beside`);
+    ``least_hash``: the app server hashes with argon2id at its least cost."""
     with contextlib.ExitStack() as stack:
         settings = {}
         if backend == "postgres":
@@ -79,10 +82,11 @@ def run(backend, people, at_once=None):
             settings = {"DATABASE": stack.enter_context(postgres_server(durable=True)),
                         "QUEUE": redis_url, "RATELIMIT_STORAGE_URI": redis_url}
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="regapp-load-")))
-        return _measure(backend, people, folder, settings, at_once or people)
+        return _measure(backend, people, folder, settings, at_once or people,
+                        watch or contextlib.nullcontext, least_hash)
 
 
-def _measure(backend, people, folder, settings, at_once):
+def _measure(backend, people, folder, settings, at_once, watch, least_hash):
     from regapp.qa.fake_esia import ensure_materials
 
     port = free_port()
@@ -91,7 +95,11 @@ def _measure(backend, people, folder, settings, at_once):
                             RATELIMIT_ENABLED="false", **settings)
     try:
         deployment.load_roster(crowd.write_roster(folder / "r.csv", people))
-        deployment.gunicorn(port, "--workers", str(WORKERS), "--threads", str(THREADS))
+        if least_hash:  # bench.least_hash, imported by gunicorn from this checkout
+            deployment.env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        deployment.gunicorn(port, "--workers", str(WORKERS), "--threads", str(THREADS),
+                            app_spec=("bench.least_hash:create_app()" if least_hash
+                                      else "regapp:create_app()"))
         deployment.worker()
         wait_until_quiet()
         codes = Codes(deployment)
@@ -111,8 +119,9 @@ def _measure(backend, people, folder, settings, at_once):
             return n
 
         started = time.monotonic()
-        done, failures = crowd.at_once(register, range(people), at_once,
-                                       crowd.RAMP_UP)
+        with watch():
+            done, failures = crowd.at_once(register, range(people), at_once,
+                                           crowd.RAMP_UP)
         wall = time.monotonic() - started
         time.sleep(2)  # anything sent twice would arrive by now
         codes.stop()
@@ -137,7 +146,7 @@ def _measure(backend, people, folder, settings, at_once):
     for failure in failures[:10]:
         print(f"  ! {failure}")
     ok = len(done) == people and not failures and not lost and not not_once
-    return {"ok": ok, "per_second": len(done) / wall, "wall": wall,
+    return {"ok": ok, "done": len(done), "per_second": len(done) / wall, "wall": wall,
             "form_p50": _quantile(timings["form"], 0.5), "errors": len(failures),
             "lost": len(lost), "not_once": len(not_once),
             "page_p99": _quantile(server_ms["form page"], 0.99),

@@ -24,6 +24,9 @@ PACKAGES = ["Flask-Security-Too[fsqla]==5.9.2", "argon2-cffi", "zxcvbn", "gunico
 #: passlib's names for the argon2id parameters argon2-cffi's PasswordHasher() uses in regapp
 ARGON2 = {"argon2__type": "ID", "argon2__time_cost": 3, "argon2__memory_cost": 65536,
           "argon2__parallelism": 4}
+#: argon2id at its least cost, as bench.beside.least_cost_hasher() gives regapp
+LEAST_ARGON2 = {"argon2__type": "ID", "argon2__time_cost": 1, "argon2__memory_cost": 8,
+                "argon2__parallelism": 1}
 
 
 def create_app():
@@ -39,7 +42,8 @@ def create_app():
         SQLALCHEMY_DATABASE_URI=os.environ["PEER_DATABASE"],
         SECURITY_REGISTERABLE=True, SECURITY_SEND_REGISTER_EMAIL=False,
         SECURITY_CONFIRMABLE=False, SECURITY_PASSWORD_HASH="argon2",
-        SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS=ARGON2,
+        SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS=LEAST_ARGON2 if os.environ.get(
+            "PEER_LEAST_HASH") else ARGON2,
         SECURITY_PASSWORD_COMPLEXITY_CHECKER="zxcvbn", SECURITY_ZXCVBN_MINIMUM_SCORE=3,
         # no DNS lookups, as regapp checks addresses (a closed network answers none)
         SECURITY_EMAIL_VALIDATOR_ARGS={"check_deliverability": False})
@@ -70,14 +74,16 @@ def ensure_venv():
 
 
 @contextlib.contextmanager
-def serve(port, workers, database, threads=4):
+def serve(port, workers, database, threads=4, least_hash=False):
     """gunicorn with the peer app on ``port`` and SQLAlchemy's ``database`` URL, as
-    regapp's deployment runs (gthread, ``threads`` a worker)."""
+    regapp's deployment runs (gthread, ``threads`` a worker); ``least_hash``: argon2id at
+    its least cost (:mod:`bench.beside`)."""
     from bench.load import wait_until_quiet
 
     binaries = ensure_venv()
     folder = Path(tempfile.mkdtemp(prefix="regapp-peer-"))
-    env = {**os.environ, "PEER_DATABASE": database, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PEER_DATABASE": database, "PYTHONPATH": str(ROOT),
+           "PEER_LEAST_HASH": "1" if least_hash else ""}
     subprocess.run([str(binaries / "python"), "-c", "from bench.peer_fst import create_app; "
                     "create_app()"], env=env, check=True)  # the tables, before the workers
     log = open(folder / "gunicorn.log", "w")  # noqa: SIM115 (closed below)
@@ -124,10 +130,11 @@ def sign_up(base, n, timeout=120):
     return n
 
 
-def run(people, clients, workers, backend="sqlite", threads=4):
-    """{"per_second", "errors", "users", "hash"} for ``people`` sign-ups, ``clients`` at
-    once, on SQLite or on PostgreSQL (a cluster of its own, durable as regapp's load's),
-    ``workers`` gunicorn workers of ``threads`` threads as regapp's load runs."""
+def run(people, clients, workers, backend="sqlite", threads=4, watch=None, least_hash=False):
+    """{"done", "per_second", "errors", "users", "hash"} for ``people`` sign-ups,
+    ``clients`` at once, on SQLite or on PostgreSQL (a cluster of its own, durable as
+    regapp's load's), ``workers`` gunicorn workers of ``threads`` threads as regapp's load
+    runs; ``watch`` and ``least_hash`` as :func:`bench.load.run` takes them."""
     from regapp.testing.peers import free_port
     from tests import crowd
 
@@ -140,14 +147,15 @@ def run(people, clients, workers, backend="sqlite", threads=4):
         else:
             path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "peer.db"
             database, connect = f"sqlite:///{path}", path
-        stack.enter_context(serve(port, workers, database, threads))
+        stack.enter_context(serve(port, workers, database, threads, least_hash))
         base = f"http://127.0.0.1:{port}"
         started = time.monotonic()
-        done, failures = crowd.at_once(lambda n: sign_up(base, n), range(people), clients,
-                                       crowd.RAMP_UP)
+        with (watch or contextlib.nullcontext)():
+            done, failures = crowd.at_once(lambda n: sign_up(base, n), range(people), clients,
+                                           crowd.RAMP_UP)
         wall = time.monotonic() - started
         users, sample = _users(backend, connect)
-    return {"per_second": len(done) / wall, "errors": len(failures), "users": users,
+    return {"done": len(done), "per_second": len(done) / wall, "errors": len(failures), "users": users,
             "hash": sample, "failures": failures[:5]}
 
 

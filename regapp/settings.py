@@ -115,6 +115,7 @@ def _derive(app):
     if not config.get("OUTBOX_PATH"):
         config["OUTBOX_PATH"] = str(instance / "outbox.jsonl")
     _refuse_unsafe(config)
+    _refuse_out_of_range(config)
     if not config.get("SECRET_KEY"):  # QA mode and tests only: see _refuse_unsafe
         config["SECRET_KEY"] = _instance_secret(instance)
     if config.get("QA_MODE") and not config.get("ESIA_PROVIDER"):
@@ -148,6 +149,42 @@ def _refuse_unsafe(config):
     if config.get("SMTP_USER") and config.get("SMTP_TLS") not in ("starttls", "ssl"):
         problems.append("SMTP_USER is set but SMTP_TLS is 'none': the password would cross "
                         "the network in clear; set SMTP_TLS to 'starttls' or 'ssl'")
+    if problems:
+        raise UnsafeSettings("Refusing to start: " + "; ".join(problems))
+
+
+#: the numeric settings and the values each may take: (least, most, whole numbers only).
+#: A value set through the environment arrives as text when it is not a number; one out
+#: of range failed only when first used (a batch size of 0 at the first delivery, one over
+#: 999 in an older SQLite's ``IN (…)``), so the start refuses it and names it
+RANGES = {
+    "SMS_HTTP_TIMEOUT": (0.1, 300, False),
+    "SMTP_PORT": (1, 65535, True),
+    "SMTP_TIMEOUT": (0.1, 300, False),
+    "ESIA_STRING_VERSION": (1, 2, True),
+    "PROXY_HOPS": (0, 10, True),
+    "INVITATION_TTL_DAYS": (1, 366, True),
+    "SELF_REGISTRATION_MIN_AGE": (0, 120, True),
+    "REFUSAL_RETENTION_DAYS": (1, 3660, True),
+    "ROSTER_XLSX_MAX_UNPACKED": (1, 2**40, True),
+    "ROSTER_XLSX_MAX_SHARED_STRINGS": (1, 2**40, True),
+    "DELIVERY_MAX_ATTEMPTS": (1, 100, True),
+    "DELIVERY_RETRY_DELAY": (1, 86400, True),
+    "DELIVERY_BATCH_SIZE": (1, 500, True),
+    "SESSION_IDLE_MINUTES": (1, 24 * 60, True),
+    "SESSION_MAX_HOURS": (1, 24 * 30, True),
+}
+
+
+def _refuse_out_of_range(config):
+    """Every numeric setting a number in its range, or the start fails naming each."""
+    problems = []
+    for name, (least, most, whole) in RANGES.items():
+        value = config.get(name)
+        kind = "a whole number" if whole else "a number"
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (whole and value != int(value)) or not least <= value <= most:
+            problems.append(f"{name} = {value!r}: expected {kind} from {least} to {most}")
     if problems:
         raise UnsafeSettings("Refusing to start: " + "; ".join(problems))
 

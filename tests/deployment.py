@@ -138,11 +138,11 @@ class Deployment:
         self.load_roster(DEMO_ROSTER)
         self.regapp("invitations", "send")
 
-    def gunicorn(self, port, *extra, **settings):
+    def gunicorn(self, port, *extra, app_spec="regapp:create_app()", **settings):
         env = {**self.env, **{f"REGAPP_{k}": str(v) for k, v in settings.items()}}
         process = Process(f"gunicorn-{port}", [
             _bin("gunicorn"), "-c", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", *extra, "regapp:create_app()"], env, self.folder)
+            "--workers", "2", *extra, app_spec], env, self.folder)
         self.processes.append(process)
         scheme = "https" if "--certfile" in extra else "http"
         return process.wait_for(f"{scheme}://127.0.0.1:{port}/healthz")

@@ -300,6 +300,36 @@ def test_outside_qa_mode_unsafe_settings_stop_start_up(tmp_path, monkeypatch, ch
     assert not (tmp_path / "secret_key").exists()  # no key was quietly made up
 
 
+@pytest.mark.parametrize("setting, value", [
+    ("DELIVERY_BATCH_SIZE", 0), ("DELIVERY_BATCH_SIZE", 1000), ("DELIVERY_BATCH_SIZE", "100"),
+    ("SESSION_IDLE_MINUTES", 0), ("SMTP_PORT", 70000), ("SMTP_TIMEOUT", -1),
+    ("DELIVERY_MAX_ATTEMPTS", 2.5), ("PROXY_HOPS", True), ("INVITATION_TTL_DAYS", None),
+])
+def test_a_numeric_setting_out_of_its_range_stops_start_up(tmp_path, monkeypatch, setting,
+                                                           value):
+    """Refused at start, named, in QA mode too: not at the first delivery (issue 15)."""
+    from regapp.settings import UnsafeSettings
+
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(UnsafeSettings, match=f"{setting} = {value!r}: expected"):
+        create_app({"QA_MODE": True, setting: value})
+
+
+def test_a_number_set_in_the_environment_is_checked_too(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from regapp.cli import main
+
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("REGAPP_QA_MODE", "true")
+    monkeypatch.setenv("REGAPP_DELIVERY_BATCH_SIZE", "lots")
+    result = CliRunner().invoke(main, ["init-db"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "DELIVERY_BATCH_SIZE = 'lots': expected a whole number from 1 to 500" in result.output
+    monkeypatch.setenv("REGAPP_DELIVERY_BATCH_SIZE", "250")
+    assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
+
+
 def test_safe_production_settings_start(tmp_path, monkeypatch):
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
     assert create_app(PRODUCTION).config["SECRET_KEY"] == "k" * 40
