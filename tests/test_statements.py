@@ -36,6 +36,31 @@ def test_a_kept_select_gives_what_the_query_gives_every_time(app):
     assert kept.first("петров", dt.date(1900, 1, 1)) is None
 
 
+def test_a_kept_select_works_out_its_columns_once(app, monkeypatch):
+    """Which column is which field, and its conversion, made once for every result: peewee
+    makes it for each (issue 15). The rows stay what the query gives, models or tuples,
+    the claimed messages' extra column included."""
+    import peewee
+
+    for n in range(3):
+        _record(n)
+    made = []
+    resolve = peewee._resolve_model_columns
+    monkeypatch.setattr(peewee, "_resolve_model_columns",
+                        lambda *args: made.append(1) or resolve(*args))
+    build = lambda born: RosterRecord.select().where(  # noqa: E731
+        RosterRecord.birth_date > born).order_by(RosterRecord.id)
+    dated = Kept(lambda born: build(born).select(RosterRecord.policy_number,
+                                                 RosterRecord.birth_date).tuples(), 1)
+    kept = Kept(build, 1)
+    for born in (dt.date(1900, 1, 1), dt.date(1985, 2, 2), dt.date(1900, 1, 1)):
+        expected = list(build(born))
+        assert [r.__data__ for r in kept.rows(born)] == [r.__data__ for r in expected]
+        assert dated.rows(born) == [(r.policy_number, r.birth_date) for r in expected]
+    assert len(made) == 3 + 2  # each query peewee ran itself, and once for each kept one
+    assert isinstance(dated.rows(dt.date(1900, 1, 1))[0][1], dt.date)  # converted (SQLite: text)
+
+
 def test_kept_tuples_and_writes_count_as_peewee_counts(app):
     for n, at in enumerate((NOW, NOW + dt.timedelta(seconds=5))):
         OneTimeCode.create(purpose="signup", target="+79160000000", salt="s", code_hash=f"h{n}",
