@@ -6,9 +6,17 @@ from flask import g, redirect, request, session
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.datastructures import MultiDict
+from wtforms.csrf.core import CSRFTokenField
 
 from regapp import documents, texts
-from regapp.widgets import BooleanField, HiddenField, PasswordField, StringField, SubmitField
+from regapp.widgets import (
+    BooleanField,
+    HiddenField,
+    HiddenInput,
+    PasswordField,
+    StringField,
+    SubmitField,
+)
 
 
 class Form(FlaskForm):
@@ -30,6 +38,12 @@ class Form(FlaskForm):
             return MultiDict([(key, _text(value)) for key, value in formdata.items(multi=True)
                               if isinstance(value, str)])
 
+        def bind_field(self, form, unbound_field, options):
+            """The CSRF token's hidden input written as every other field's (widgets.py):
+            WTForms' own widget wrote it through the slow formatter, twice a code step."""
+            if unbound_field.field_class is CSRFTokenField:
+                options = {**options, "widget": HiddenInput()}
+            return FlaskForm.Meta.bind_field(self, form, unbound_field, options)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

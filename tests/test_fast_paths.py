@@ -115,6 +115,19 @@ def test_the_fast_attributes_are_wtforms_own(kwargs):
     assert widgets.attributes(**kwargs) == html_params(**kwargs)
 
 
+def test_the_csrf_token_is_written_as_wtforms_writes_it(app):
+    """The CSRF token's hidden input goes through the fast attributes too, and reads the
+    same (issue 15)."""
+    from wtforms.widgets import HiddenInput
+
+    from regapp.forms import CodeForm
+
+    with app.test_request_context("/register/code"):
+        token = CodeForm().csrf_token
+        assert isinstance(token.widget, widgets.HiddenInput)
+        assert str(token()) == str(HiddenInput()(token)) and token.current_token in str(token())
+
+
 #: a checked row's values as the PostgreSQL writer gets them: text (now and then with what
 #: COPY must escape), a date, or nothing
 copied_values = st.one_of(st.none(), st.dates(), st.text(max_size=12),
