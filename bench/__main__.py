@@ -67,8 +67,10 @@ def _imports(count, backends):
 
 def _invitations(count):
     sent, seconds, peak, statuses = invitations.measure(count)
+    accounted = (f"all {count:,} sent" if statuses == {"sent": count} else
+                 ", ".join(f"{status} {n:,}" for status, n in sorted(statuses.items())))
     return (f"invitations, {sent:,} to smtp-sink", f"{sent / seconds:,.0f}/s", "1,000/s",
-            f"{sent / seconds / 1000:.2f} (target ≥ 1); {statuses}, peak {peak / 2**20:.0f} MiB")
+            f"{sent / seconds / 1000:.2f} (target ≥ 1); {accounted}, peak {peak / 2**20:.0f} MiB")
 
 
 def _around(measure):
