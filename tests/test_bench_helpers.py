@@ -1,25 +1,45 @@
 """The benchmarks' own accounting (issue 15): what ``python -m bench`` reports must be
 right, though the benchmarks themselves run outside CI."""
 
+import os
+import signal
 import subprocess
 import sys
 from collections import Counter
 
+from bench import beside
 from bench.beside import cpu_by_process, per_registration, said
 
+#: a process that spends 0.4 s of CPU, says so, writes its pid, then waits to be killed
+BUSY = ("import os, sys, time\nend = time.process_time() + 0.4\n"
+        "while time.process_time() < end: pass\n"
+        "open(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(60)")
 
-def test_cpu_is_counted_by_the_kind_of_process_under_this_one():
-    busy = ("import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
-            "print('done', flush=True)\ntime.sleep(60)")
-    spent = Counter()
+
+def _wait_for(path):
+    import time
+
+    for _ in range(600):
+        if path.exists() and path.read_text():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never written")
+
+
+def test_cpu_is_counted_by_kind_for_the_processes_under_this_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(beside, "GROUPS", (("regapp-bench-probe", "probe"),))
+    spent, pids = Counter(), []
     with cpu_by_process(spent):
-        child = subprocess.Popen(["bash", "-c", f'exec -a redis-server {sys.executable} -c "$0"',
-                                  busy], stdout=subprocess.PIPE, text=True)
-        assert child.stdout.readline() == "done\n"  # its CPU spent, and still running
-    child.kill()
-    child.wait()
-    assert 0.3 <= spent["Redis"] <= 1.0, spent  # the child's own CPU, named by its command
-    assert set(spent) <= {"Redis", "clients"}, spent  # nothing else of this machine's
+        # one child of this process, and one left to the system (not under it): both busy
+        subprocess.Popen(["bash", "-c", f'exec -a regapp-bench-probe {sys.executable} -c "$0" '
+                          f'"$1"', BUSY, str(tmp_path / "child")])
+        subprocess.run(["bash", "-c", f'(exec -a regapp-bench-probe {sys.executable} -c "$0" '
+                        f'"$1" &)', BUSY, str(tmp_path / "outsider")], check=True)
+        pids = [_wait_for(tmp_path / "child"), _wait_for(tmp_path / "outsider")]
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    assert 0.3 <= spent["probe"] <= 0.6, spent  # the child's CPU, not the outsider's too
+    assert set(spent) <= {"probe", "clients"}, spent
 
 
 def test_the_table_says_milliseconds_a_registration_largest_first():
