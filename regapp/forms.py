@@ -18,6 +18,9 @@ from regapp.widgets import (
     SubmitField,
 )
 
+#: the CSRF token's input (see ``Form.Meta.bind_field``)
+_TOKEN_INPUT = HiddenInput()
+
 
 class Form(FlaskForm):
     """Every form's base: whatever arrives becomes plain text before a field sees it.
@@ -42,7 +45,7 @@ class Form(FlaskForm):
             """The CSRF token's hidden input written as every other field's (widgets.py):
             WTForms' own widget wrote it through the slow formatter, twice a code step."""
             if unbound_field.field_class is CSRFTokenField:
-                options = {**options, "widget": HiddenInput()}
+                options = {**options, "widget": _TOKEN_INPUT}
             return FlaskForm.Meta.bind_field(self, form, unbound_field, options)
 
     def __init__(self, *args, **kwargs):

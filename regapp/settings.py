@@ -183,7 +183,8 @@ def _refuse_out_of_range(config):
         value = config.get(name)
         kind = "a whole number" if whole else "a number"
         number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or (whole and value != int(value)) or not least <= value <= most:
+        # the range first: NaN and infinity, which JSON lets through, fail it before int()
+        if not number or not least <= value <= most or (whole and value != int(value)):
             problems.append(f"{name} = {value!r}: expected {kind} from {least} to {most}")
     if problems:
         raise UnsafeSettings("Refusing to start: " + "; ".join(problems))

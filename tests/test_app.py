@@ -304,6 +304,7 @@ def test_outside_qa_mode_unsafe_settings_stop_start_up(tmp_path, monkeypatch, ch
     ("DELIVERY_BATCH_SIZE", 0), ("DELIVERY_BATCH_SIZE", 1000), ("DELIVERY_BATCH_SIZE", "100"),
     ("SESSION_IDLE_MINUTES", 0), ("SMTP_PORT", 70000), ("SMTP_TIMEOUT", -1),
     ("DELIVERY_MAX_ATTEMPTS", 2.5), ("PROXY_HOPS", True), ("INVITATION_TTL_DAYS", None),
+    ("SMTP_PORT", float("inf")), ("SMTP_TIMEOUT", float("nan")),  # REGAPP_…=Infinity, NaN
 ])
 def test_a_numeric_setting_out_of_its_range_stops_start_up(tmp_path, monkeypatch, setting,
                                                            value):
