@@ -1,4 +1,5 @@
-"""E-mail sender ``smtp``: a real SMTP conversation, one connection per batch.
+"""E-mail sender ``smtp``: a real SMTP conversation, one connection per batch, its
+commands pipelined (RFC 2920) when the server offers it.
 
 Settings: ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_TLS`` (``none``, ``starttls``
 or ``ssl``), ``SMTP_USER`` and ``SMTP_PASSWORD`` (login only when a user is
@@ -10,6 +11,7 @@ import base64
 import contextlib
 import datetime as dt
 import functools
+import re
 import smtplib
 import ssl
 import uuid
@@ -44,7 +46,9 @@ class SmtpEmailSender(EmailSender):
             for email in emails:
                 try:
                     to = ascii_address(email.to)
-                    if email.to.isascii():
+                    if email.to.isascii() and connection.has_extn("pipelining"):
+                        _pipelined(connection, sender, to, self.compose_bytes(email))
+                    elif email.to.isascii():
                         connection.sendmail(sender, [to], self.compose_bytes(email))
                     else:
                         connection.send_message(self._compose_any(email),
@@ -115,6 +119,7 @@ class SmtpEmailSender(EmailSender):
                 connection.starttls(context=self._tls())
         if self.settings.get("SMTP_USER"):
             connection.login(self.settings["SMTP_USER"], self.settings.get("SMTP_PASSWORD") or "")
+        connection.ehlo_or_helo_if_needed()  # what it offers: PIPELINING, SIZE
         return connection
 
     def _tls(self):
@@ -125,6 +130,39 @@ class SmtpEmailSender(EmailSender):
 
     def _domain(self):
         return _addr_spec(self.settings["MAIL_FROM"]).rpartition("@")[2]
+
+
+def _pipelined(connection, sender, to, message):
+    """One message as ``sendmail`` sends it, its MAIL, RCPT and DATA written at once and
+    their three replies read after (RFC 2920): one wait for the server instead of three,
+    and no parsing of the addresses again (issue 15: a tenth of an invitation's time).
+    Refusals raise what ``sendmail`` raises, the connection left ready for the next."""
+    size = f" SIZE={len(message)}" if connection.has_extn("size") else ""
+    connection.send(f"MAIL FROM:<{sender}>{size}\r\nRCPT TO:<{to}>\r\nDATA\r\n")
+    mail, rcpt, data = [connection.getreply() for _ in range(3)]
+    if data[0] == 354:
+        if mail[0] == 250 and rcpt[0] in (250, 251):
+            connection.send(_DOTS.sub(b"..", message).removesuffix(b"\r\n") + b"\r\n.\r\n")
+            data = connection.getreply()
+            if data[0] == 250:
+                return
+        else:  # a server taking DATA after a refusal: an empty message it will not send
+            connection.send(b".\r\n")
+            connection.getreply()
+    if 421 in (mail[0], rcpt[0], data[0]):
+        connection.close()
+    else:
+        with contextlib.suppress(smtplib.SMTPServerDisconnected):  # said by the next one
+            connection.rset()
+    if mail[0] != 250:
+        raise smtplib.SMTPSenderRefused(*mail, sender)
+    if rcpt[0] not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({to: rcpt})
+    raise smtplib.SMTPDataError(*data)
+
+
+#: a line of the message that starts with a dot gets a second one (RFC 5321, 4.5.2)
+_DOTS = re.compile(rb"(?m)^\.")
 
 
 @functools.lru_cache(maxsize=256)

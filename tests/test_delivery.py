@@ -1,11 +1,13 @@
 """Durable delivery (R26): SMTP for real, the HTTP gateway, retries, failure, the queue."""
 
 import datetime as dt
+import smtplib
 import time
 from email import message_from_bytes
 from email import policy as email_policy
 
 import pytest
+from regapp_plugins import email_smtp
 from regapp_plugins.email_smtp import SmtpEmailSender
 
 from regapp import create_app, messaging, migrations
@@ -46,9 +48,11 @@ def deliver_due(app, now):
 
 # -- SMTP, against a real SMTP server on loopback ---------------------------------------
 
-@pytest.fixture
-def smtp_server():
-    with RecordingSmtpServer(credentials=("regapp", "s3cret")) as server:
+@pytest.fixture(params=[True, False], ids=["pipelining", "one command at a time"])
+def smtp_server(request):
+    """A server that offers PIPELINING (RFC 2920), as Postfix does, and one that does not:
+    each SMTP test holds for both conversations."""
+    with RecordingSmtpServer(credentials=("regapp", "s3cret"), pipelining=request.param) as server:
         yield server
 
 
@@ -95,6 +99,60 @@ def test_the_fast_message_reads_as_the_email_package_writes_it(subject, html):  
     assert [(p.get_content_type(), p.get_content()) for p in fast.walk() if not p.is_multipart()] == [
         (p.get_content_type(), p.get_content()) for p in usual.walk() if not p.is_multipart()]
     assert all(len(line) <= 78 for line in sender.compose_bytes(email).split(b"\r\n"))
+
+
+def test_a_server_offering_pipelining_gets_a_message_in_two_writes(tmp_path, monkeypatch,
+                                                                   smtp_server):  # issue 15
+    """RFC 2920: MAIL, RCPT and DATA in one write, the message in the next; one command a
+    write to a server that does not offer it."""
+    writes = []
+    real_send = smtplib.SMTP.send
+    monkeypatch.setattr(smtplib.SMTP, "send",
+                        lambda self, data: (writes.append(data), real_send(self, data))[1])
+    app = smtp_app(tmp_path, monkeypatch, smtp_server)
+    with app.app_context():
+        migrations.upgrade()
+        ids = queue(*(mail(to=f"user{n}@example.com") for n in range(3)))
+        assert [status(i).status for i in ids] == ["sent"] * 3
+    assert [m["to"] for m in smtp_server.messages] == [[f"user{n}@example.com"] for n in range(3)]
+    assert [m["text"].strip() for m in smtp_server.messages] == ["Здравствуйте!\r\nСсылка: https://x/1"
+                                                                 .replace("\r\n", "\n")] * 3
+    said = [w if isinstance(w, str) else w.decode("ascii") for w in writes]
+    envelopes = [w for w in said if w.lower().startswith("mail from:")]
+    assert len(envelopes) == 3
+    together = [w.lower().count("\r\n") == 3 and "\r\nrcpt to:<" in w.lower()
+                and w.lower().endswith("\r\ndata\r\n") for w in envelopes]
+    assert together == [smtp_server.pipelining] * 3
+
+
+@pytest.mark.parametrize("refused", ["550 5.1.1 no such mailbox", "451 4.3.0 try again later"])
+def test_a_refused_recipient_leaves_the_rest_of_the_batch_going(tmp_path, monkeypatch,
+                                                                smtp_server, refused):
+    """A refusal in the middle of a batch: that message only, the connection reset for the
+    next (pipelined, the DATA after a refused RCPT is refused too: no empty mail goes)."""
+    smtp_server.refuse = {"user1@example.com": refused}
+    app = smtp_app(tmp_path, monkeypatch, smtp_server)
+    with app.app_context():
+        migrations.upgrade()
+        ids = queue(*(mail(to=f"user{n}@example.com") for n in range(3)))
+        assert [status(i).status for i in ids] == [
+            "sent", "failed" if refused.startswith("5") else "pending", "sent"]
+        assert status(ids[1]).last_error == f"SMTP {refused[:3]}: {refused[4:]}"
+    assert [m["to"] for m in smtp_server.messages] == [["user0@example.com"], ["user2@example.com"]]
+    assert len(smtp_server.sessions) == 1
+
+
+def test_a_line_starting_with_a_dot_arrives_whole(smtp_server):  # RFC 5321, 4.5.2
+    raw = b"Subject: dots\r\n\r\n.one\r\n..two\r\nthree.\r\n.\r\nfour\r\n"
+    with smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=3) as connection:
+        connection.login("regapp", "s3cret")
+        connection.ehlo_or_helo_if_needed()
+        if smtp_server.pipelining:
+            email_smtp._pipelined(connection, "a@example.com", "b@example.com", raw)
+        else:
+            connection.sendmail("a@example.com", ["b@example.com"], raw)
+    [received] = smtp_server.messages
+    assert received["raw"].replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
 
 
 def test_smtp_to_a_cyrillic_domain_uses_its_ascii_form(tmp_path, monkeypatch, smtp_server):

@@ -16,9 +16,17 @@ class _Recorder:
     def __init__(self, server):
         self.server = server
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        if self.server.pipelining:  # as Postfix and Exim offer it (RFC 2920)
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.server.refuse:  # True: later; or the whole reply, "550 5.1.1 …"
-            return "451 4.3.0 try again later" if self.server.refuse is True else self.server.refuse
+        refuse = self.server.refuse  # True: later; the whole reply, "550 5.1.1 …"; or by address
+        refuse = refuse.get(address) if isinstance(refuse, dict) else refuse
+        if refuse:
+            return "451 4.3.0 try again later" if refuse is True else refuse
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -42,8 +50,9 @@ class _Recorder:
 class RecordingSmtpServer:
     """Context manager: an SMTP server on 127.0.0.1 and a free port."""
 
-    def __init__(self, refuse=False, credentials=None, tls_context=None, require_starttls=False):
-        self.messages, self.refuse = [], refuse
+    def __init__(self, refuse=False, credentials=None, tls_context=None, require_starttls=False,
+                 pipelining=True):
+        self.messages, self.refuse, self.pipelining = [], refuse, pipelining
         self.host = "127.0.0.1"
         kwargs = {}
         if credentials:
