@@ -52,16 +52,19 @@ def duplicate_email_keys(today=None) -> set:
 
 
 def _candidates(today, now):
-    """Active records with flags: has an account, has a live invitation."""
+    """Active records with flags: has an account, has a live invitation. Only what the choice
+    reads, as tuples: a whole record made a model took 2.4 s of CPU for 100,000 records,
+    these 0.8 (issue 15)."""
     registered = fn.EXISTS(Account.select(SQL("1")).where(Account.record == RosterRecord.id))
     invited = fn.EXISTS(Invitation.select(SQL("1")).where(
         (Invitation.record == RosterRecord.id) & Invitation.live(now)))
     before = fn.EXISTS(Invitation.select(SQL("1")).where(Invitation.record == RosterRecord.id))
     return (RosterRecord
-            .select(RosterRecord, registered.alias("registered"), invited.alias("invited"),
+            .select(RosterRecord.id, RosterRecord.email_key, RosterRecord.policy_number,
+                    registered.alias("registered"), invited.alias("invited"),
                     before.alias("invited_before"))
             .where(RosterRecord.active_on(today))
-            .order_by(RosterRecord.id))
+            .order_by(RosterRecord.id).namedtuples())
 
 
 def send_invitations(dry_run=False, now=None) -> DispatchReport:
