@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.datastructures import MultiDict
 from wtforms.csrf.core import CSRFTokenField
+from wtforms.fields.core import UnboundField
 
 from regapp import documents, texts
 from regapp.widgets import (
@@ -20,6 +21,32 @@ from regapp.widgets import (
 
 #: the CSRF token's input (see ``Form.Meta.bind_field``)
 _TOKEN_INPUT = HiddenInput()
+
+
+class TokenWhenShown(CSRFTokenField):
+    """The CSRF token made when the form is shown, not whenever it is built: an inline
+    check's answer, a submit answered by a redirect never show it, and making it (signing,
+    and the session's secret) is work for nothing there (issue 15). Checking a submitted
+    token is unchanged."""
+
+    _made = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type = "CSRFTokenField"  # what the inline checks know it by
+
+    def process(self, *args, **kwargs):
+        super(CSRFTokenField, self).process(*args, **kwargs)  # a hidden field's: no token yet
+
+    @property
+    def current_token(self):
+        if self._made is None:
+            self._made = self.csrf_impl.generate_csrf_token(self)
+        return self._made
+
+    @current_token.setter
+    def current_token(self, token):
+        self._made = token
 
 
 class Form(FlaskForm):
@@ -42,9 +69,12 @@ class Form(FlaskForm):
                               if isinstance(value, str)])
 
         def bind_field(self, form, unbound_field, options):
-            """The CSRF token's hidden input written as every other field's (widgets.py):
-            WTForms' own widget wrote it through the slow formatter, twice a code step."""
+            """The CSRF token made only when shown (:class:`TokenWhenShown`), its hidden input
+            written as every other field's (widgets.py): WTForms' own widget wrote it through
+            the slow formatter, twice a code step."""
             if unbound_field.field_class is CSRFTokenField:
+                unbound_field = UnboundField(TokenWhenShown, *unbound_field.args,
+                                             name=unbound_field.name, **unbound_field.kwargs)
                 options = {**options, "widget": _TOKEN_INPUT}
             return FlaskForm.Meta.bind_field(self, form, unbound_field, options)
 

@@ -128,6 +128,26 @@ def test_the_csrf_token_is_written_as_wtforms_writes_it(app):
         assert str(token()) == str(HiddenInput()(token)) and token.current_token in str(token())
 
 
+def test_a_form_makes_its_csrf_token_only_when_shown(app):
+    """Built and not shown (an inline check's answer, a submit answered by a redirect), a
+    form signs no token (Flask-WTF keeps a request's signed token in ``g``); shown, it
+    writes the request's token, and a token sent back is still checked (issue 15)."""
+    from flask import g
+    from flask_wtf.csrf import generate_csrf
+
+    from regapp.forms import CodeForm, RegistrationForm
+
+    with app.test_request_context("/register/code"):
+        form = CodeForm()
+        assert form.csrf_token.type == "CSRFTokenField"
+        assert "csrf_token" not in g
+        shown = str(form.csrf_token())
+        assert g.csrf_token and g.csrf_token == generate_csrf() and g.csrf_token in shown
+    with app.test_request_context("/register", method="POST", data={"csrf_token": "forged"}):
+        form = RegistrationForm()
+        assert not form.validate() and form.csrf_token.errors
+
+
 #: a checked row's values as the PostgreSQL writer gets them: text (now and then with what
 #: COPY must escape), a date, or nothing
 copied_values = st.one_of(st.none(), st.dates(), st.text(max_size=12),
