@@ -137,6 +137,10 @@ def _pipelined(connection, sender, to, message):
     their three replies read after (RFC 2920): one wait for the server instead of three,
     and no parsing of the addresses again (issue 15: a tenth of an invitation's time).
     Refusals raise what ``sendmail`` raises, the connection left ready for the next."""
+    if "\r" in to or "\n" in to:  # no command of its own smuggled in: never sent
+        raise smtplib.SMTPRecipientsRefused({to: (501, "a line break in the address")})
+    if "\r" in sender or "\n" in sender:
+        raise smtplib.SMTPSenderRefused(501, "a line break in the address", sender)
     size = f" SIZE={len(message)}" if connection.has_extn("size") else ""
     connection.send(f"MAIL FROM:<{sender}>{size}\r\nRCPT TO:<{to}>\r\nDATA\r\n")
     mail, rcpt, data = [connection.getreply() for _ in range(3)]

@@ -155,6 +155,21 @@ def test_a_line_starting_with_a_dot_arrives_whole(smtp_server):  # RFC 5321, 4.5
     assert received["raw"].replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
 
 
+@pytest.mark.parametrize("to", ["b@example.com\r\nRCPT TO:<c@example.com>", "b@example.com\n"])
+def test_no_command_is_smuggled_in_an_address(smtp_server, to):
+    """An address with a line break never reaches the server as a command of its own:
+    pipelined, the message is refused for good with its reason; one command at a time,
+    smtplib reads the address and sends only what it reads."""
+    sender = SmtpEmailSender({"SMTP_HOST": smtp_server.host, "SMTP_PORT": smtp_server.port,
+                              "SMTP_USER": "regapp", "SMTP_PASSWORD": "s3cret",
+                              "MAIL_FROM": "a@example.com", "SMTP_TIMEOUT": 3})
+    [outcome] = sender.send_batch([Email(message_id="1", to=to, subject="s", text="t")])
+    assert all("c@example.com" not in m["to"] for m in smtp_server.messages)
+    if smtp_server.pipelining:
+        assert smtp_server.messages == [] and not outcome.temporary
+        assert str(outcome) == "SMTP 501: a line break in the address"
+
+
 def test_smtp_to_a_cyrillic_domain_uses_its_ascii_form(tmp_path, monkeypatch, smtp_server):
     app = smtp_app(tmp_path, monkeypatch, smtp_server)
     with app.app_context():
