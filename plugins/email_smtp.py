@@ -42,14 +42,13 @@ class SmtpEmailSender(EmailSender):
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP server unreachable: {exc}") from None
         results, sender = [], self._envelope_from()
+        send = _pipelined if connection.has_extn("pipelining") else _one_command_at_a_time
         with contextlib.closing(connection):
             for email in emails:
                 try:
                     to = ascii_address(email.to)
-                    if email.to.isascii() and connection.has_extn("pipelining"):
-                        _pipelined(connection, sender, to, self.compose_bytes(email))
-                    elif email.to.isascii():
-                        connection.sendmail(sender, [to], self.compose_bytes(email))
+                    if email.to.isascii():
+                        send(connection, sender, to, self.compose_bytes(email))
                     else:
                         connection.send_message(self._compose_any(email),
                                                 from_addr=sender, to_addrs=[to])
@@ -130,6 +129,10 @@ class SmtpEmailSender(EmailSender):
 
     def _domain(self):
         return _addr_spec(self.settings["MAIL_FROM"]).rpartition("@")[2]
+
+
+def _one_command_at_a_time(connection, sender, to, message):
+    connection.sendmail(sender, [to], message)
 
 
 def _pipelined(connection, sender, to, message):

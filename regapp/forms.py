@@ -25,9 +25,8 @@ _TOKEN_INPUT = HiddenInput()
 
 class TokenWhenShown(CSRFTokenField):
     """The CSRF token made when the form is shown, not whenever it is built: an inline
-    check's answer, a submit answered by a redirect never show it, and making it (signing,
-    and the session's secret) is work for nothing there (issue 15). Checking a submitted
-    token is unchanged."""
+    check's answer, a submit answered by a redirect never show it, and signing it is work
+    for nothing there (issue 15). Checking a submitted token is unchanged."""
 
     _made = None
 
