@@ -53,6 +53,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker(other):
             item.add_marker(pytest.mark.skip(reason=reason))
+    # the long ones first: under pytest-xdist the other workers share out the rest meanwhile,
+    # instead of one worker starting a minute-long fault test when the rest are done
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: a worker more than the cores, as a third of the suite's time is spent
+    waiting on the servers, browsers and outages it starts."""
+    return len(os.sched_getaffinity(0)) + 1
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -201,7 +210,10 @@ def signed_in(client, auth, account):
 
 # -- the log of the whole suite: nothing secret may be in it (issue 11) -----------------
 
-SUITE_LOG = Path(__file__).resolve().parents[1] / "test-artifacts" / "suite.log"
+SUITE_LOGS = Path(__file__).resolve().parents[1] / "test-artifacts"
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1… under pytest-xdist
+#: this process's part of the suite's log: each pytest-xdist worker writes its own
+SUITE_LOG = SUITE_LOGS / (f"suite-{_WORKER}.log" if _WORKER else "suite.log")
 #: what a log line must never hold: a full phone, a code said to be one, a link token,
 #: the tests' passwords
 LEAKS = re.compile(r"(?<![\w+])(?:\+7|8)[\s(-]*9\d\d[\s)-]*\d{3}[\s-]*\d\d[\s-]*\d\d(?!\d)"
@@ -211,6 +223,9 @@ LEAKS = re.compile(r"(?<![\w+])(?:\+7|8)[\s(-]*9\d\d[\s)-]*\d{3}[\s-]*\d\d[\s-]*
 
 def pytest_sessionstart(session):
     SUITE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    if not _WORKER:  # the last run's parts go before any worker writes its own
+        for stale in SUITE_LOGS.glob("suite*.log"):
+            stale.unlink()
     handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     handler.set_name("suite-log")
@@ -227,9 +242,11 @@ def pytest_sessionfinish(session, exitstatus):
     for handler in logging.getLogger().handlers:
         if handler.get_name() == "suite-log":
             handler.close()
-    leaks = [line for line in SUITE_LOG.read_text(encoding="utf-8").splitlines()
-             if LEAKS.search(line)] if SUITE_LOG.exists() else []
+    if _WORKER:  # the controller reads every worker's part once they have all ended
+        return
+    leaks = [f"{log.name}: {line}" for log in sorted(SUITE_LOGS.glob("suite*.log"))
+             for line in log.read_text(encoding="utf-8").splitlines() if LEAKS.search(line)]
     if leaks:
         print(f"\n{len(leaks)} log line(s) hold a secret (phone, code, token or password), "
-              f"in {SUITE_LOG}:\n" + "\n".join(leaks[:20]))
+              f"in {SUITE_LOGS}:\n" + "\n".join(leaks[:20]))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -18,7 +18,7 @@ from tests.deployment import Deployment
 from tests.helpers import GOOD, code_in, csrf
 from tests.test_instances import Browser
 
-pytestmark = pytest.mark.sqlite_only  # the embedded queue and database
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # the embedded queue and database
 
 
 def test_killed_between_the_form_and_the_code_loses_nothing(tmp_path, fake_esia_materials):

@@ -16,6 +16,8 @@ from tests.conftest import keep_in_suite_log
 from tests.deployment import Deployment
 from tests.helpers import GOOD, code_in, csrf
 
+pytestmark = pytest.mark.slow  # two gunicorn instances, a worker and servers of their own
+
 
 @pytest.fixture(scope="module")
 def servers(request):

@@ -12,6 +12,8 @@ from tests.browser.person import GOOD, at_account, register_by_link, sign_out, t
 from tests.conftest import keep_in_suite_log
 from tests.deployment import Deployment, make_certificate
 
+pytestmark = pytest.mark.slow  # gunicorn with TLS, nginx and a worker for each walk
+
 PETROV = {"email": "a.petrov@example.com", "policy": "ДМС-2025-000101",
           "phone_typed": "8 916 123-45-67", "phone_e164": "+79161234567",
           "first_name": "Александр"}
