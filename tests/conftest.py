@@ -59,9 +59,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_xdist_auto_num_workers(config):
-    """``-n auto``: a worker more than the cores, as a third of the suite's time is spent
-    waiting on the servers, browsers and outages it starts."""
-    return len(os.sched_getaffinity(0)) + 1
+    """``-n auto``: a worker a core this process may use, no more. The servers a test starts
+    hash at SCHED_IDLE (regapp.passwords), as deployed: with more workers than cores, the
+    others' tests kept every core busy and a registration's hash waited for minutes."""
+    return len(os.sched_getaffinity(0))
 
 
 @pytest.fixture(scope="session", autouse=True)
