@@ -10,39 +10,27 @@ enforces; both read the same rules.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import os
 import re
-import threading
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn_rs_py import zxcvbn
 
+from regapp.priority import yield_cores
 from regapp.texts import text as say
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 MIN_SCORE = 3
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
-def _lower_priority():
-    """Hashing yields the cores to pages: under a registration rush a form page or an inline
-    check waits for no hash, and the hashes still take every cycle left (issue 15). Linux's
-    SCHED_IDLE (argon2's lane threads inherit it) gives the thread the smallest share of a
-    busy core, never none; elsewhere the lowest niceness does much the same."""
-    with contextlib.suppress(OSError, AttributeError):  # lowering needs no privilege
-        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
-        return
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-
-
-#: one argon2id computation at a time in a process, on a thread of lower priority: each
-#: already runs its lanes on every core and takes 64 MiB, so a dozen at once (gthread
-#: workers under a rush) would only thrash the caches and the memory (issue 15)
+#: one argon2id computation at a time in a process, on a thread that yields the cores to
+#: pages (argon2's lane threads inherit it): each already runs its lanes on every core and
+#: takes 64 MiB, so a dozen at once (gthread workers under a rush) would only thrash the
+#: caches and the memory (issue 15)
 def _hashing_thread():
-    return concurrent.futures.ThreadPoolExecutor(1, "argon2id", initializer=_lower_priority)
+    return concurrent.futures.ThreadPoolExecutor(1, "argon2id", initializer=yield_cores)
 
 
 _hashing = _hashing_thread()

@@ -18,6 +18,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 
 from regapp.normalize import Invalid
+from regapp.priority import yield_cores
 from regapp.roster_rows import RowChecker
 
 CHUNK = 5_000
@@ -92,6 +93,7 @@ def _check_chunk(chunk, checker, pack):
 
 def _start_worker(mapping, today, pack):
     global _checker, _pack
+    yield_cores()  # an import's checkers on every core must not stall a registration's hash
     _checker, _pack = RowChecker(mapping, today), pack
     threading.Thread(target=_end_with_the_importer, daemon=True).start()
 

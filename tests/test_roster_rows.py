@@ -81,3 +81,17 @@ def test_rows_checked_in_worker_processes_come_back_in_file_order(monkeypatch):
     refused = [line for _, _, said in parallel for line, reason, _ in said if reason]
     assert refused == list(range(5, 200, 5))
     assert sorted(good + refused) == [n for n, _ in people] and good == sorted(good)
+
+
+def test_a_long_rosters_checkers_yield_the_cores():  # issue 15
+    """Checking a roster on every core must not stall a registration's hash, which yields
+    to pages at SCHED_IDLE too (regapp.priority): the checkers share that class with it."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"),
+                             initializer=roster_workers._start_worker,
+                             initargs=(MAPPING, TODAY, list)) as pool:
+        assert pool.submit(os.sched_getscheduler, 0).result() == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the importer, writing, does not
