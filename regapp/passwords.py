@@ -25,6 +25,8 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 MIN_SCORE = 3
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
+
+
 #: one argon2id computation at a time in a process, on a thread that yields the cores to
 #: pages (argon2's lane threads inherit it): each already runs its lanes on every core and
 #: takes 64 MiB, so a dozen at once (gthread workers under a rush) would only thrash the

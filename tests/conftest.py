@@ -60,8 +60,9 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: a worker a core this process may use, no more. The servers a test starts
-    hash at SCHED_IDLE (regapp.passwords), as deployed: with more workers than cores, the
-    others' tests kept every core busy and a registration's hash waited for minutes."""
+    hash at SCHED_IDLE (regapp.priority), as deployed: with more workers than cores, the
+    others' tests kept every core busy and a registration's hash waited past the tests'
+    timeouts."""
     return len(os.sched_getaffinity(0))
 
 
