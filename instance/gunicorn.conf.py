@@ -37,7 +37,8 @@ limit_request_fields = 100
 
 
 def post_worker_init(worker):
-    """What the app made at start is put out of the garbage collector's sight: a full
+    """The app is warmed (its templates compiled: ``regapp.pages.warm_up``) and what it
+    made at start is put out of the garbage collector's sight: a full
     collection walked it all, 60 to 120 ms in which no thread of the worker ran (the p99
     of issue 15). What requests make is still collected. A thread waiting for the GIL
     asks for it after 1 ms, not 5 (``regapp.cli.settle``). On PostgreSQL a connection a
@@ -46,7 +47,7 @@ def post_worker_init(worker):
     from regapp.db import warm
 
     warm(worker.wsgi, worker.cfg.threads)
-    settle()
+    settle(worker.wsgi)
 
 
 def child_exit(server, worker):

@@ -13,9 +13,6 @@ openpyxl parses with defusedxml (installed with regapp), so no entity tricks eit
 import contextlib
 import zipfile
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-
 from regapp.adapters import ContractEnvironment, RosterSource, RosterUnreadable
 from regapp.hookspecs import hookimpl
 
@@ -27,6 +24,10 @@ class XlsxRosterSource(RosterSource):
     suffixes = (".xlsx", ".xlsm")
 
     def read(self, location):
+        # imported here: every process loads this plugin, few read a workbook (0.1–0.3 s)
+        from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
+
         self._check_sizes(location)
         try:
             workbook = load_workbook(location, read_only=True, data_only=True)
@@ -80,6 +81,8 @@ def regapp_contract_environment(kind, name, behaviour, workdir):
 @contextlib.contextmanager
 def _environment(workdir):
     def write(rows):
+        from openpyxl import Workbook
+
         path = workdir / "roster.xlsx"
         workbook = Workbook()
         sheet = workbook.active

@@ -19,8 +19,13 @@ from regapp.models import Account
 from regapp.rendering import hx_redirect
 from regapp.texts import text
 
-#: compared against when no account has the phone, so both answers take as long
-_DUMMY_HASH = passwords.hash_password("no account has this password")
+
+@functools.cache
+def dummy_hash():
+    """Compared against when no account has the phone, so both answers take as long. Made
+    once a process as it starts serving (:func:`regapp.pages.warm_up`), not by every
+    command that imports this module (an argon2id hash, a fifth of a second)."""
+    return passwords.hash_password("no account has this password")
 
 
 class SignInRefused(Exception):
@@ -78,7 +83,7 @@ def check_password(typed_phone, password, address, regions):
     if waits.get("phone"):
         raise _locked(waits["phone"])
     account = Account.get_or_none(Account.phone == phone) if phone else None
-    stored = account.password_hash if account else _DUMMY_HASH
+    stored = account.password_hash if account else dummy_hash()
     if not (passwords.verify_password(stored, password or "") and account):
         # a busy address slows guessers down; it never refuses a right password
         raise _locked(waits["address"]) if waits.get("address") else SignInRefused(

@@ -11,10 +11,10 @@ from importlib.resources import files
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 from werkzeug.serving import run_simple
 
-from regapp import create_app, invitations, migrations, roster
+from regapp import create_app, invitations, migrations, pages, roster
 from regapp.adapters import RosterUnreadable
 from regapp.pluginmanager import UnknownAdapter
 
@@ -28,7 +28,19 @@ def _make_app():
         raise click.ClickException(str(exc)) from None
 
 
-main = FlaskGroup(name="regapp", create_app=_make_app, add_default_commands=False,
+class _Commands(FlaskGroup):
+    def list_commands(self, ctx):
+        """``regapp --help`` beside a configuration refused: its reasons, not a traceback
+        (Flask's group prints one for any error but its own)."""
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as exc:
+            click.secho(f"Error: {exc.format_message()}\n", err=True, fg="red")
+            return sorted(self.commands)
+        return super().list_commands(ctx)
+
+
+main = _Commands(name="regapp", create_app=_make_app, add_default_commands=False,
                   help="Self-service registration portal: operators' and QA's commands.")
 
 
@@ -36,22 +48,25 @@ main = FlaskGroup(name="regapp", create_app=_make_app, add_default_commands=Fals
 SWITCH_INTERVAL = 0.001
 
 
-def settle():
+def settle(app=None):
     """Ready a process to serve (issue 15); gunicorn's workers do the same
-    (``instance/gunicorn.conf.py``). What the start made (compiled templates, the strength
+    (``instance/gunicorn.conf.py``). ``app``: a process that answers pages warms it first
+    (:func:`regapp.pages.warm_up`); ``regapp worker`` answers none. What the start made (compiled templates, the strength
     estimator's dictionaries, the phone metadata) goes out of the garbage collector's
     sight: a full collection walked it all, a pause of up to 120 ms for every thread of
     the process. A thread waiting for the GIL asks for it after 1 ms, not 5: the argon2id
     thread between two hashes, and gunicorn's main thread with a request to hand over,
     waited up to 5 ms behind a request's Python each time (PostgreSQL loads, four pairs
     alternated: 4–15 % more registrations a second with 1 ms, the p99s alike)."""
+    if app is not None:
+        pages.warm_up(app)
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def _serve(app, host, port):
     """Serve ``app``; with the embedded queue, deliver messages in this process."""
-    settle()
+    settle(app)
     consumer = None
     if app.config["QUEUE"] == "sqlite":
         consumer = app.extensions["regapp.queue"].consumer()

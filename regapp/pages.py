@@ -5,7 +5,7 @@ from importlib.resources import files
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 from peewee import InterfaceError, OperationalError, PeeweeException
 
-from regapp import documents, notifications, passwords, rendering
+from regapp import auth, documents, notifications, passwords, rendering
 from regapp.db import database
 from regapp.texts import text
 
@@ -105,14 +105,13 @@ def init_app(app):
             **documents.insurer_words(app.config.get("INSURER_NAME")),
         }
 
-    if not app.testing:
-        warm_up(app)
-
 
 def warm_up(app):
-    """What a process would otherwise make on its first visitors' time, made as it starts
-    (about 0.1 s): every template compiled (tens of milliseconds on a fresh worker), the
-    password estimator's dictionaries built (issue 15)."""
+    """What a serving process would otherwise make on its first visitors' time, made as it
+    starts (:func:`regapp.cli.settle`; 0.3–0.8 s, which commands that answer no pages are
+    spared): every template compiled (tens of milliseconds on a fresh worker), the password
+    estimator's dictionaries built, the unknown phone's hash made (issue 15)."""
     passwords.warm()
+    auth.dummy_hash()
     for name in app.jinja_env.list_templates(extensions=("html", "txt")):
         app.jinja_env.get_template(name)

@@ -61,6 +61,30 @@ def test_cli_reports_an_unknown_plugin_without_a_traceback(tmp_path, monkeypatch
     result = CliRunner().invoke(main, ["init-db"])
     assert result.exit_code == 1
     assert "available: fake, http" in result.output and "Traceback" not in result.output
+    helped = CliRunner().invoke(main, ["--help"])  # an operator at night asks what there is
+    assert helped.exit_code == 0 and "Traceback" not in helped.output
+    assert "Error: SMS_GATEWAY = 'smsc'" in helped.output and "init-db" in helped.output
+
+
+def test_a_command_spares_what_only_a_serving_process_needs(tmp_path):
+    """Issue 15: an operator's command answers no pages, so its start compiles no template,
+    makes no password hash and reads no workbook library (0.6–1 s of every command's
+    start); a serving process warms all of it (the next test)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from regapp import auth\n"
+             "from regapp.cli import _make_app\n"
+             "app = _make_app()\n"
+             "print(len(app.jinja_env.cache), auth.dummy_hash.cache_info().currsize,\n"
+             "      'openpyxl' in sys.modules)\n")
+    env = {"PATH": "/usr/bin:/bin", "REGAPP_INSTANCE_PATH": str(tmp_path),
+           "REGAPP_QA_MODE": "true"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "0", "False"]
 
 
 class PartnerGateway(SmsGateway):
@@ -377,17 +401,3 @@ def test_a_database_out_of_reach_gives_a_clear_503_page(tmp_path, monkeypatch): 
     refused = client.post("/login", data={"csrf_token": csrf(page), "phone": "89161234567",
                                           "password": "x"})
     assert refused.status_code in (400, 503)  # its token could not be kept: a clear page
-
-
-def test_a_process_warms_up_before_its_first_visitor(tmp_path, monkeypatch):  # issue 15
-    from regapp import passwords
-
-    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path))
-    warmed = []
-    monkeypatch.setattr(passwords, "warm", lambda: warmed.append(True))
-    app = create_app({"QA_MODE": True, "SECRET_KEY": "s" * 40})  # as served: not testing
-    compiled = {name for _, name in app.jinja_env.cache}
-    assert warmed == [True] and {"signup/form.html", "sms/code.txt"} <= compiled
-    warmed.clear()
-    create_app({"TESTING": True})  # the tests' apps skip it
-    assert warmed == []

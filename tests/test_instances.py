@@ -134,14 +134,15 @@ def test_a_rate_limit_reached_through_one_instance_holds_on_the_other(two_instan
 def test_a_serving_process_puts_what_it_started_with_out_of_the_collectors_sight(
         monkeypatch, tmp_path):
     """Issue 15: a full garbage collection walked everything the app made at start, a
-    pause of up to 120 ms for every thread of a gunicorn worker; each worker freezes it
-    once the app is loaded (``regapp run``, ``demo`` and ``worker`` alike), and its threads
+    pause of up to 120 ms for every thread of a gunicorn worker; each worker warms the app
+    (its templates compiled) and freezes it once the app is loaded (``regapp run``, ``demo`` and ``worker`` alike), and its threads
     waiting for the GIL ask for it after 1 ms, not Python's 5."""
     import gc
     import runpy
     import sys
     import types
 
+    from regapp import auth, create_app
     from tests.deployment import GUNICORN_CONF
 
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the file makes none then
@@ -150,10 +151,15 @@ def test_a_serving_process_puts_what_it_started_with_out_of_the_collectors_sight
     interval = sys.getswitchinterval()
     sys.setswitchinterval(0.005)
     try:
-        worker = types.SimpleNamespace(wsgi=object(), cfg=types.SimpleNamespace(threads=4))
+        app = create_app({"TESTING": True})
+        auth.dummy_hash.cache_clear()
+        worker = types.SimpleNamespace(wsgi=app, cfg=types.SimpleNamespace(threads=4))
         hooks["post_worker_init"](worker)
         assert gc.get_freeze_count() > 0
         assert sys.getswitchinterval() == 0.001
+        # warmed first: every template compiled, the unknown phone's hash made
+        assert len(app.jinja_env.cache) == len(app.jinja_env.list_templates(("html", "txt")))
+        assert auth.dummy_hash.cache_info().currsize == 1
     finally:
         gc.unfreeze()
         sys.setswitchinterval(interval)
