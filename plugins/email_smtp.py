@@ -33,6 +33,7 @@ class SmtpEmailSender(EmailSender):
     """Sends multipart (text + HTML) UTF-8 e-mails through an SMTP server."""
 
     name = "smtp"
+    required = ("SMTP_HOST", "MAIL_FROM")
 
     def send_batch(self, emails):
         if not emails:

@@ -19,11 +19,10 @@ class HttpSmsGateway(SmsGateway):
     """Hands each SMS to an HTTP endpoint as JSON."""
 
     name = "http"
+    required = ("SMS_HTTP_URL",)
 
     def send(self, sms):
-        url = self.settings.get("SMS_HTTP_URL")
-        if not url:
-            raise DeliveryError("SMS_HTTP_URL is not set", temporary=False)
+        url = self.settings["SMS_HTTP_URL"]
         body = json.dumps({"to": sms.to, "text": sms.text, "message_id": sms.message_id})
         request = urllib.request.Request(url, data=body.encode(), method="POST")
         request.add_header("Content-Type", "application/json; charset=utf-8")

@@ -77,6 +77,9 @@ class Adapter:
 
     #: the name a deployment uses to choose this adapter in its settings
     name: str = ""
+    #: the settings it cannot work without: chosen with one of them unset, the start stops
+    #: and names it (a delivery would otherwise fail every message with a puzzle, retried)
+    required: tuple[str, ...] = ()
 
     def __init__(self, settings: Mapping[str, Any]):
         self.settings = settings

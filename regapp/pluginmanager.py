@@ -44,6 +44,14 @@ class UnknownAdapter(LookupError):
         self.kind, self.name, self.available = kind, name, sorted(available)
 
 
+class MissingSettings(ValueError):
+    """The adapter a setting names lacks settings it cannot work without."""
+
+    def __init__(self, setting, name, missing):
+        super().__init__(f"{setting} = {name!r} needs {', '.join(missing)}: not set")
+        self.missing = missing
+
+
 def build_plugin_manager(extra_plugins=(), setting_plugins=()):
     """Register built-ins, then entry points, then what settings and callers add."""
     pm = pluggy.PluginManager("regapp")
@@ -103,6 +111,8 @@ def choose(pm, kind, settings, required=True):
     classes = available(pm, kind)
     if name not in classes:
         raise UnknownAdapter(kind, name, classes, setting)
+    if missing := [wanted for wanted in classes[name].required if not settings.get(wanted)]:
+        raise MissingSettings(setting, name, missing)
     return classes[name](settings)
 
 
