@@ -132,26 +132,22 @@ def _resend_refusal(record, today, duplicates):
 
 
 def _invite_in_batches(record_ids, now):
+    expires = now + dt.timedelta(days=current_app.config["INVITATION_TTL_DAYS"])
     for batch in messaging.batches(record_ids, current_app.config["DELIVERY_BATCH_SIZE"]):
         with write_transaction():
-            records = RosterRecord.select().where(RosterRecord.id.in_(batch))
-            invitations = [_invitation(record, now) for record in records]
+            records = list(RosterRecord.select().where(RosterRecord.id.in_(batch)))
+            tokens = [new_token() for _ in records]
+            mails = notifications.invitations(records, tokens, expires)
             # two statements a batch, not two a person (issue 15)
-            messaging.queue_emails([invitation.message for invitation in invitations])
-            _NEW_INVITATIONS.save_many(invitations)
-        messaging.dispatch(invitation.message_id for invitation in invitations)
+            messaging.queue_emails(mails)
+            _NEW_INVITATIONS.save_many([
+                Invitation(record=record, token_hash=hash_token(token), email=record.email,
+                           created_at=now, expires_at=expires, message=mail)
+                for record, token, mail in zip(records, tokens, mails, strict=True)])
+        messaging.dispatch(mail.id for mail in mails)
 
 
 _NEW_INVITATIONS = KeptInsert(Invitation)
-
-
-def _invitation(record, now):
-    """One invitation and its e-mail, neither stored yet."""
-    token = new_token()
-    expires = now + dt.timedelta(days=current_app.config["INVITATION_TTL_DAYS"])
-    message = notifications.invitation(record, token, expires)
-    return Invitation(record=record, token_hash=hash_token(token), email=record.email,
-                      created_at=now, expires_at=expires, message=message)
 
 
 def find_invitation(token: str, now=None):

@@ -33,10 +33,27 @@ def moscow_time(moment):
 
 def link(endpoint, **values):
     """An absolute link to one of the portal's pages, on ``PUBLIC_URL``."""
+    return _public_urls().build(endpoint, values, force_external=True)
+
+
+def _public_urls():
     public = urlsplit(current_app.config["PUBLIC_URL"])
-    urls = current_app.url_map.bind(public.netloc, script_name=public.path or "/",
+    return current_app.url_map.bind(public.netloc, script_name=public.path or "/",
                                     url_scheme=public.scheme)
-    return urls.build(endpoint, values, force_external=True)
+
+
+def _renderers(*names):
+    """A ``render(context)`` for each template, as ``render_template`` renders it, with what
+    Flask's context processors add made once: for a batch of messages that differ only in
+    their own values (a fifth of an invitation's making was Flask doing it again, issue 15)."""
+    app = current_app._get_current_object()
+    added = {}
+    app.update_template_context(added)
+
+    def renderer(template):
+        return lambda context: template.render({**added, **context})
+
+    return [renderer(app.jinja_env.get_template(name)) for name in names]
 
 
 def _context(**values):
@@ -61,17 +78,22 @@ def email_code(address, code, purpose="registration"):
     return messaging.queue_email(address, text("subject.email_code"), body, kind="email_code")
 
 
-def invitation(record, token, expires):
-    """The invitation with its individual link and the policy number (R4), not stored yet:
-    the caller stores a batch of them with :func:`regapp.messaging.queue_emails`."""
-    context = _context(record=record, link=link("invite.form", token=token), expires=expires,
-                       first_name=normalize.display_name(record.first_name),
-                       patronymic=normalize.display_name(record.patronymic))
-    return messaging.email(
-        to=record.email, kind="invitation",
-        subject=text("subject.invitation", service=current_app.config["SERVICE_NAME"].lower()),
-        text=render_template("email/invitation.txt", **context),
-        html=render_template("email/invitation.html", **context))
+def invitations(records, tokens, expires):
+    """Each record's invitation with its individual link (``tokens``, in the same order) and
+    the policy number (R4), not stored yet: the caller stores the batch with
+    :func:`regapp.messaging.queue_emails`. What they share is made once a batch."""
+    as_text, as_html = _renderers("email/invitation.txt", "email/invitation.html")
+    urls, shared = _public_urls(), _context(expires=expires)
+    subject = text("subject.invitation", service=current_app.config["SERVICE_NAME"].lower())
+    mails = []
+    for record, token in zip(records, tokens, strict=True):
+        context = {**shared, "record": record,
+                   "link": urls.build("invite.form", {"token": token}, force_external=True),
+                   "first_name": normalize.display_name(record.first_name),
+                   "patronymic": normalize.display_name(record.patronymic)}
+        mails.append(messaging.email(to=record.email, kind="invitation", subject=subject,
+                                     text=as_text(context), html=as_html(context)))
+    return mails
 
 
 def confirmation_link(account, token):

@@ -156,7 +156,9 @@ class Deployment:
         return process.wait_for(f"http://127.0.0.1:{port}/healthz")
 
     def worker(self):
-        process = Process("worker", [_bin("regapp"), "worker"], self.env, self.folder)
+        started = sum(p.name.startswith("worker") for p in self.processes)  # a log each
+        process = Process(f"worker{started or ''}", [_bin("regapp"), "worker"], self.env,
+                          self.folder)
         self.processes.append(process)
         return process
 

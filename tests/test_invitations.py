@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from regapp import invitations
+from regapp import invitations, normalize
 from regapp.models import Account, Invitation, Message, RosterRecord, utcnow
 from regapp.roster import import_roster
 from tests.rosters import PEOPLE, person, write_csv
@@ -45,6 +45,33 @@ def test_each_active_uninvited_record_with_an_email_gets_one(app, roster, outbox
     assert "ДМС-101" in mail["text"] and "Александр Иванович" in mail["text"]
     assert mail["subject"] == "Приглашение в личный кабинет застрахованного"
     assert Message.select().where(Message.status == "sent").count() == 4
+
+
+def test_a_batchs_mails_are_what_flask_renders_for_each(app, roster):  # R4, issue 15
+    """The batch renders its templates with Flask's context made once: every e-mail the
+    same, to the byte, as ``render_template`` makes it (names with and without patronymic,
+    employer or none, a name to escape in the HTML)."""
+    from flask import render_template
+
+    from regapp import notifications
+
+    records = list(RosterRecord.select().order_by(RosterRecord.id))
+    records[0].first_name, records[0].employer = "<b>Анна</b>", "ООО «Ромашка» & Ко"
+    records[1].patronymic = None
+    expires = dt.datetime(2027, 1, 31, 12)
+    tokens = [f"token-{n}" for n in range(len(records))]
+    with app.test_request_context():
+        mails = notifications.invitations(records, tokens, expires)
+        for record, token, mail in zip(records, tokens, mails, strict=True):
+            context = notifications._context(
+                record=record, expires=expires,
+                link=notifications.link("invite.form", token=token),
+                first_name=normalize.display_name(record.first_name),
+                patronymic=normalize.display_name(record.patronymic))
+            assert mail.text == render_template("email/invitation.txt", **context)
+            assert mail.html == render_template("email/invitation.html", **context)
+            assert f"/invite/{token}" in mail.text and record.policy_number in mail.html
+    assert "&lt;b&gt;Анна&lt;/b&gt;" in mails[0].html and "<b>Анна</b>" in mails[0].text
 
 
 def test_a_batch_is_stored_in_as_many_statements_for_four_people_as_for_one(app, roster):
