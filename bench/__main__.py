@@ -2,7 +2,8 @@
 
 Each figure is measured beside its limit or peer in the same run on the same machine,
 and the ratio is what counts: the roster import beside a plain executemany (SQLite) and
-COPY (PostgreSQL) of the same rows; invitations a second to Postfix's smtp-sink; the
+COPY (PostgreSQL) of the same rows; invitations a second to Postfix's smtp-sink (as deployed,
+the command beside two queue workers, and in one process); the
 registrations a second under gunicorn beside the argon2id bound (hashes a second with the
 same parameters on every core, measured just before and just after each run, the mean
 counting), with the p99 server time of the form page and of an inline check under that
@@ -40,7 +41,7 @@ def main():
                         help="registration loads a database (and the peer's), alternated")
     args = parser.parse_args()
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
-    rows = _imports(args.rows, backends) + [_invitations(args.invitations)]
+    rows = _imports(args.rows, backends) + _invitations(args.invitations)
     rows += _registrations(backends, args.people, args.clients, args.rounds)
     rows += [_beside(backend, args.people, args.clients) for backend in backends]
     print(f"\n{dt.date.today()}, {platform.node()}, {os.cpu_count()} cores, "
@@ -65,12 +66,19 @@ def _imports(count, backends):
     return rows
 
 
-def _invitations(count):
-    sent, seconds, peak, statuses = invitations.measure(count)
-    accounted = (f"all {count:,} sent" if statuses == {"sent": count} else
-                 ", ".join(f"{status} {n:,}" for status, n in sorted(statuses.items())))
-    return (f"invitations, {sent:,} to smtp-sink", f"{sent / seconds:,.0f}/s", "1,000/s",
-            f"{sent / seconds / 1000:.2f} (target ≥ 1); {accounted}, peak {peak / 2**20:.0f} MiB")
+def _invitations(count, workers=2):
+    """Two rows: as deployed (the command, ``workers`` queue workers), and in one process."""
+    rows = []
+    for way, measured in ((f"invitations command + {workers} workers",
+                           invitations.measure_deployed(count, workers)),
+                          ("invitations in one process", invitations.measure(count))):
+        sent, seconds, peak, statuses = measured
+        accounted = (f"all {count:,} sent" if statuses == {"sent": count} else
+                     ", ".join(f"{status} {n:,}" for status, n in sorted(statuses.items())))
+        rows.append((f"{way}, {sent:,} to smtp-sink", f"{sent / seconds:,.0f}/s", "1,000/s",
+                     f"{sent / seconds / 1000:.2f} (target ≥ 1); {accounted}, "
+                     f"peak {peak / 2**20:.0f} MiB"))
+    return rows
 
 
 def _around(measure):

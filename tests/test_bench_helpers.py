@@ -46,3 +46,30 @@ def test_the_table_says_milliseconds_a_registration_largest_first():
     total, each = per_registration(Counter({"PostgreSQL": 0.7, "app server": 2.8}), 100)
     assert round(total) == 35 and list(each) == ["app server", "PostgreSQL"]
     assert said(total, each) == "35 ms (app server 28.0, PostgreSQL 7.0)"
+
+
+def test_the_deployed_invitations_wait_for_every_message_and_say_what_is_left(tmp_path):
+    """``bench.invitations`` times the deployed way to the last message ended (sent or
+    failed); should the patience run out first, the table says what is still waiting
+    rather than a rate of the ones that went."""
+    import sqlite3
+    import threading
+    import time
+
+    from bench.invitations import _until_ended
+
+    database = tmp_path / "regapp.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE message (status TEXT)")
+        connection.executemany("INSERT INTO message VALUES (?)",
+                               [("sent",)] * 3 + [("pending",)] * 2)
+    assert _until_ended(database, 5, patience=0.2) == {"sent": 3, "pending": 2}
+
+    def finish():
+        time.sleep(0.3)
+        with sqlite3.connect(database) as connection:
+            connection.execute("UPDATE message SET status = 'failed' WHERE rowid = 4")
+            connection.execute("UPDATE message SET status = 'sent' WHERE rowid = 5")
+
+    threading.Thread(target=finish).start()
+    assert _until_ended(database, 5, patience=30) == {"sent": 4, "failed": 1}
