@@ -288,7 +288,9 @@ def invitations_send_command(dry_run, as_json, policy):
 
 def _print_dispatch(report, dry_run):
     verb = "Будет отправлено" if dry_run else "Отправлено"
-    click.echo(f"{verb} приглашений: {report.sent}.")
+    click.echo(f"{verb} приглашений: {report.sent}." + (
+        f" Из них взамен недоставленных (письмо не дошло): {report.undelivered}."
+        if report.undelivered else ""))
     click.echo(f"  без e-mail: {report.no_email}; уже зарегистрированы: {report.registered}; "
                f"уже приглашены (ссылка действует): {report.already_invited}")
     if report.duplicate_email:

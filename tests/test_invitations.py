@@ -151,6 +151,28 @@ def test_an_expired_invitation_is_replaced_by_the_next_dispatch(app, roster, out
     assert report.sent == 4
 
 
+@pytest.mark.settings(FAKE_EMAIL_FAIL=True, DELIVERY_MAX_ATTEMPTS=1)
+def test_an_invitation_whose_mail_failed_is_sent_again_by_the_next_dispatch(app, roster, outbox,
+                                                                            cli):
+    """R4, R26: the mail server out of reach past every retry, the invitations end failed;
+    their links were never read, so they do not count as live: the next dispatch sends
+    new ones in their place (the old links stop working) and says how many."""
+    first = invitations.send_invitations()
+    assert first.sent == 4 and links(outbox) == {}
+    failed = Message.select().where(Message.status == "failed")
+    assert failed.count() == 4 and all(m.last_error for m in failed)
+    old = Invitation.get(Invitation.email == "alena@example.com")
+    app.config["FAKE_EMAIL_FAIL"] = False  # the server is back
+    assert invitations.send_invitations(dry_run=True).undelivered == 4
+    result = cli("invitations", "send")
+    assert "Отправлено приглашений: 4. Из них взамен недоставленных" in result.output
+    new = links(outbox)["alena@example.com"]
+    assert invitations.find_invitation(new)[1] == "ok"
+    assert Invitation.get_by_id(old.id).revoked_at is not None
+    again = invitations.send_invitations()  # delivered now: live, not sent a third time
+    assert again.sent == 0 and again.already_invited == 4 and again.undelivered == 0
+
+
 def test_resend_revokes_the_old_link(app, roster, outbox):  # R6
     invitations.send_invitations()
     old = links(outbox)["alena@example.com"]
