@@ -73,3 +73,15 @@ def test_the_deployed_invitations_wait_for_every_message_and_say_what_is_left(tm
 
     threading.Thread(target=finish).start()
     assert _until_ended(database, 5, patience=30) == {"sent": 4, "failed": 1}
+
+
+def test_a_commands_peak_memory_is_its_own_read_while_it_runs():
+    """The deployed invitations' command: its peak read from /proc while it runs (its
+    rusage once waited for counted the benchmark it was forked from, 1.6 GB)."""
+    from bench.invitations import _watch_peak
+
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time; block = bytearray(80 * 2**20); time.sleep(0.5)"])
+    peak = _watch_peak(child, every=0.02)
+    assert child.returncode == 0
+    assert 80 * 2**20 <= peak < 400 * 2**20
