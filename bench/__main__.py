@@ -112,7 +112,9 @@ def _registrations(backends, people, clients, rounds):
         rows.append((f"registrations, {clients} clients ({backend})", *_rates(runs[backend]),
                      f"{ratio:.2f} (target ≥ 0.85 and ≥ the peer's {peer_ratio:.2f}; each run "
                      f"{_each_ratio(runs[backend])}); errors {sum(r['errors'] for r in done)}, "
-                     f"lost {sum(r['lost'] for r in done)}"))
+                     f"lost {sum(r['lost'] for r in done)}; between the 10th and the 90th % "
+                     f"finished {_mean_ratio(runs[backend], 'steady'):.2f}, the peer's "
+                     f"{_mean_ratio(runs['peer', backend], 'steady'):.2f}"))
         for name in ("page", "check"):
             worst = max(result[name + "_p99"] for result in done)
             rows.append((f"p99 server time, {'form page' if name == 'page' else 'inline check'} "
@@ -145,8 +147,8 @@ def _rates(runs):
     return f"{rate:.1f}/s", f"argon2id bound {bound:.1f}/s ({'; '.join(b for _, _, b in runs)})"
 
 
-def _mean_ratio(runs):
-    return sum(result["per_second"] / bound for result, bound, _ in runs) / len(runs)
+def _mean_ratio(runs, rate="per_second"):
+    return sum(result[rate] / bound for result, bound, _ in runs) / len(runs)
 
 
 def _each_ratio(runs):

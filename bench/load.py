@@ -104,7 +104,7 @@ def _measure(backend, people, folder, settings, at_once, watch, least_hash):
         wait_until_quiet()
         codes = Codes(deployment)
         timings = {"form": [], "code": []}
-        accepted = []
+        accepted, finished = [], []
 
         def register(n):
             started = time.monotonic()
@@ -115,7 +115,8 @@ def _measure(backend, people, folder, settings, at_once, watch, least_hash):
             code = codes.wait(crowd.phone(n))
             started = time.monotonic()
             crowd.finish(browser, base, code)
-            timings["code"].append(time.monotonic() - started)
+            finished.append(time.monotonic())
+            timings["code"].append(finished[-1] - started)
             return n
 
         started = time.monotonic()
@@ -133,7 +134,8 @@ def _measure(backend, people, folder, settings, at_once, watch, least_hash):
     finally:
         deployment.stop()
     print(f"\n{backend}: {len(done)} of {people} registered in {wall:.1f} s "
-          f"({len(done) / wall:.1f} registrations/s)")
+          f"({len(done) / wall:.1f} registrations/s; {steady_rate(finished):.1f}/s between "
+          f"the 10th and the 90th % finished)")
     print(f"  errors {len(failures)}, lost {len(lost)}, codes not delivered exactly once "
           f"{len(not_once)}")
     for name, values in timings.items():
@@ -147,10 +149,23 @@ def _measure(backend, people, folder, settings, at_once, watch, least_hash):
         print(f"  ! {failure}")
     ok = len(done) == people and not failures and not lost and not not_once
     return {"ok": ok, "done": len(done), "per_second": len(done) / wall, "wall": wall,
+            "steady": steady_rate(finished),
             "form_p50": _quantile(timings["form"], 0.5), "errors": len(failures),
             "lost": len(lost), "not_once": len(not_once),
             "page_p99": _quantile(server_ms["form page"], 0.99),
             "check_p99": _quantile(server_ms["inline check"], 0.99)}
+
+
+def steady_rate(finished, low=0.1, high=0.9):
+    """Completions a second between the ``low`` and the ``high`` share of them finished:
+    the load with every client busy, without its ramp-up and its tail. A registration takes
+    two steps and seconds under a rush, a one-step sign-up one hash: the last ones finish
+    long after the cores have stopped being busy, and a whole load's rate counts that."""
+    moments = sorted(finished)
+    first, last = int(len(moments) * low), int(len(moments) * high) - 1
+    if last <= first:
+        return 0.0
+    return (last - first) / (moments[last] - moments[first])
 
 
 def wait_until_quiet(idle=0.9, window=0.5, seconds=60):

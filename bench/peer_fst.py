@@ -135,6 +135,7 @@ def run(people, clients, workers, backend="sqlite", threads=4, watch=None, least
     ``clients`` at once, on SQLite or on PostgreSQL (a cluster of its own, durable as
     regapp's load's), ``workers`` gunicorn workers of ``threads`` threads as regapp's load
     runs; ``watch`` and ``least_hash`` as :func:`bench.load.run` takes them."""
+    from bench.load import steady_rate
     from regapp.testing.peers import free_port
     from tests import crowd
 
@@ -149,14 +150,20 @@ def run(people, clients, workers, backend="sqlite", threads=4, watch=None, least
             database, connect = f"sqlite:///{path}", path
         stack.enter_context(serve(port, workers, database, threads, least_hash))
         base = f"http://127.0.0.1:{port}"
+        finished = []
+
+        def one(n):
+            sign_up(base, n)
+            finished.append(time.monotonic())
+            return n
+
         started = time.monotonic()
         with (watch or contextlib.nullcontext)():
-            done, failures = crowd.at_once(lambda n: sign_up(base, n), range(people), clients,
-                                           crowd.RAMP_UP)
+            done, failures = crowd.at_once(one, range(people), clients, crowd.RAMP_UP)
         wall = time.monotonic() - started
         users, sample = _users(backend, connect)
     return {"done": len(done), "per_second": len(done) / wall, "errors": len(failures), "users": users,
-            "hash": sample, "failures": failures[:5]}
+            "hash": sample, "failures": failures[:5], "steady": steady_rate(finished)}
 
 
 def _users(backend, connect):

@@ -85,3 +85,16 @@ def test_a_commands_peak_memory_is_its_own_read_while_it_runs():
     peak = _watch_peak(child, every=0.02)
     assert child.returncode == 0
     assert 80 * 2**20 <= peak < 400 * 2**20
+
+
+def test_the_steady_rate_leaves_out_the_ramp_up_and_the_tail():
+    """Ten a second in the middle of a load, slow at its start and its end: the steady rate
+    says ten, where the whole load's would say less."""
+    from bench.load import steady_rate
+
+    middle = [10 + n / 10 for n in range(80)]
+    finished = [0, 3, 5, 7, 9.5, 9.6, 9.7, 9.8, 9.9, 9.95] + middle + [
+        18.5, 19, 20, 22, 25, 27, 28, 29, 30, 31]
+    assert abs(steady_rate(finished) - 10) < 0.2
+    assert len(finished) / finished[-1] < 4
+    assert steady_rate([1.0, 2.0]) == 0.0
