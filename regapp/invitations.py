@@ -100,8 +100,9 @@ def send_invitations(dry_run=False, now=None) -> DispatchReport:
             report.already_invited += 1
         else:
             chosen.append(record.id)
-            report.undelivered += record.id in undelivered
-            report.expired += bool(record.invited_before) and record.id not in undelivered
+            in_place_of_failed = record.id in undelivered
+            report.undelivered += in_place_of_failed
+            report.expired += bool(record.invited_before) and not in_place_of_failed
     report.sent = len(chosen)
     if not dry_run:
         _invite_in_batches(chosen, now)
