@@ -53,11 +53,12 @@ def settle(app=None):
     (``instance/gunicorn.conf.py``). ``app``: a process that answers pages warms it first
     (:func:`regapp.pages.warm_up`); ``regapp worker`` answers none. What the start made
     (compiled templates, the strength estimator's dictionaries, the phone metadata) goes
-    out of the garbage collector's sight: a full collection walked it all, a pause of up to 120 ms for every thread of
-    the process. A thread waiting for the GIL asks for it after 1 ms, not 5: the argon2id
-    thread between two hashes, and gunicorn's main thread with a request to hand over,
-    waited up to 5 ms behind a request's Python each time (PostgreSQL loads, four pairs
-    alternated: 4–15 % more registrations a second with 1 ms, the p99s alike)."""
+    out of the garbage collector's sight: a full collection walked it all, a pause of up
+    to 120 ms for every thread of the process. A thread waiting for the GIL asks for it
+    after 1 ms, not 5: the argon2id thread between two hashes, and gunicorn's main thread
+    with a request to hand over, waited up to 5 ms behind a request's Python each time
+    (PostgreSQL loads, four pairs alternated: 4–15 % more registrations a second with
+    1 ms, the p99s alike)."""
     if app is not None:
         pages.warm_up(app)
     gc.freeze()
