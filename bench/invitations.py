@@ -75,9 +75,10 @@ def reset_peak_memory():
         f.write("5")
 
 
-def peak_memory():
-    """The process's peak resident memory since the last reset, in bytes."""
-    with open("/proc/self/status") as f:
+def peak_memory(pid="self"):
+    """A process's peak resident memory since the last reset (this one's by default), in
+    bytes (Linux)."""
+    with open(f"/proc/{pid}/status") as f:
         line = next(line for line in f if line.startswith("VmHWM:"))
     return int(line.split()[1]) * 1024
 
@@ -134,7 +135,7 @@ def measure_deployed(people, workers=2, patience=900):
                 raise SystemExit(f"regapp invitations send failed:\n{deployment.logs()[-3000:]}")
             statuses = _until_ended(deployment.instance / "regapp.db", people, patience)
             elapsed = time.perf_counter() - started
-            peak = max([peak] + [_peak_of(s.process.pid) for s in senders])
+            peak = max([peak] + [peak_memory(s.process.pid) for s in senders])
         finally:
             deployment.stop()
     return statuses.get("sent", 0), elapsed, peak, statuses
@@ -154,13 +155,6 @@ def _until_ended(database, count, patience):
             time.sleep(0.02)
 
 
-def _peak_of(pid):
-    """A live process's peak resident memory (Linux), in bytes."""
-    with open(f"/proc/{pid}/status") as f:
-        line = next(line for line in f if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024
-
-
 def _watch_peak(process, every=0.05):
     """``process``'s own peak resident memory, read until it ends. Not its rusage once
     waited for: that counts the image it was forked from, the whole benchmark's before the
@@ -168,7 +162,7 @@ def _watch_peak(process, every=0.05):
     peak = 0
     while process.poll() is None:
         with contextlib.suppress(OSError, StopIteration):  # ended meanwhile: no memory left
-            peak = max(peak, _peak_of(process.pid))
+            peak = max(peak, peak_memory(process.pid))
         time.sleep(every)
     return peak
 
