@@ -8,7 +8,8 @@ registrations a second under gunicorn beside the argon2id bound (hashes a second
 same parameters on every core, measured just before and just after each run, the mean
 counting), with the p99 server time of the form page and of an inline check under that
 load; Flask-Security-Too's sign-up beside the same bound, on the same database; what a
-registration spends beside the hash, by process, against the peer's (bench/beside.py). The
+registration spends beside the hash, and its context switches, by process, against the
+peer's (bench/beside.py). The
 registration loads run twice each, each followed by the peer's on its database (SQLite,
 the peer on SQLite, PostgreSQL, the peer on PostgreSQL, and again), and the table gives
 the mean ratio with each run's. Not part of CI: a run takes about a quarter of an hour
@@ -129,15 +130,20 @@ def _registrations(backends, people, clients, rounds):
 
 def _beside(backend, people, clients):
     """The CPU a registration spends beside the hash, by process, regapp's and the peer's
-    (:mod:`bench.beside`: the same loads with argon2id at its least cost)."""
-    _, (ours, our_parts) = beside.measure(
+    (:mod:`bench.beside`: the same loads with argon2id at its least cost), and the context
+    switches a registration."""
+    _, (ours, our_parts), (our_switches, our_by_kind) = beside.measure(
         lambda watch: load.run(backend, people, clients, watch=watch, least_hash=True))
-    _, (theirs, their_parts) = beside.measure(lambda watch: peer_fst.run(
-        people, clients, load.WORKERS, backend, load.THREADS, watch=watch, least_hash=True))
+    _, (theirs, their_parts), (their_switches, their_by_kind) = beside.measure(
+        lambda watch: peer_fst.run(people, clients, load.WORKERS, backend, load.THREADS,
+                                   watch=watch, least_hash=True))
     return (f"CPU beside the hash a registration, {clients} clients ({backend})",
-            beside.said(ours, our_parts),
-            "Flask-Security-Too " + beside.said(theirs, their_parts),
-            f"{ours / theirs:.1f}× the peer's (argon2id at its least cost in both)")
+            f"{beside.said(ours, our_parts)}; "
+            f"{beside.said(our_switches, our_by_kind, 'switches', 0)}",
+            f"Flask-Security-Too {beside.said(theirs, their_parts)}; "
+            f"{beside.said(their_switches, their_by_kind, 'switches', 0)}",
+            f"{ours / theirs:.1f}× the peer's (argon2id at its least cost in both); "
+            f"switches {our_switches / their_switches:.1f}×")
 
 
 def _rates(runs):

@@ -5,6 +5,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 
 from bench import beside
@@ -42,10 +44,38 @@ def test_cpu_is_counted_by_kind_for_the_processes_under_this_one(tmp_path, monke
     assert set(spent) <= {"probe", "clients"}, spent
 
 
+#: a process whose main thread sleeps 30 times and a second thread 30 more (then waits, as
+#: a server's threads live on), writes its pid, then waits
+SLEEPER = ("import os, sys, threading, time\n"
+           "def nap():\n    for _ in range(30): time.sleep(0.002)\n"
+           "done = threading.Event()\n"
+           "threading.Thread(target=lambda: (nap(), done.set(), time.sleep(60))).start()\n"
+           "nap(); done.wait()\n"
+           "open(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(60)")
+
+
+def test_context_switches_are_counted_for_every_thread_of_a_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(beside, "GROUPS", (("regapp-bench-sleeper", "sleeper"),))
+    spent, switches = Counter(), Counter()
+    with cpu_by_process(spent, switches):
+        subprocess.Popen(["bash", "-c", f'exec -a regapp-bench-sleeper {sys.executable} -c '
+                          f'"$0" "$1"', SLEEPER, str(tmp_path / "pid")])
+        pid = _wait_for(tmp_path / "pid")
+        nap = threading.Thread(target=lambda: [time.sleep(0.002) for _ in range(40)])
+        nap.start()
+        nap.join()  # this process's thread, ended before the count: still counted
+    os.kill(pid, signal.SIGKILL)
+    assert 60 <= switches["sleeper"] < 200, switches  # both threads', one's would be 30-odd
+    assert switches["clients"] >= 40, switches
+
+
 def test_the_table_says_milliseconds_a_registration_largest_first():
     total, each = per_registration(Counter({"PostgreSQL": 0.7, "app server": 2.8}), 100)
     assert round(total) == 35 and list(each) == ["app server", "PostgreSQL"]
     assert said(total, each) == "35 ms (app server 28.0, PostgreSQL 7.0)"
+    total, each = per_registration(Counter({"queue worker": 1900, "app server": 15000,
+                                            "Redis": 20}), 100, scale=1)
+    assert said(total, each, "switches", 0) == "169 switches (app server 150, queue worker 19)"
 
 
 def test_the_deployed_invitations_wait_for_every_message_and_say_what_is_left(tmp_path):
