@@ -30,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import beside, invitations, load, peer_fst, roster_import  # noqa: E402
 
+#: each database as the table names it
+NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -110,7 +113,7 @@ def _registrations(backends, people, clients, rounds):
         done, peers = ([result for result, _, _ in runs[key]] for key in (backend, ("peer", backend)))
         peer_ratio = _mean_ratio(runs["peer", backend])
         ratio = _mean_ratio(runs[backend])
-        rows.append((f"registrations, {clients} clients ({backend})", *_rates(runs[backend]),
+        rows.append((f"registrations, {clients} clients ({NAMES[backend]})", *_rates(runs[backend]),
                      f"{ratio:.2f} (target ≥ 0.85 and ≥ the peer's {peer_ratio:.2f}; each run "
                      f"{_each_ratio(runs[backend])}); errors {sum(r['errors'] for r in done)}, "
                      f"lost {sum(r['lost'] for r in done)}; between the 10th and the 90th % "
@@ -119,9 +122,9 @@ def _registrations(backends, people, clients, rounds):
         for name in ("page", "check"):
             worst = max(result[name + "_p99"] for result in done)
             rows.append((f"p99 server time, {'form page' if name == 'page' else 'inline check'} "
-                         f"({backend})", f"{worst:.1f} ms", "10 ms",
+                         f"({NAMES[backend]})", f"{worst:.1f} ms", "10 ms",
                          f"{worst / 10:.2f} (target < 1; the worst run's)"))
-        rows.append((f"Flask-Security-Too 5.9.2 sign-up, {clients} clients ({backend})",
+        rows.append((f"Flask-Security-Too 5.9.2 sign-up, {clients} clients ({NAMES[backend]})",
                      *_rates(runs["peer", backend]), f"{peer_ratio:.2f} (each run "
                      f"{_each_ratio(runs['peer', backend])}); errors "
                      f"{sum(p['errors'] for p in peers)}"))
@@ -137,7 +140,7 @@ def _beside(backend, people, clients):
     _, (theirs, their_parts), (their_switches, their_by_kind) = beside.measure(
         lambda watch: peer_fst.run(people, clients, load.WORKERS, backend, load.THREADS,
                                    watch=watch, least_hash=True))
-    return (f"CPU beside the hash a registration, {clients} clients ({backend})",
+    return (f"CPU beside the hash a registration, {clients} clients ({NAMES[backend]})",
             f"{beside.said(ours, our_parts)}; "
             f"{beside.said(our_switches, our_by_kind, 'switches', 0)}",
             f"Flask-Security-Too {beside.said(theirs, their_parts)}; "
