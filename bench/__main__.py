@@ -2,18 +2,18 @@
 
 Each figure is measured beside its limit or peer in the same run on the same machine,
 and the ratio is what counts: the roster import beside a plain executemany (SQLite) and
-COPY (PostgreSQL) of the same rows; invitations a second to Postfix's smtp-sink (as deployed,
-the command beside two queue workers, and in one process); the
-registrations a second under gunicorn beside the argon2id bound (hashes a second with the
-same parameters on every core, measured just before and just after each run, the mean
-counting), with the p99 server time of the form page and of an inline check under that
-load; Flask-Security-Too's sign-up beside the same bound, on the same database; what a
+COPY (PostgreSQL) of the same rows; invitations a second to Postfix's smtp-sink (as
+deployed, the command beside two queue workers, and in one process); the registrations a
+second under gunicorn beside the argon2id bound (hashes a second with the same parameters
+on every core, measured just before and just after each run, the mean counting), with the
+p99 server time of the form page and of an inline check under that load;
+Flask-Security-Too's sign-up beside the same bound, on the same database; what a
 registration spends beside the hash, and its context switches, by process, against the
-peer's (bench/beside.py). The
-registration loads run twice each, each followed by the peer's on its database (SQLite,
-the peer on SQLite, PostgreSQL, the peer on PostgreSQL, and again), and the table gives
-the mean ratio with each run's. Not part of CI: a run takes about a quarter of an hour
-(bench/machine.sh installs what it drives).
+peer's (bench/beside.py). The registration loads run ``--rounds`` times each (two by
+default), each followed by the peer's on its database (SQLite, the peer on SQLite,
+PostgreSQL, the peer on PostgreSQL, and again), and the table gives the mean ratio with
+each run's. Not part of CI: a run takes about a quarter of an hour at the machine's usual
+pace (bench/machine.sh installs what it drives).
 
     python -m bench [--rows 1000000] [--people 500] [--clients 50] [--backend both]
                     [--rounds 2]
