@@ -133,8 +133,9 @@ def _measure(backend, people, folder, settings, at_once, watch, least_hash):
         lost = [n for n in accepted if crowd.phone(n) not in accounts]
     finally:
         deployment.stop()
+    steady = steady_rate(finished)
     print(f"\n{backend}: {len(done)} of {people} registered in {wall:.1f} s "
-          f"({len(done) / wall:.1f} registrations/s; {steady_rate(finished):.1f}/s between "
+          f"({len(done) / wall:.1f} registrations/s; {steady:.1f}/s between "
           f"the 10th and the 90th % finished)")
     print(f"  errors {len(failures)}, lost {len(lost)}, codes not delivered exactly once "
           f"{len(not_once)}")
@@ -149,7 +150,7 @@ def _measure(backend, people, folder, settings, at_once, watch, least_hash):
         print(f"  ! {failure}")
     ok = len(done) == people and not failures and not lost and not not_once
     return {"ok": ok, "done": len(done), "per_second": len(done) / wall, "wall": wall,
-            "steady": steady_rate(finished),
+            "steady": steady,
             "form_p50": _quantile(timings["form"], 0.5), "errors": len(failures),
             "lost": len(lost), "not_once": len(not_once),
             "page_p99": _quantile(server_ms["form page"], 0.99),
