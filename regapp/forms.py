@@ -1,6 +1,7 @@
 """The forms; inline htmx checks and full submits go through the same classes (R30)."""
 
 import hashlib
+import weakref
 
 from flask import g, redirect, request, session
 from flask_wtf import FlaskForm
@@ -70,12 +71,18 @@ class Form(FlaskForm):
         def bind_field(self, form, unbound_field, options):
             """The CSRF token made only when shown (:class:`TokenWhenShown`), its hidden input
             written as every other field's (widgets.py): WTForms' own widget wrote it through
-            the slow formatter, twice a code step."""
+            the slow formatter, twice a code step.
+
+            A field knows its form by a weak reference: a strong one made every form a
+            cycle with its fields, ~80 objects a form left to the garbage collector, whose
+            pauses (3-5 ms for the older generation on a busy machine) stopped every thread
+            of the worker: the p99 of issue 15. Nothing reads a field's form once the form
+            is gone."""
             if unbound_field.field_class is CSRFTokenField:
                 unbound_field = UnboundField(TokenWhenShown, *unbound_field.args,
                                              name=unbound_field.name, **unbound_field.kwargs)
                 options = {**options, "widget": _TOKEN_INPUT}
-            return FlaskForm.Meta.bind_field(self, form, unbound_field, options)
+            return FlaskForm.Meta.bind_field(self, weakref.proxy(form), unbound_field, options)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
