@@ -101,10 +101,13 @@ def delivery_state(status, made_at, now=None):
 
 
 def dispatch(message_ids):
-    """Hand stored messages to the task queue, once their transaction committed."""
+    """Hand stored messages to the task queue, once their transaction committed. True when
+    they still stand as the caller stored them (a worker takes them later); False when the
+    queue delivered them in this call (``QUEUE = "immediate"``)."""
     queue = current_app.extensions["regapp.queue"]
     for channel_ids in batches(list(message_ids), current_app.config["DELIVERY_BATCH_SIZE"]):
         queue.enqueue(channel_ids)
+    return not queue.delivers_in_call
 
 
 def batches(items, size):

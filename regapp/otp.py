@@ -104,10 +104,35 @@ _REPLACE = Kept(lambda now, target, purpose: OneTimeCode.update(
     closed_at=now, closed_reason="replaced").where(
     (OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
     & OneTimeCode.closed_at.is_null()), 3)
-_RESERVE = Kept(lambda code_id, most: OneTimeCode.update(
-    wrong_tries=OneTimeCode.wrong_tries + 1).where(
-    (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()
-    & (OneTimeCode.wrong_tries < most)), 2)
+
+
+def _wrong_tries_since(target, since, purpose=None):
+    """The query of the wrong tries at ``target``'s codes made since then (of ``purpose``)."""
+    codes = OneTimeCode.alias()
+    mine = (codes.target == target) & (codes.created_at > since)
+    if purpose is not None:
+        mine &= codes.purpose == purpose
+    return codes.select(fn.COALESCE(fn.SUM(codes.wrong_tries), 0)).where(mine)
+
+
+def _newest_open(target, purpose):
+    codes = OneTimeCode.alias()
+    return (codes.select(codes.id).where((codes.target == target) & (codes.purpose == purpose)
+                                         & codes.closed_at.is_null())
+            .order_by(codes.created_at.desc()).limit(1))
+
+
+#: a try reserved at the open code, found by the same statement (one round trip, issue 15),
+#: while it has tries left and has not expired and the hour's wrong tries are below their
+#: ceilings, its purpose's and the target's; the row as it stands then (none: refused)
+_RESERVE = Kept(lambda target, purpose, now, since, most, per_purpose, per_target:
+                OneTimeCode.update(wrong_tries=OneTimeCode.wrong_tries + 1).where(
+                    (OneTimeCode.id == _newest_open(target, purpose))
+                    & OneTimeCode.closed_at.is_null() & (OneTimeCode.wrong_tries < most)
+                    & (OneTimeCode.expires_at > now)
+                    & (_wrong_tries_since(target, since, purpose) < per_purpose)
+                    & (_wrong_tries_since(target, since) < per_target))
+                .returning(OneTimeCode), 7)
 _CLOSE = Kept(lambda now, reason, given_back, code_id: OneTimeCode.update(
     closed_at=now, closed_reason=reason, wrong_tries=OneTimeCode.wrong_tries - given_back).where(
     (OneTimeCode.id == code_id) & OneTimeCode.closed_at.is_null()), 4)
@@ -208,6 +233,28 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     while tries are left, so parallel guesses can never exceed ``tries_per_code`` on
     either database (it holds the row until commit). A right code gives its try back.
     """
+    row = _RESERVE.first(target, purpose, now, now - HOUR, limits.tries_per_code,
+                         limits.wrong_tries_per_hour, limits.wrong_tries_per_hour_all)
+    if row is None:
+        return _why_not_reserved(target, purpose, now, limits)
+    if hmac.compare_digest(row.code_hash, _digest(secret, row.salt, typed)):
+        if accept is not None and (refusal := accept()) is not None:
+            _give_back_try(row)
+            return refusal  # the code stays open for the corrected answer
+        # single use: the reserved try holds the row (or SQLite's write lock) until commit, so
+        # a request with the same code waits, then finds it closed; the try is given back
+        _CLOSE.run_later(now, "used", 1, row.id)
+        return row
+    remaining = max(0, limits.tries_per_code - row.wrong_tries)  # this try counted
+    if remaining == 0:
+        _close(row, now, "tries")
+    return Wrong(remaining)
+
+
+def _why_not_reserved(target, purpose, now, limits):
+    """The refusal when no try could be reserved, told as it was before the UPDATE looked:
+    the hour's wrong tries used up, no open code, the open one expired (closed now), or its
+    tries used up or it closed by a parallel request meanwhile."""
     every = _recent(target, now)
     if (sum(c.wrong_tries for c in every if c.purpose == purpose) >= limits.wrong_tries_per_hour
             or sum(c.wrong_tries for c in every) >= limits.wrong_tries_per_hour_all):
@@ -219,22 +266,7 @@ def _check(target, purpose, typed, secret, now, limits, accept=None):
     if row.expires_at <= now:
         _close(row, now, "expired")
         return Expired()
-    reserved = _RESERVE.run(row.id, limits.tries_per_code).rowcount
-    if not reserved:  # tries used up, or closed by a parallel request meanwhile
-        return NoCode()
-    if hmac.compare_digest(row.code_hash, _digest(secret, row.salt, typed)):
-        if accept is not None and (refusal := accept()) is not None:
-            _give_back_try(row)
-            return refusal  # the code stays open for the corrected answer
-        # single use: the reserved try holds the row (or SQLite's write lock) until commit, so
-        # a request with the same code waits, then finds it closed; the try is given back
-        _CLOSE.run_later(now, "used", 1, row.id)
-        return row
-    tries = OneTimeCode.get_by_id(row.id).wrong_tries  # this transaction's own write
-    remaining = max(0, limits.tries_per_code - tries)
-    if remaining == 0:
-        _close(row, now, "tries")
-    return Wrong(remaining)
+    return NoCode()
 
 
 def _close(row, now, reason):

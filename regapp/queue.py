@@ -63,6 +63,12 @@ class DeliveryQueue:
         """Deliver these messages as soon as a worker is free."""
         self._deliver(list(message_ids))
 
+    @property
+    def delivers_in_call(self):
+        """Whether :meth:`enqueue` delivers before it returns (``immediate``): only then
+        may a message have changed by the time the caller reads it."""
+        return self.huey.immediate
+
     def sweep_now(self):
         """At start: whatever a crash left queued goes out now, not at the next minute, and
         what it was sending goes out as soon as its lease runs out."""

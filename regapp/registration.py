@@ -117,7 +117,9 @@ def start(record, phone, email, consents, password, settings, client=Client(), n
         message = _queue_code(pending.phone, settings, now)
         if then is not None:
             then(pending)
-    messaging.dispatch([message.id])
+    if messaging.dispatch([message.id]):
+        # the SMS step's page shows what this transaction wrote: not read back (issue 15)
+        pending.page_figures = (message.status, message.created_at, now)
     return pending
 
 

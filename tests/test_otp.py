@@ -177,3 +177,20 @@ def test_what_follows_a_right_code_stands_or_falls_with_its_use(app):  # issue 1
     assert otp.verify(PHONE, "registration", code, SECRET, now=at(32),
                       then=lambda used: ("opened", used.id)) == ("opened", row.id)
     assert OneTimeCode.get_by_id(row.id).closed_reason == "used"
+
+
+@pytest.mark.settings(DATABASE_PREPARE=False)  # each statement as written, its table named
+def test_a_try_is_reserved_by_the_statement_that_finds_the_code(app):  # issue 15
+    """One round trip finds the open code and counts the try (under every limit of R28);
+    only a refusal reads the hour's codes to tell why."""
+    from tests.helpers import statements_sent
+
+    _, code = issue()
+    with statements_sent() as sent, pytest.raises(otp.Wrong) as refused:
+        verify(wrong(code))
+    asked = [sql for sql in sent if '"one_time_code"' in sql]
+    assert refused.value.remaining == 4 and len(asked) == 1 and "RETURNING" in asked[0]
+    OneTimeCode.update(expires_at=T0).execute()
+    with statements_sent() as sent, pytest.raises(otp.Expired):
+        verify(code)
+    assert len([sql for sql in sent if '"one_time_code"' in sql]) == 3  # try, why, closed

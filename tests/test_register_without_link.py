@@ -6,7 +6,16 @@ import pytest
 
 from regapp.models import Account, Message, Refusal
 from regapp.roster import import_roster
-from tests.helpers import GOOD, HX, check_of, csrf, step_of, step_page, without_tokens
+from tests.helpers import (
+    GOOD,
+    HX,
+    check_of,
+    csrf,
+    statements_sent,
+    step_of,
+    step_page,
+    without_tokens,
+)
 from tests.rosters import person, write_csv
 
 
@@ -131,6 +140,27 @@ def test_htmx_submit_brings_the_code_step_in_its_answer(client, roster, outbox):
             response.headers["HX-Reswap"]) == ("#main", "#main", "outerHTML")
     assert without_tokens(response) == step_page(client, "/register/code")
     assert "<title>Код из СМС" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("queue", [
+    pytest.param(name, marks=pytest.mark.settings(QUEUE=name, DATABASE_PREPARE=False), id=name)
+    for name in ("sqlite", "immediate")])
+def test_the_code_step_after_the_form_reads_back_only_what_may_have_changed(
+        client, roster, outbox, queue):  # issue 15
+    """A worker takes the SMS later (``sqlite``, ``redis://``): the step's page shows what
+    the registration's transaction wrote (the SMS on its way, the countdown from now), and
+    nothing is read back. Delivered in the call (``immediate``): read back, sent."""
+    page = client.get("/register").get_data(as_text=True)
+    with statements_sent() as sent:
+        answer = client.post("/register", data=form(page), headers=HX).get_data(as_text=True)
+    stored = max(i for i, sql in enumerate(sent) if 'INSERT INTO "message"' in sql)
+    assert "Мы отправили СМС с кодом на номер" in answer and 'data-countdown="60"' in answer
+    polls = 'hx-trigger="every 3s"' in answer  # htmx asks until the SMS has gone
+    if queue == "sqlite":
+        assert not [sql for sql in sent[stored + 1:] if '"message"' in sql] and polls
+        assert outbox() == []
+    else:
+        assert not polls and len(outbox()) == 1
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
