@@ -132,7 +132,7 @@ def act(staff, kind):
 @staff_required("operator")
 def funnel_page(staff):
     """The funnel per employer and in all, filtered by employer and dates; CSV as well."""
-    employer = request.args.get("employer") or None
+    employer = _text_arg("employer")
     since, until = _date(request.args.get("since")), _date(request.args.get("until"))
     rows, total = funnel.funnel(employer, since, until)
     if request.args.get("format") == "csv":
@@ -241,6 +241,12 @@ def audit_trail(staff):
     since = _date(request.args.get("since"))
     return render_template("staff/audit.html", events=list(audit.events(since, limit=500)),
                            since=since)
+
+
+def _text_arg(name):
+    """A query argument as text any database takes (None when empty): PostgreSQL refuses a
+    NUL in a string, which no employer's name holds anyway."""
+    return (request.args.get(name) or "").replace("\x00", "") or None
 
 
 def _date(value):
