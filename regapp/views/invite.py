@@ -51,7 +51,7 @@ def form(token):
     if not form.is_submitted():
         _as_sent(invitation, form)
     if field := form.checked_field():
-        form.validate()
+        field.validate(form)  # its own rules alone: the check answers for it alone
         _, errors = _check(invitation, form)
         form.apply({name: words for name, words in errors.items() if name == field.name})
         return answer_check(field, lambda: passwords.hints(

@@ -75,7 +75,7 @@ def form():
         form.first_name.data = esia_person["first_name"]
         form.patronymic.data = esia_person["middle_name"]
     if field := form.checked_field():
-        form.validate()
+        field.validate(form)  # its own rules alone: the check answers for it alone
         cleaned, errors = _check(form, only={field.name})
         form.apply({name: words for name, words in errors.items() if name == field.name})
         _say_understood(form, cleaned)
