@@ -118,21 +118,26 @@ def session_key():
     return f"session:{key}" if key else (request.remote_addr or "?")
 
 
-def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
+def limit_view(app, endpoint, by_address, by_phone=None, checks=None, refunds=False):
     """Rate-limit POSTs to ``endpoint`` per client address and, if given, per typed phone.
 
     The submit limits do not count a form's inline checks; ``checks`` limits those on
     their own, per address, so a bot cannot ask «уже занят?» without end.
+    ``refunds``: the view may call :func:`not_counted`; its limits are then tested before
+    it and counted after it (Flask-Limiter's ``deduct_when``: two round trips a limit to
+    the limiter's storage, and parallel requests all pass the test before any counts).
+    Any other view's are counted as it starts: one round trip, nothing slips past.
     Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper replaces
     the registered view.
     """
     limiter = app.extensions["regapp.limiter"]
     app.extensions.setdefault("regapp.unlimited_views", {})[endpoint] = app.view_functions[endpoint]
+    deduct_when = counted if refunds else None
     view = limiter.limit(by_address, methods=["POST"], exempt_when=is_inline_check,
-                         deduct_when=counted)(app.view_functions[endpoint])
+                         deduct_when=deduct_when)(app.view_functions[endpoint])
     if by_phone:
         view = limiter.limit(by_phone, key_func=phone_key, methods=["POST"],
-                             exempt_when=is_inline_check, deduct_when=counted)(view)
+                             exempt_when=is_inline_check, deduct_when=deduct_when)(view)
     if checks:  # per address and per session: a bot cannot spread its probes either way
         for key_func in (get_remote_address, session_key):
             view = limiter.limit(checks, key_func=key_func, methods=["POST"],
