@@ -281,7 +281,4 @@ def _give_back_try(row):
 
 
 def _open_code(target, purpose):
-    return (OneTimeCode.select()
-            .where((OneTimeCode.target == target) & (OneTimeCode.purpose == purpose)
-                   & OneTimeCode.closed_at.is_null())
-            .order_by(OneTimeCode.created_at.desc()).first())
+    return OneTimeCode.get_or_none(OneTimeCode.id == _newest_open(target, purpose))
