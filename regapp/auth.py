@@ -7,6 +7,7 @@ import from here, never from another blueprint's module.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
 
@@ -161,6 +162,26 @@ def sign_in(account, notify_new_device=True):
         response.set_cookie(devices.COOKIE, token, max_age=devices.COOKIE_AGE, httponly=True,
                             secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
         return response
+
+
+@contextlib.contextmanager
+def sign_in_within():
+    """For a transaction that opens an account: yield ``then(account)``, which signs this
+    browser in as part of it, the device and the session's new row written with the
+    account (one commit: issue 15). Should the transaction fail, the session is as it was
+    (a registration's refusal leaves the person on its step, nothing lost)."""
+    before = session.snapshot()
+
+    def then(account):
+        sign_in(account, notify_new_device=False)
+        sessions.store_now()
+
+    try:
+        yield then
+    except BaseException:
+        session.restore(before)
+        g.pop("account", None)
+        raise
 
 
 def sign_out():

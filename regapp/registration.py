@@ -225,8 +225,10 @@ def find_pending(pending_id, now=None, with_page=False):
     return pending
 
 
-def complete(pending, code, settings, now=None):
+def complete(pending, code, settings, now=None, then=None):
     """Check the SMS code; return the account, or None when an e-mail code comes next (R17).
+    ``then``, when given, is called with the new account last in its transaction (what
+    stands or falls with it: the browser signed in).
 
     :raises otp.CodeError: the code is wrong, expired, used up or limited.
     :raises Refused: the phone, e-mail or link was taken meanwhile (R29).
@@ -240,7 +242,7 @@ def complete(pending, code, settings, now=None):
         message = verify(lambda _: _phone_confirmed(pending, settings, now))
         messaging.dispatch([message.id])
         return None
-    return _create_account(pending, now, pending.email_confirmed, verify)
+    return _create_account(pending, now, pending.email_confirmed, verify, then)
 
 
 def _phone_confirmed(pending, settings, now):
@@ -249,13 +251,15 @@ def _phone_confirmed(pending, settings, now):
     return _queue_email_code(pending, settings, now)
 
 
-def complete_email(pending, code, settings, now=None):
-    """Check the e-mail code (after the SMS one); return the account, e-mail confirmed (R17)."""
+def complete_email(pending, code, settings, now=None, then=None):
+    """Check the e-mail code (after the SMS one); return the account, e-mail confirmed
+    (R17); ``then`` as :func:`complete` takes it."""
     now = now or utcnow()
     if not PendingRegistration.get_by_id(pending.id).phone_confirmed:
         raise Refused(text("signup.phone_first"))
-    return _create_account(pending, now, True, lambda then: otp.verify(
-        pending.email_key, EMAIL_PURPOSE, code, settings["SECRET_KEY"], now=now, then=then))
+    return _create_account(pending, now, True, lambda opened: otp.verify(
+        pending.email_key, EMAIL_PURPOSE, code, settings["SECRET_KEY"], now=now, then=opened),
+        then)
 
 
 def resend_email_code(pending, settings, now=None):
@@ -270,13 +274,13 @@ def _queue_email_code(pending, settings, now):
     return notifications.email_code(pending.email, code)
 
 
-def _create_account(pending, now, email_confirmed, verify):
-    """``verify(then)`` checks the code and, in its transaction, runs ``then``: the
-    account, the consents, the link spent, the confirmation mail; all or nothing, the
-    code's use included (one taken meanwhile leaves the code open: R29's refusal stands
-    however often it is typed)."""
+def _create_account(pending, now, email_confirmed, verify, then=None):
+    """``verify(opened)`` checks the code and, in its transaction, runs ``opened``: the
+    account, the consents, the link spent, the confirmation mail, ``then(account)``; all
+    or nothing, the code's use included (one taken meanwhile leaves the code open: R29's
+    refusal stands however often it is typed)."""
     try:
-        account, message = verify(lambda _: _open_account(pending, now, email_confirmed))
+        account, message = verify(lambda _: _open_account(pending, now, email_confirmed, then))
     except IntegrityError as exc:
         raise _taken(exc, pending) from None
     metrics.REGISTRATIONS.labels(pending.channel).inc()
@@ -285,7 +289,7 @@ def _create_account(pending, now, email_confirmed, verify):
     return account
 
 
-def _open_account(pending, now, email_confirmed):
+def _open_account(pending, now, email_confirmed, then=None):
     """(the account, its confirmation mail or None), written in the caller's transaction."""
     account = _NEW_ACCOUNT.save(Account(
         record=pending.record_id, phone=pending.phone, email=pending.email,
@@ -297,6 +301,8 @@ def _open_account(pending, now, email_confirmed):
     _record_consents(account, pending, now)
     _DONE.run_later(account.id, pending.id)
     message = None if email_confirmed else email_confirmation.queue_link(account, now)
+    if then is not None:
+        then(account)
     return account, message
 
 

@@ -27,6 +27,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from peewee import InterfaceError, OperationalError
 from werkzeug.datastructures import CallbackDict
 
+from regapp.db import database
 from regapp.models import WebSession, utcnow
 from regapp.statements import Kept, KeptInsert
 from regapp.tokens import hash_token
@@ -75,6 +76,18 @@ class ServerSession(CallbackDict, SessionMixin):
         """A new key for the same data (sign-in, a change of privilege): the old one dies."""
         self.rotate = True
         self.modified = True
+
+    def snapshot(self):
+        """Everything the session is now, for :meth:`restore`."""
+        return dict(self), dict(vars(self))
+
+    def restore(self, snapshot):
+        """Back to a :meth:`snapshot`: what a failed transaction changed here is undone too."""
+        data, state = snapshot
+        self.clear()
+        self.update(data)
+        vars(self).clear()
+        vars(self).update(state)
 
 
 class ServerSessions(SessionInterface):
@@ -148,11 +161,15 @@ class ServerSessions(SessionInterface):
             data=data, created_at=now, last_seen_at=now,
             user_agent=request.headers.get("User-Agent", "")[:300],
             client_ip=request.remote_addr)
+        session.row = row
+        if old is not None and database.in_transaction():
+            # in a transaction (:meth:`store_now`) both go with its COMMIT: no round trip
+            _DELETE.run_later(old.id)
         # a new key for a stored session: its row becomes the new one, the old key dead
         # with it (one statement, not a DELETE and an INSERT)
-        if old is None or not _REPLACE.run(*_NEW.values(row), old.id).rowcount:
-            _NEW.save_later(row)  # in a transaction, with its COMMIT (:meth:`store_now`)
-        session.row = row
+        elif old is not None and _REPLACE.run(*_NEW.values(row), old.id).rowcount:
+            return
+        _NEW.save_later(row)  # in a transaction, with its COMMIT (:meth:`store_now`)
 
 
 def _visitor(app, key, new_key=False):

@@ -104,6 +104,49 @@ def test_the_session_is_stored_with_the_registration(client, roster, outbox, bac
     assert len([e for e in outbox() if e["channel"] == "sms"]) == 1
 
 
+@pytest.mark.settings(DATABASE_PREPARE=False)  # each statement as written, its table named
+def test_the_right_code_signs_in_by_the_accounts_own_commit(client, roster, outbox, backend):
+    """Issue 15: the account, this browser's device and its session's new row are one
+    transaction; on PostgreSQL the last two go with its COMMIT, no round trip of their own."""
+    client.post("/register", data=form(client.get("/register").get_data(as_text=True)))
+    page = client.get("/register/code").get_data(as_text=True)
+    with statements_sent() as sent:
+        done = client.post("/register/code", data={"csrf_token": csrf(page),
+                                                   "code": code(outbox, "sms")})
+    assert done.headers["Location"] == "/account" and client.get("/account").status_code == 200
+    if backend:
+        [device] = [sql for sql in sent if '"known_device"' in sql]
+        assert device.endswith("COMMIT") and 'INSERT INTO "web_session"' in device
+        assert 'DELETE FROM "web_session"' in device  # its old key dead
+        assert 'INSERT INTO "consent_event"' in device  # the account's, in the same commit
+
+
+def test_a_code_refused_at_the_last_moment_leaves_the_browser_on_its_step(
+        client, roster, outbox, monkeypatch):  # R29, issue 15
+    """The account's transaction fails after this browser was signed in within it (here
+    the device's row, as its COMMIT could): the sign-in is undone with it, the browser's
+    registration kept; the phone's refusal stands beside the code, nothing lost."""
+    from peewee import IntegrityError
+
+    from regapp import devices
+
+    client.post("/register", data=form(client.get("/register").get_data(as_text=True)))
+
+    def fails(*_, **__):
+        raise IntegrityError("UNIQUE constraint failed: account.phone")
+
+    monkeypatch.setattr(devices, "note", fails)
+    refused = post_code(client, "/register/code", code(outbox, "sms"))
+    assert (refused.status_code, refused.headers["Location"]) == (303, "/register/code")
+    shown = client.get("/register/code")
+    assert shown.status_code == 200 and "Номер уже занят" in shown.get_data(as_text=True)
+    assert client.get("/account").status_code == 303  # not signed in
+    assert Account.select().count() == 0
+    monkeypatch.undo()  # the code is still open: typed again, it opens the account
+    assert post_code(client, "/register/code", code(outbox, "sms")).headers[
+        "Location"] == "/account"
+
+
 def test_a_planted_key_never_carries_the_registration(app, client, roster, outbox):  # issue 15
     """The session's row, stored in the registration's own transaction, goes under a new key
     as any first thing kept does: the one someone set in the person's browser opens nothing."""

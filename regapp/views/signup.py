@@ -19,7 +19,7 @@ from regapp import (
     registration,
     self_registration,
 )
-from regapp.auth import current_account, sign_in
+from regapp.auth import current_account, sign_in_within
 from regapp.forms import CodeForm, ConfirmEmailForm, EmailCodeForm, RegistrationForm, ResendForm
 from regapp.rendering import (
     answer_check,
@@ -147,8 +147,8 @@ def code():
         # another tab sent the form again with another number: the live code went there
         form.form_errors.append(text("code.other_tab", phone=normalize.format_phone(pending.phone)))
         return sms_page(pending, form)
-    return _enter_code(form, lambda code: registration.complete(
-        pending, code, current_app.config), lambda form: sms_page(pending, form))
+    return _enter_code(form, lambda code, then: registration.complete(
+        pending, code, current_app.config, then=then), lambda form: sms_page(pending, form))
 
 
 @bp.post("/register/code/resend")
@@ -168,20 +168,24 @@ def email_code():
     pending = _pending(email_step=True)
     if pending is None:
         return _code_gone()
-    return _enter_code(EmailCodeForm(), lambda code: registration.complete_email(
-        pending, code, current_app.config), lambda form: _email_page(pending, form))
+    return _enter_code(EmailCodeForm(), lambda code, then: registration.complete_email(
+        pending, code, current_app.config, then=then), lambda form: _email_page(pending, form))
 
 
 def _enter_code(form, complete, page):
-    """A code step: the account opens, or the e-mail code comes next (R17), or the refusal
-    stands beside the code field."""
-    return code_step(form, complete, _after_code, page)
+    """A code step: the account opens, this browser signed in by the same transaction
+    (``complete(code, then)``), or the e-mail code comes next (R17), or the refusal stands
+    beside the code field."""
+    def check(code):
+        with sign_in_within() as then:
+            return complete(code, then)
+
+    return code_step(form, check, _after_code, page)
 
 
 def _after_code(account):
     if account is None:  # R17: an e-mail code comes next
         return hx_redirect(url_for("signup.email_code"))
-    sign_in(account, notify_new_device=False)
     return hx_redirect(url_for("account.index"))
 
 
