@@ -42,28 +42,43 @@ class SmtpEmailSender(EmailSender):
             connection = self._connect()
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP server unreachable: {exc}") from None
-        results, sender = [], self._envelope_from()
-        send = _pipelined if connection.has_extn("pipelining") else _one_command_at_a_time
+        sender, results = self._envelope_from(), {}
+        if _breaks_line(sender):  # no command of its own smuggled in: nothing is sent
+            return [_refusal(501, "a line break in the sender's address")] * len(emails)
+        pipeline = (_Pipeline(connection, sender, results)
+                    if connection.has_extn("pipelining") else None)
         with contextlib.closing(connection):
-            for email in emails:
-                try:
-                    to = ascii_address(email.to)
-                    if email.to.isascii():
-                        send(connection, sender, to, self.compose_bytes(email))
-                    else:
-                        connection.send_message(self._compose_any(email),
-                                                from_addr=sender, to_addrs=[to])
-                    results.append(None)
-                except _CONNECTION_ERRORS as exc:
-                    lost = DeliveryError(f"SMTP connection lost: {exc}")
-                    results.extend([lost] * (len(emails) - len(results)))
-                    break
-                except smtplib.SMTPRecipientsRefused as exc:
-                    code, text = next(iter(exc.recipients.values()))
-                    results.append(_refusal(code, text))
-                except smtplib.SMTPResponseException as exc:
-                    results.append(_refusal(exc.smtp_code, exc.smtp_error))
-        return results
+            try:
+                for index, email in enumerate(emails):
+                    self._send_one(connection, pipeline, sender, results, index, email)
+                if pipeline is not None:
+                    pipeline.finish()
+            except _CONNECTION_ERRORS as exc:  # what is not known sent goes again
+                lost = DeliveryError(f"SMTP connection lost: {exc}")
+                results.update({index: lost for index in range(len(emails))
+                                if index not in results})
+        return [results[index] for index in range(len(emails))]
+
+    def _send_one(self, connection, pipeline, sender, results, index, email):
+        """Send one message; its outcome goes in ``results`` once known (pipelined, with
+        the next one's replies)."""
+        to = ascii_address(email.to)
+        if email.to.isascii() and pipeline is not None:
+            pipeline.send(index, to, self.compose_bytes(email))
+            return
+        if pipeline is not None:
+            pipeline.finish()  # what is owed first: this one goes by itself
+        try:
+            if email.to.isascii():
+                connection.sendmail(sender, [to], self.compose_bytes(email))
+            else:  # the email package writes any address (a Cyrillic one) right
+                connection.send_message(self._compose_any(email), from_addr=sender,
+                                        to_addrs=[to])
+            results[index] = None
+        except smtplib.SMTPRecipientsRefused as exc:
+            results[index] = _refusal(*next(iter(exc.recipients.values())))
+        except smtplib.SMTPResponseException as exc:
+            results[index] = _refusal(exc.smtp_code, exc.smtp_error)
 
     def compose(self, email):
         """Build the MIME message: text, optional HTML, RFC 2047 subject, ids and date."""
@@ -132,41 +147,60 @@ class SmtpEmailSender(EmailSender):
         return _addr_spec(self.settings["MAIL_FROM"]).rpartition("@")[2]
 
 
-def _one_command_at_a_time(connection, sender, to, message):
-    connection.sendmail(sender, [to], message)
+class _Pipeline:
+    """Messages over one connection with PIPELINING (RFC 2920): a message's MAIL, RCPT and
+    DATA written at once, its content with the next message's three (the content may lead
+    a group), so one wait for the server a message, not three or two (issue 15: the waits
+    were a third of an invitation's time). A refusal resets the transaction with an RSET
+    in the next write. Each outcome goes in ``results`` (index → None or the refusal) as
+    its reply is read: with the next message's, or at :meth:`finish`."""
+
+    def __init__(self, connection, sender, results):
+        self.connection, self.sender, self.results = connection, sender, results
+        self.size = connection.has_extn("size")
+        self.head, self.owed = b"", []  # what the next write starts with; whose replies
+
+    def send(self, index, to, message):
+        if _breaks_line(to):  # no command of its own smuggled in: never sent
+            self.results[index] = _refusal(501, "a line break in the address")
+            return
+        size = f" SIZE={len(message)}" if self.size else ""
+        self._write(f"MAIL FROM:<{self.sender}>{size}\r\nRCPT TO:<{to}>\r\nDATA\r\n"
+                    .encode("ascii"))
+        mail, rcpt, data = self._replies(3)
+        if data[0] == 354 and mail[0] == 250 and rcpt[0] in (250, 251):
+            self.head = _DOTS.sub(b"..", message).removesuffix(b"\r\n") + b"\r\n.\r\n"
+            self.owed = [index]
+            return
+        # a server taking DATA after a refusal gets an empty message it will not send
+        self.head, self.owed = (b".\r\nRSET\r\n", [None, None]) if data[0] == 354 else (
+            b"RSET\r\n", [None])
+        self.results[index] = _refusal(*next(
+            (reply for reply in (mail, rcpt) if reply[0] not in (250, 251)), data))
+
+    def finish(self):
+        """Read what is owed: the last message's outcome."""
+        if self.owed:
+            self._write(b"")
+
+    def _write(self, commands):
+        self.connection.send(self.head + commands)
+        owed, self.head, self.owed = self.owed, b"", []
+        for index in owed:
+            code, text = self._replies(1)[0]
+            if index is not None:
+                self.results[index] = None if code == 250 else _refusal(code, text)
+
+    def _replies(self, count):
+        replies = [self.connection.getreply() for _ in range(count)]
+        if any(code == 421 for code, _ in replies):  # the server is closing: the rest waits
+            self.connection.close()
+            raise smtplib.SMTPServerDisconnected("SMTP 421: the server is closing the connection")
+        return replies
 
 
-def _pipelined(connection, sender, to, message):
-    """One message as ``sendmail`` sends it, its MAIL, RCPT and DATA written at once and
-    their three replies read after (RFC 2920): one wait for the server instead of three,
-    and no parsing of the addresses again (issue 15: a tenth of an invitation's time).
-    Refusals raise what ``sendmail`` raises, the connection left ready for the next."""
-    if "\r" in to or "\n" in to:  # no command of its own smuggled in: never sent
-        raise smtplib.SMTPRecipientsRefused({to: (501, "a line break in the address")})
-    if "\r" in sender or "\n" in sender:
-        raise smtplib.SMTPSenderRefused(501, "a line break in the address", sender)
-    size = f" SIZE={len(message)}" if connection.has_extn("size") else ""
-    connection.send(f"MAIL FROM:<{sender}>{size}\r\nRCPT TO:<{to}>\r\nDATA\r\n")
-    mail, rcpt, data = [connection.getreply() for _ in range(3)]
-    if data[0] == 354:
-        if mail[0] == 250 and rcpt[0] in (250, 251):
-            connection.send(_DOTS.sub(b"..", message).removesuffix(b"\r\n") + b"\r\n.\r\n")
-            data = connection.getreply()
-            if data[0] == 250:
-                return
-        else:  # a server taking DATA after a refusal: an empty message it will not send
-            connection.send(b".\r\n")
-            connection.getreply()
-    if 421 in (mail[0], rcpt[0], data[0]):
-        connection.close()
-    else:
-        with contextlib.suppress(smtplib.SMTPServerDisconnected):  # said by the next one
-            connection.rset()
-    if mail[0] != 250:
-        raise smtplib.SMTPSenderRefused(*mail, sender)
-    if rcpt[0] not in (250, 251):
-        raise smtplib.SMTPRecipientsRefused({to: rcpt})
-    raise smtplib.SMTPDataError(*data)
+def _breaks_line(address):
+    return "\r" in address or "\n" in address
 
 
 #: a line of the message that starts with a dot gets a second one (RFC 5321, 4.5.2)

@@ -1,6 +1,7 @@
 """Durable delivery (R26): SMTP for real, the HTTP gateway, retries, failure, the queue."""
 
 import datetime as dt
+import re
 import smtplib
 import time
 from email import message_from_bytes
@@ -101,10 +102,11 @@ def test_the_fast_message_reads_as_the_email_package_writes_it(subject, html):  
     assert all(len(line) <= 78 for line in sender.compose_bytes(email).split(b"\r\n"))
 
 
-def test_a_server_offering_pipelining_gets_a_message_in_two_writes(tmp_path, monkeypatch,
-                                                                   smtp_server):  # issue 15
-    """RFC 2920: MAIL, RCPT and DATA in one write, the message in the next; one command a
-    write to a server that does not offer it."""
+def test_a_server_offering_pipelining_waits_once_a_message(tmp_path, monkeypatch,
+                                                          smtp_server):  # issue 15
+    """RFC 2920: MAIL, RCPT and DATA in one write, the message's content with the next
+    one's three (the content may lead a group), the last content alone: a write and one
+    wait a message. One command a write to a server that does not offer it."""
     writes = []
     real_send = smtplib.SMTP.send
     monkeypatch.setattr(smtplib.SMTP, "send",
@@ -118,11 +120,31 @@ def test_a_server_offering_pipelining_gets_a_message_in_two_writes(tmp_path, mon
     assert [m["text"].strip() for m in smtp_server.messages] == ["Здравствуйте!\r\nСсылка: https://x/1"
                                                                  .replace("\r\n", "\n")] * 3
     said = [w if isinstance(w, str) else w.decode("ascii") for w in writes]
-    envelopes = [w for w in said if w.lower().startswith("mail from:")]
-    assert len(envelopes) == 3
-    together = [w.lower().count("\r\n") == 3 and "\r\nrcpt to:<" in w.lower()
-                and w.lower().endswith("\r\ndata\r\n") for w in envelopes]
-    assert together == [smtp_server.pipelining] * 3
+    sending = said[said.index(next(w for w in said if "mail from:" in w.lower())):]
+    if smtp_server.pipelining:
+        assert len(sending) == 4
+        for n, write in enumerate(sending):
+            content, _, commands = write.rpartition("\r\n.\r\n")
+            assert ("Message-ID: <" in content) == (n > 0)  # the one before's
+            assert commands == "" if n == 3 else re.fullmatch(
+                rf"MAIL FROM:<noreply@example.com>( SIZE=\d+)?\r\nRCPT TO:<user{n}@example.com>"
+                r"\r\nDATA\r\n", commands)
+    else:
+        assert len(sending) > 9 and all(w.lower().count("\r\n") == 1 for w in sending[:3])
+
+
+def test_a_server_closing_mid_batch_keeps_what_it_took(tmp_path, monkeypatch, smtp_server):
+    """A 421 (the server is closing) in the middle: the messages it took are sent, that one
+    and the rest wait for the next try, none lost nor sent twice."""
+    smtp_server.refuse = {"user2@example.com": "421 4.3.2 closing"}
+    app = smtp_app(tmp_path, monkeypatch, smtp_server)
+    with app.app_context():
+        migrations.upgrade()
+        ids = queue(*(mail(to=f"user{n}@example.com") for n in range(4)))
+        assert [status(i).status for i in ids] == ["sent", "sent", "pending", "pending"]
+        assert "421" in status(ids[2]).last_error
+    assert [m["to"] for m in smtp_server.messages] == [["user0@example.com"],
+                                                       ["user1@example.com"]]
 
 
 @pytest.mark.parametrize("refused", ["550 5.1.1 no such mailbox", "451 4.3.0 try again later"])
@@ -148,7 +170,11 @@ def test_a_line_starting_with_a_dot_arrives_whole(smtp_server):  # RFC 5321, 4.5
         connection.login("regapp", "s3cret")
         connection.ehlo_or_helo_if_needed()
         if smtp_server.pipelining:
-            email_smtp._pipelined(connection, "a@example.com", "b@example.com", raw)
+            results = {}
+            pipeline = email_smtp._Pipeline(connection, "a@example.com", results)
+            pipeline.send(0, "b@example.com", raw)
+            pipeline.finish()
+            assert results == {0: None}
         else:
             connection.sendmail("a@example.com", ["b@example.com"], raw)
     [received] = smtp_server.messages
