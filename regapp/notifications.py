@@ -51,7 +51,18 @@ def _renderers(*names):
     app.update_template_context(added)
 
     def renderer(template):
-        return lambda context: template.render({**added, **context})
+        # its globals (a ChainMap Jinja walks key by key for every context) read once:
+        # the context then passed whole, as ``render`` passes it when told it is shared
+        made = {**template.globals, **added}
+
+        def render(context):
+            try:
+                return template.environment.concat(template.root_render_func(
+                    template.new_context({**made, **context}, shared=True)))
+            except Exception:  # noqa: BLE001 (said as Template.render says it)
+                return template.environment.handle_exception()
+
+        return render
 
     return [renderer(app.jinja_env.get_template(name)) for name in names]
 
