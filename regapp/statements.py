@@ -199,7 +199,7 @@ class KeptIn:
 def most_values():
     """The most values one statement may carry on this connection: SQLite's own limit
     (999 before 3.32, 32,766 since, higher as Debian builds it), PostgreSQL's 65,535.
-    A batch of 100 e-mails carries 1,500; a large ``DELIVERY_BATCH_SIZE`` many more."""
+    A batch of 100 e-mails carries 1,500, the default 500 about 7,500."""
     if isinstance(database.obj, PooledPostgres):
         return 65535
     return database.obj.connection().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
