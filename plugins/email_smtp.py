@@ -38,13 +38,13 @@ class SmtpEmailSender(EmailSender):
     def send_batch(self, emails):
         if not emails:
             return []
+        sender, results = self._envelope_from(), {}
+        if _breaks_line(sender):  # no command of its own smuggled in: nothing is sent
+            return [_refusal(501, "a line break in the sender's address")] * len(emails)
         try:
             connection = self._connect()
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP server unreachable: {exc}") from None
-        sender, results = self._envelope_from(), {}
-        if _breaks_line(sender):  # no command of its own smuggled in: nothing is sent
-            return [_refusal(501, "a line break in the sender's address")] * len(emails)
         pipeline = (_Pipeline(connection, sender, results)
                     if connection.has_extn("pipelining") else None)
         with contextlib.closing(connection):

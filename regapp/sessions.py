@@ -165,8 +165,8 @@ class ServerSessions(SessionInterface):
         if old is not None and database.in_transaction():
             # in a transaction (:meth:`store_now`) both go with its COMMIT: no round trip
             _DELETE.run_later(old.id)
-        # a new key for a stored session: its row becomes the new one, the old key dead
-        # with it (one statement, not a DELETE and an INSERT)
+        # outside one, a new key for a stored session: its row becomes the new one, the
+        # old key dead with it (one statement, not a DELETE and an INSERT)
         elif old is not None and _REPLACE.run(*_NEW.values(row), old.id).rowcount:
             return
         _NEW.save_later(row)  # in a transaction, with its COMMIT (:meth:`store_now`)
