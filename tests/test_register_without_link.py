@@ -121,6 +121,27 @@ def test_the_right_code_signs_in_by_the_accounts_own_commit(client, roster, outb
         assert 'INSERT INTO "consent_event"' in device  # the account's, in the same commit
 
 
+def test_a_key_copied_during_the_registration_opens_nothing_after_it(
+        app, client, roster, outbox):  # issue 15: the old key's row deleted with the account
+    """A co-worker who copied the cookie while the form was open holds the registration's
+    key; the sign-in in the account's transaction kills it: neither the account nor the
+    registration opens with it, and nothing stored under it is left behind."""
+    from regapp.models import WebSession
+    from regapp.tokens import hash_token
+
+    client.post("/register", data=form(client.get("/register").get_data(as_text=True)))
+    copied = client.get_cookie("session").value
+    assert post_code(client, "/register/code", code(outbox, "sms")).headers[
+        "Location"] == "/account"
+    assert client.get_cookie("session").value != copied
+    other = app.test_client()
+    other.set_cookie("session", copied)
+    assert other.get("/account").status_code == 303  # the sign-in page
+    assert other.get("/register/code").status_code == 410
+    assert client.get("/account").status_code == 200
+    assert not WebSession.select().where(WebSession.id == hash_token(copied)).exists()
+
+
 def test_a_code_refused_at_the_last_moment_leaves_the_browser_on_its_step(
         client, roster, outbox, monkeypatch):  # R29, issue 15
     """The account's transaction fails after this browser was signed in within it (here
