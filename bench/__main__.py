@@ -2,7 +2,8 @@
 
 Each figure is measured beside its limit or peer in the same run on the same machine,
 and the ratio is what counts: the roster import beside a plain executemany (SQLite) and
-COPY (PostgreSQL) of the same rows; invitations a second to Postfix's smtp-sink (as
+COPY (PostgreSQL) of the same rows; an XLSX roster read as the import reads it (openpyxl)
+beside python-calamine (bench/xlsx_read.py); invitations a second to Postfix's smtp-sink (as
 deployed, the command beside two queue workers, and in one process); the registrations a
 second under gunicorn beside the argon2id bound (hashes a second with the same parameters
 on every core, measured just before and just after each run, the mean counting), with the
@@ -15,8 +16,8 @@ PostgreSQL, the peer on PostgreSQL, and again), and the table gives the mean rat
 each run's. Not part of CI: a run takes about a quarter of an hour at the machine's usual
 pace (bench/machine.sh installs what it drives).
 
-    python -m bench [--rows 1000000] [--people 500] [--clients 50] [--backend both]
-                    [--rounds 2]
+    python -m bench [--rows 1000000] [--xlsx-rows 100000] [--people 500] [--clients 50]
+                    [--backend both] [--rounds 2]
 """
 
 import argparse
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import beside, invitations, load, peer_fst, roster_import  # noqa: E402
+from bench import beside, invitations, load, peer_fst, roster_import, xlsx_read  # noqa: E402
 
 #: each database as the table names it
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
@@ -37,6 +38,7 @@ NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--xlsx-rows", type=int, default=100_000)
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--invitations", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=50)
@@ -45,7 +47,8 @@ def main():
                         help="registration loads a database (and the peer's), alternated")
     args = parser.parse_args()
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
-    rows = _imports(args.rows, backends) + _invitations(args.invitations)
+    rows = _imports(args.rows, backends) + [xlsx_read.row(args.xlsx_rows)]
+    rows += _invitations(args.invitations)
     rows += _registrations(backends, args.people, args.clients, args.rounds)
     rows += [_beside(backend, args.people, args.clients) for backend in backends]
     print(f"\n{dt.date.today()}, {platform.node()}, {os.cpu_count()} cores, "

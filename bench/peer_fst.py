@@ -12,13 +12,13 @@ the runner (imported by ``python -m bench``).
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.venvs import ensure_venv
+
 ROOT = Path(__file__).resolve().parents[1]
-VENV = ROOT / ".bench" / "fst"
 PACKAGES = ["Flask-Security-Too[fsqla]==5.9.2", "argon2-cffi", "zxcvbn", "gunicorn",
             "psycopg2-binary"]
 #: passlib's names for the argon2id parameters argon2-cffi's PasswordHasher() uses in regapp
@@ -62,17 +62,6 @@ def create_app():
     return app
 
 
-def ensure_venv():
-    """The peer's own virtualenv, made once (and again when PACKAGES change)."""
-    python, installed = VENV / "bin" / "python", VENV / "packages.txt"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    if not installed.exists() or installed.read_text() != "\n".join(PACKAGES):
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], check=True)
-        installed.write_text("\n".join(PACKAGES))
-    return VENV / "bin"
-
-
 @contextlib.contextmanager
 def serve(port, workers, database, threads=4, least_hash=False):
     """gunicorn with the peer app on ``port`` and SQLAlchemy's ``database`` URL, as
@@ -80,7 +69,7 @@ def serve(port, workers, database, threads=4, least_hash=False):
     its least cost (:mod:`bench.beside`)."""
     from bench.load import wait_until_quiet
 
-    binaries = ensure_venv()
+    binaries = ensure_venv("fst", PACKAGES)
     folder = Path(tempfile.mkdtemp(prefix="regapp-peer-"))
     env = {**os.environ, "PEER_DATABASE": database, "PYTHONPATH": str(ROOT),
            "PEER_LEAST_HASH": "1" if least_hash else ""}

@@ -8,6 +8,8 @@ Before any XML is parsed the archive's own sizes are read: a workbook that would
 past ``ROSTER_XLSX_MAX_UNPACKED`` bytes, or whose shared strings (which openpyxl holds in
 memory whole) pass ``ROSTER_XLSX_MAX_SHARED_STRINGS``, is refused (a zip bomb, issue 13);
 openpyxl parses with defusedxml (installed with regapp), so no entity tricks either.
+Rows are read as wide as the header, and a sheet whose empty cells up to its last one
+outnumber the workbook's bytes is refused as it is read (:func:`_rows`, issue 15).
 """
 
 import contextlib
@@ -15,6 +17,9 @@ import zipfile
 
 from regapp.adapters import ContractEnvironment, RosterSource, RosterUnreadable
 from regapp.hookspecs import hookimpl
+
+#: a workbook smaller than this many bytes unpacked may still hold this many cells
+FEWEST_CELLS_ALLOWED = 2**20
 
 
 class XlsxRosterSource(RosterSource):
@@ -28,26 +33,17 @@ class XlsxRosterSource(RosterSource):
         from openpyxl import load_workbook
         from openpyxl.utils.exceptions import InvalidFileException
 
-        self._check_sizes(location)
+        most_cells = max(self._check_sizes(location), FEWEST_CELLS_ALLOWED)
         try:
             workbook = load_workbook(location, read_only=True, data_only=True)
         except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
             raise RosterUnreadable(f"файл не читается как XLSX: {exc}") from None
         try:
-            rows = workbook.worksheets[0].iter_rows(values_only=True)
-            header = next(rows, None)
-            if not header or not any(header):
-                raise RosterUnreadable("на первом листе нет строки заголовка")
-            header = [str(h).strip() if h is not None else "" for h in header]
-            for line, cells in enumerate(rows, start=2):
-                if not any(c is not None and str(c).strip() for c in cells):
-                    continue
-                yield line, dict(zip(header, cells, strict=False))
+            yield from _rows(workbook.worksheets[0], most_cells)
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:
             raise RosterUnreadable(f"файл повреждён: {exc}") from None
         finally:
             workbook.close()
-
 
     def _check_sizes(self, location):
         most = self.settings.get("ROSTER_XLSX_MAX_UNPACKED") or 512 * 2**20
@@ -64,6 +60,31 @@ class XlsxRosterSource(RosterSource):
                 f"файл распаковывается в {unpacked // 2**20} МиБ (общие строки "
                 f"{strings // 2**20} МиБ): больше, чем бывает у списка застрахованных; "
                 "сохраните его заново или разделите")
+        return unpacked
+
+
+def _rows(sheet, most_cells):
+    """``(line, row)`` for the sheet's rows, each as wide as its header. openpyxl gives a row
+    for every line up to the last cell, missing ones made of empty cells, each as wide as
+    the widest row: a workbook of a few KiB with one cell in the sheet's last corner,
+    XFD1048576, would give seventeen billion empty cells. Narrowed to the header, and
+    refused past ``most_cells`` cells in all (one a byte of the unpacked workbook: a
+    cell written takes more, so only cells never written come that far)."""
+    header = [str(h).strip() if h is not None else "" for h in
+              next(sheet.iter_rows(max_row=1, values_only=True), ())]
+    while header and not header[-1]:
+        header.pop()
+    if not header:
+        raise RosterUnreadable("на первом листе нет строки заголовка")
+    rows = sheet.iter_rows(min_row=2, max_col=len(header), values_only=True)
+    for line, cells in enumerate(rows, start=2):
+        if line * len(header) > most_cells:
+            raise RosterUnreadable(
+                f"на листе пустые клетки тянутся далеко за таблицу (строка {line} и дальше): "
+                "удалите строки и столбцы за таблицей и "
+                "сохраните файл заново")
+        if any(c is not None and str(c).strip() for c in cells):
+            yield line, dict(zip(header, cells, strict=False))
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 import csv
 import datetime as dt
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 RU_HEADER = ["Номер полиса", "Фамилия", "Имя", "Отчество", "Дата рождения",
              "Мобильный телефон", "E-mail", "Страхователь", "Дата начала", "Дата окончания"]
@@ -34,6 +34,15 @@ def write_xlsx(path, rows, header=RU_HEADER):
     sheet.append(header)
     for row in rows:
         sheet.append(row)
+    workbook.save(path)
+    return str(path)
+
+
+def far_corner(path, corner):
+    """PEOPLE in a workbook with one more cell at ``corner`` (XFD1048576: the sheet's
+    last): a few KiB, and every cell between the table and the corner empty."""
+    workbook = load_workbook(write_xlsx(path, PEOPLE))
+    workbook.active[corner] = "Иванов"
     workbook.save(path)
     return str(path)
 

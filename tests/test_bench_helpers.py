@@ -130,3 +130,14 @@ def test_the_steady_rate_leaves_out_the_ramp_up_and_the_tail():
     assert abs(steady_rate(finished) - 10) < 0.2
     assert len(finished) / finished[-1] < 4
     assert steady_rate([1.0, 2.0]) == 0.0
+
+
+def test_a_readers_end_is_said_as_it_came(tmp_path):
+    """bench.xlsx_read: a reader killed by a signal, one refusing the file, one reading it."""
+    from bench.xlsx_read import _outcome
+
+    assert _outcome(sys.executable, "import os; os.abort()", tmp_path).startswith(
+        "ended by signal 6")
+    assert _outcome(sys.executable, "raise ValueError('на листе нет')",
+                    tmp_path) == "refused it («на листе нет…»)"
+    assert _outcome(sys.executable, "import sys; sys.argv[1]", tmp_path) == "read it"

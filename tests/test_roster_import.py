@@ -14,6 +14,7 @@ from tests.rosters import (
     EN_HEADER,
     PEOPLE,
     RU_HEADER,
+    far_corner,
     person,
     typed_xlsx_people,
     write_csv,
@@ -306,6 +307,47 @@ def test_an_xlsx_that_would_unpack_too_far_is_refused_before_parsing(app, tmp_pa
     with pytest.raises(RosterUnreadable, match="распаковывается"):
         import_roster(source, bomb)
     assert RosterRecord.select().count() == 0
+
+
+def _ends(work, seconds=120):
+    """``work()``'s outcome (its value, or the exception it raised), failing if it has not
+    ended in ``seconds``: a hang's test, not a speed's (each ends in well under a second)."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(work())
+        except Exception as exc:  # noqa: BLE001 (the outcome the test looks at)
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still reading after {seconds} s"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("corner", ["XFD1048576", "K1048576", "A1048576"])
+def test_an_xlsx_with_a_cell_in_the_far_corner_is_refused_not_read_forever(app, tmp_path,
+                                                                         corner):
+    # issue 15: openpyxl makes up every cell between the table and the corner (seventeen
+    # billion for XFD1048576, from 9 KiB); the reader counted them all, at full CPU, for hours
+    path = far_corner(tmp_path / "far.xlsx", corner)
+    source = app.extensions["regapp.adapters"].roster_source("xlsx")
+    outcome = _ends(lambda: list(source.read(path)))
+    assert isinstance(outcome, RosterUnreadable) and "пустые клетки" in str(outcome), outcome
+    with pytest.raises(RosterUnreadable, match="удалите строки и столбцы за таблицей"):
+        import_roster(source, path)
+    assert RosterRecord.select().count() == 0
+
+
+def test_an_xlsx_is_read_as_wide_as_its_header(app, tmp_path):
+    path = far_corner(tmp_path / "wide.xlsx", "XFD3")  # beside ДМС-102, under no header
+    source = app.extensions["regapp.adapters"].roster_source("xlsx")
+    rows = list(source.read(path))
+    assert [line for line, _ in rows] == [2, 3, 4]
+    assert all(list(row) == RU_HEADER for _, row in rows)
+    assert load(app, path).added == 3
 
 
 def test_openpyxl_parses_through_defusedxml():  # issue 13: no XML entity expansion

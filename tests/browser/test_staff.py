@@ -8,6 +8,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.browser.person import press, type_into
+from tests.rosters import far_corner
 
 DEMO_ROSTER_POLICY = "ДМС-2025-000101"
 
@@ -79,6 +80,19 @@ def test_an_operator_checks_and_loads_a_roster_then_reads_the_funnel(page, porta
     expect(page.get_by_role("status").first).to_contain_text("Отправлено приглашений: 1",
                                                               timeout=20_000)
     assert portal.wait_for_message("anna@example.com")["subject"]
+
+
+def test_an_operator_is_told_why_a_workbook_is_refused(page, portal, tmp_path):
+    # issue 15: a cell in the sheet's last corner left the check reading empty cells for hours
+    sign_in_as(page, "Ольга Операторова (operator@insurer.example; группы: regapp-operators)")
+    page.goto("/staff/roster")
+    page.get_by_label("Файл списка застрахованных (CSV или XLSX)").set_input_files(
+        far_corner(tmp_path / "список.xlsx", "XFD1048576"))
+    press(page, "Проверить", most=10)
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Не получилось, ничего не изменено: на листе пустые клетки тянутся далеко за таблицу",
+        timeout=60_000)
+    expect(page.get_by_role("alert")).to_contain_text("удалите строки и столбцы за таблицей")
 
 
 def test_support_unlinks_gosuslugi_and_an_operator_reads_why_then_signs_out(page, portal):
