@@ -69,7 +69,10 @@ def _rows(sheet, most_cells):
     the widest row: a workbook of a few KiB with one cell in the sheet's last corner,
     XFD1048576, would give seventeen billion empty cells. Narrowed to the header, and
     refused past ``most_cells`` cells in all (one a byte of the unpacked workbook: a
-    cell written takes more, so only cells never written come that far)."""
+    cell written takes more, so only cells never written come that far). Every row the
+    sheet holds, whatever its ``<dimension>`` says: openpyxl stops at the rows it names,
+    and a file whose writer left it stale lost the rest without a word."""
+    sheet.reset_dimensions()
     header = [str(h).strip() if h is not None else "" for h in
               next(sheet.iter_rows(max_row=1, values_only=True), ())]
     while header and not header[-1]:

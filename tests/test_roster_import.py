@@ -350,6 +350,24 @@ def test_an_xlsx_is_read_as_wide_as_its_header(app, tmp_path):
     assert load(app, path).added == 3
 
 
+def test_an_xlsx_loses_no_row_its_dimension_leaves_out(app, tmp_path):
+    # issue 15: openpyxl reads a sheet up to the size its <dimension> element states; a
+    # writer that left it at two rows had the third person dropped without a word
+    import zipfile
+
+    good = zipfile.ZipFile(write_xlsx(tmp_path / "good.xlsx", PEOPLE))
+    path = tmp_path / "stale.xlsx"
+    with good, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in good.infolist():
+            data = good.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert b'<dimension ref="A1:J4"' in data
+                data = data.replace(b'ref="A1:J4"', b'ref="A1:J2"')
+            out.writestr(item, data)
+    assert load(app, str(path)).added == 3
+    assert_people_loaded()
+
+
 def test_openpyxl_parses_through_defusedxml():  # issue 13: no XML entity expansion
     from openpyxl.xml import DEFUSEDXML
 
