@@ -64,15 +64,28 @@ def _rows(text):
     header = next(csv.reader([header_line], delimiter=separator))
     reader = csv.reader(text, delimiter=separator)
     line = 2
-    for cells in reader:
-        start, line = line, reader.line_num + 2
-        if not "".join(cells).strip():  # a blank line, or separators only
-            continue
-        row = dict(zip(header, cells, strict=False))  # a short row: missing cells are empty
-        if len(cells) > len(header):
-            # more cells than columns: a separator inside a value, never silently dropped
-            row[None] = cells[len(header):]
-        yield start, row
+    try:
+        for cells in reader:
+            start, line = line, reader.line_num + 2
+            if not "".join(cells).strip():  # a blank line, or separators only
+                continue
+            row = dict(zip(header, cells, strict=False))  # a short row: missing cells empty
+            if len(cells) > len(header):
+                # more cells than columns: a separator inside a value, never silently dropped
+                row[None] = cells[len(header):]
+            yield start, row
+    except csv.Error as exc:
+        raise RosterUnreadable(_unreadable_at(line, exc)) from None
+
+
+def _unreadable_at(line, error):
+    """Where and why the csv module stopped, said to an operator (``line``: where the row
+    it was reading began)."""
+    if "field larger than field limit" in str(error):  # the csv module's own words
+        longest = f"{csv.field_size_limit():_}".replace("_", " ")
+        return (f"строка {line}: значение длиннее {longest} знаков, скорее всего, в ней "
+                "открыта и не закрыта кавычка; закройте или уберите её и сохраните файл заново")
+    return f"строка {line} не читается как CSV ({error}): проверьте в ней кавычки и разделители"
 
 
 @hookimpl

@@ -246,6 +246,19 @@ def test_a_decoding_error_half_way_rolls_back_what_was_loaded(app, tmp_path, mon
     assert stored() == {}
 
 
+def test_a_quote_never_closed_is_named_with_its_line(app, tmp_path):
+    # the csv module read on to its field limit and said so in English, with no line
+    path = write_csv(tmp_path / "r.csv", PEOPLE[:1])
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('"ДМС-102;Семёнова;Алёна;;02.07.1990;;;;;\n')
+        f.write("ДМС-103;Мамедов;Али;;21.11.1988;;;;;\n" * 20_000)
+    with pytest.raises(RosterUnreadable) as refused:
+        load(app, path)
+    assert str(refused.value).startswith("строка 3: значение длиннее 131 072 знаков, скорее "
+                                         "всего, в ней открыта и не закрыта кавычка")
+    assert stored() == {}
+
+
 def test_a_broken_xlsx_is_unreadable(app, tmp_path):
     path = tmp_path / "r.xlsx"
     path.write_bytes(b"PK\x03\x04 not really a workbook")
