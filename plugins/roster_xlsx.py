@@ -13,13 +13,19 @@ outnumber the workbook's bytes is refused as it is read (:func:`_rows`, issue 15
 """
 
 import contextlib
+import warnings
 import zipfile
+from xml.etree.ElementTree import ParseError
 
 from regapp.adapters import ContractEnvironment, RosterSource, RosterUnreadable
 from regapp.hookspecs import hookimpl
 
 #: a workbook smaller than this many bytes unpacked may still hold this many cells
 FEWEST_CELLS_ALLOWED = 2**20
+#: what openpyxl raises on a workbook whose parts are not what they should be: a broken
+#: archive, XML that is not XML, a part missing or of the wrong kind, a value unreadable
+BROKEN = (zipfile.BadZipFile, ParseError, KeyError, ValueError, IndexError, TypeError,
+          AttributeError)
 
 
 class XlsxRosterSource(RosterSource):
@@ -35,12 +41,12 @@ class XlsxRosterSource(RosterSource):
 
         most_cells = max(self._check_sizes(location), FEWEST_CELLS_ALLOWED)
         try:
-            workbook = load_workbook(location, read_only=True, data_only=True)
-        except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
+            workbook = _quiet(lambda: load_workbook(location, read_only=True, data_only=True))
+        except (OSError, InvalidFileException, *BROKEN) as exc:
             raise RosterUnreadable(f"файл не читается как XLSX: {exc}") from None
         try:
             yield from _rows(workbook.worksheets[0], most_cells)
-        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        except BROKEN as exc:
             raise RosterUnreadable(f"файл повреждён: {exc}") from None
         finally:
             workbook.close()
@@ -74,12 +80,12 @@ def _rows(sheet, most_cells):
     and a file whose writer left it stale lost the rest without a word."""
     sheet.reset_dimensions()
     header = [str(h).strip() if h is not None else "" for h in
-              next(sheet.iter_rows(max_row=1, values_only=True), ())]
+              next(_quietly(sheet.iter_rows(max_row=1, values_only=True)), ())]
     while header and not header[-1]:
         header.pop()
     if not header:
         raise RosterUnreadable("на первом листе нет строки заголовка")
-    rows = sheet.iter_rows(min_row=2, max_col=len(header), values_only=True)
+    rows = _quietly(sheet.iter_rows(min_row=2, max_col=len(header), values_only=True))
     for line, cells in enumerate(rows, start=2):
         if line * len(header) > most_cells:
             raise RosterUnreadable(
@@ -88,6 +94,21 @@ def _rows(sheet, most_cells):
                 "сохраните файл заново")
         if any(c is not None and str(c).strip() for c in cells):
             yield line, dict(zip(header, cells, strict=False))
+
+
+def _quietly(rows):
+    """Each of openpyxl's ``rows``, read as :func:`_quiet` says."""
+    while (cells := _quiet(lambda: next(rows, None))) is not None:
+        yield cells
+
+
+def _quiet(read):
+    """``read()``, openpyxl's warnings about a workbook's oddities kept out of the log: no
+    stylesheet (its defaults used), a date past the calendar's end (read as an error value,
+    which the row's check refuses), parts it does not read. The workbook reads all the same."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        return read()
 
 
 @hookimpl
