@@ -62,11 +62,22 @@ def _header_key(header) -> str:
     return normalize.clean_text(header).casefold().replace("ё", "е")
 
 
-def column_map(headers) -> dict:
-    """Map each raw header to its field; raise :class:`RosterUnreadable` if one is missing."""
+def column_map(headers, unread=None) -> dict:
+    """Map each raw header to its field; raise :class:`RosterUnreadable` if one is missing.
+    Two columns for one field (``Мобильный телефон`` and ``Телефон``): the one named first
+    in :data:`COLUMNS` is read, and ``unread`` (a list), if given, hears ``(the other, the
+    one read)``: a landline after the mobile no longer replaced it unsaid."""
     by_name = {name: fld for fld, names in COLUMNS.items() for name in names}
-    mapping = {h: by_name[_header_key(h)] for h in headers
-               if h is not None and _header_key(h) in by_name}
+    rank = {name: n for names in COLUMNS.values() for n, name in enumerate(names)}
+    mapping, read = {}, {}
+    for header in sorted((h for h in headers if h is not None and _header_key(h) in by_name),
+                         key=lambda h: rank[_header_key(h)]):
+        fld = by_name[_header_key(header)]
+        if fld in read:
+            if unread is not None:
+                unread.append((header, read[fld]))
+            continue
+        mapping[header], read[fld] = fld, header
     missing = [f for f in REQUIRED if f not in mapping.values()]
     if missing:
         names = ", ".join(f"«{LABELS[f]}» ({f})" for f in missing)
@@ -86,7 +97,7 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH,
     # the writer is done with the connection before the transaction ends, either way
     with database.atomic() as transaction, writer_for(report, batch_size) as importer:
         count = 0
-        for rows, good, said in _checked(source, location, importer.pack):
+        for rows, good, said in _checked(source, location, importer.pack, report):
             for line, reason, warnings in said:
                 report.warnings.extend({"line": line, "reason": text} for text in warnings)
                 if reason is not None:
@@ -105,13 +116,18 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH,
     return report
 
 
-def _checked(source, location, pack):
+def _checked(source, location, pack, report):
     """The file's rows checked, a chunk at a time, in order (see
     :func:`~regapp.roster_workers.checked_chunks`); the header (the first row's keys) maps
-    the columns; a chunk's good rows packed as the writer takes them (``pack``)."""
+    the columns, a column left unread a warning on line 1; a chunk's good rows packed as
+    the writer takes them (``pack``)."""
     rows = iter(source.read(location))
     first = next(rows, None)
     if first is None:
         return iter(())
-    return checked_chunks(itertools.chain([first], rows), column_map(first[1].keys()),
-                          pack=pack)
+    unread = []
+    mapping = column_map(first[1].keys(), unread)
+    report.warnings.extend(
+        {"line": 1, "reason": f"столбец «{other}» не прочитан: вместо него прочитан «{kept}»"}
+        for other, kept in unread)
+    return checked_chunks(itertools.chain([first], rows), mapping, pack=pack)

@@ -68,6 +68,22 @@ def test_headers_in_any_order_and_case_with_unknown_columns(app, tmp_path):
     assert_people_loaded()
 
 
+@pytest.mark.parametrize("landline_first", [False, True])
+def test_a_landline_column_beside_the_mobile_one_is_left_unread_and_said(app, tmp_path,
+                                                                         landline_first):
+    # both headers name the phone (INTERFACES.md); the later column replaced the earlier
+    # unsaid, a landline after the mobile had every row refused as «не мобильный»
+    header = RU_HEADER + ["Телефон"]
+    rows = [row + ["8 (495) 123-45-67"] for row in PEOPLE]
+    if landline_first:
+        header, rows = header[-1:] + header[:-1], [row[-1:] + row[:-1] for row in rows]
+    report = load(app, write_csv(tmp_path / "r.csv", rows, header=header))
+    assert (report.added, report.rejected) == (3, [])
+    assert_people_loaded()
+    assert report.warnings == [{"line": 1, "reason": "столбец «Телефон» не прочитан: вместо "
+                                                     "него прочитан «Мобильный телефон»"}]
+
+
 def test_xlsx_with_text_cells(app, tmp_path):
     report = load(app, write_xlsx(tmp_path / "roster.xlsx", PEOPLE))
     assert (report.added, report.rejected) == (3, [])
