@@ -9,7 +9,12 @@ import contextlib
 import csv
 import io
 
-from regapp.adapters import ContractEnvironment, RosterSource, RosterUnreadable
+from regapp.adapters import (
+    ContractEnvironment,
+    RosterSource,
+    RosterUnreadable,
+    numbered_repeats,
+)
 from regapp.hookspecs import hookimpl
 
 SAMPLE = 64 * 1024
@@ -61,7 +66,7 @@ def _rows(text):
     if not header_line.strip():
         raise RosterUnreadable("файл пуст: нет строки заголовка")
     separator = max(SEPARATORS, key=header_line.count)
-    header = next(csv.reader([header_line], delimiter=separator))
+    header = numbered_repeats(next(csv.reader([header_line], delimiter=separator)))
     reader = csv.reader(text, delimiter=separator)
     line = 2
     try:

@@ -17,7 +17,12 @@ import warnings
 import zipfile
 from xml.etree.ElementTree import ParseError
 
-from regapp.adapters import ContractEnvironment, RosterSource, RosterUnreadable
+from regapp.adapters import (
+    ContractEnvironment,
+    RosterSource,
+    RosterUnreadable,
+    numbered_repeats,
+)
 from regapp.hookspecs import hookimpl
 
 #: a workbook smaller than this many bytes unpacked may still hold this many cells
@@ -83,6 +88,7 @@ def _rows(sheet, most_cells):
               next(_quietly(sheet.iter_rows(max_row=1, values_only=True)), ())]
     while header and not header[-1]:
         header.pop()
+    header = numbered_repeats(header)
     if not header:
         raise RosterUnreadable("на первом листе нет строки заголовка")
     rows = _quietly(sheet.iter_rows(min_row=2, max_col=len(header), values_only=True))

@@ -122,13 +122,27 @@ class RosterSource(Adapter):
         """Yield ``(line, row)`` for each data row, lazily, in order.
 
         ``row`` maps the column's header as written (``"Фамилия"`` or
-        ``"last_name"``) to the cell: text, a number, a ``date`` or None.
+        ``"last_name"``) to the cell: text, a number, a ``date`` or None; a
+        header written twice is told apart by :func:`numbered_repeats`.
         ``line`` is the row's line in the source, the header being line 1.
 
         :raises RosterUnreadable: when the location cannot be read at all,
             before or while rows are yielded.
         """
         raise NotImplementedError
+
+
+def numbered_repeats(names: Sequence[str]) -> list[str]:
+    """A roster header's names, each repeat numbered (``"Телефон"``, ``"Телефон (2)"``): a
+    row maps each name to its cell, and a name written twice would keep one column unsaid.
+    The import reads the first and says it left the other (:func:`regapp.roster.column_map`).
+    Empty names stay as they are: a column without a name is not read."""
+    seen: dict[str, int] = {}
+    numbered = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        numbered.append(f"{name} ({seen[name]})" if name and seen[name] > 1 else name)
+    return numbered
 
 
 class EsiaSigner(Adapter):

@@ -10,6 +10,7 @@ the list of rejected lines are held in memory.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 
 from regapp import normalize
@@ -59,7 +60,13 @@ class ImportReport:
 
 
 def _header_key(header) -> str:
-    return normalize.clean_text(header).casefold().replace("ё", "е")
+    """How a header is matched: case, «ё» and a repeat's number (``"Телефон (2)"``,
+    :func:`regapp.adapters.numbered_repeats`) aside."""
+    key = normalize.clean_text(header).casefold().replace("ё", "е")
+    return _REPEAT.sub("", key)
+
+
+_REPEAT = re.compile(r" \(\d+\)$")
 
 
 def column_map(headers, unread=None) -> dict:

@@ -84,6 +84,18 @@ def test_a_landline_column_beside_the_mobile_one_is_left_unread_and_said(app, tm
                                                      "него прочитан «Мобильный телефон»"}]
 
 
+@pytest.mark.parametrize("write", [write_csv, write_xlsx])
+def test_a_column_named_twice_is_read_once_and_said(app, tmp_path, write):
+    # a row maps each name to its cell: the second «Телефон» replaced the first unsaid
+    header = ["Телефон"] + RU_HEADER[:5] + ["Телефон"] + RU_HEADER[6:]
+    rows = [[row[5]] + row[:5] + ["8 (495) 123-45-67"] + row[6:] for row in PEOPLE]
+    report = load(app, write(tmp_path / f"r.{write.__name__[6:]}", rows, header=header))
+    assert (report.added, report.rejected) == (3, [])
+    assert_people_loaded()
+    assert report.warnings == [{"line": 1, "reason": "столбец «Телефон (2)» не прочитан: "
+                                                     "вместо него прочитан «Телефон»"}]
+
+
 def test_xlsx_with_text_cells(app, tmp_path):
     report = load(app, write_xlsx(tmp_path / "roster.xlsx", PEOPLE))
     assert (report.added, report.rejected) == (3, [])
