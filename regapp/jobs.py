@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import secrets
 import time
@@ -19,12 +20,15 @@ from regapp.adapters import RosterUnreadable
 from regapp.db import write_transaction
 from regapp.models import StaffJob, utcnow
 from regapp.pluginmanager import UnknownAdapter
+from regapp.texts import text
 
 KINDS = ("roster_check", "roster_load", "invitations")
 #: the largest roster file the console takes (a million rows of XLSX is about 60 MiB)
 MAX_UPLOAD = 256 * 2**20
 #: how long an upload checked but not loaded is kept
 UPLOADS_KEPT = dt.timedelta(days=1)
+
+log = logging.getLogger(__name__)
 
 
 def keep_upload(stream, filename, instance_path):
@@ -64,6 +68,11 @@ def run(job_id, queue):
         result = _WORK[job.kind](job, lambda rows: queue.note_progress(job.id, rows))
     except (RosterUnreadable, UnknownAdapter) as exc:
         _finish(job, "failed", error=str(exc))
+    except Exception:
+        # a fault of ours, not the file's: the page stops waiting for a job no worker holds
+        log.exception("staff job %s (%s) failed", job.id, job.kind)
+        _finish(job, "failed", error=text("staff.job_fault", job=job.id) + (
+            text("staff.job_fault.invitations") if job.kind == "invitations" else ""))
     else:
         _finish(job, "done", result=json.dumps(result, ensure_ascii=False))
     if job.kind == "roster_load" and job.path and os.path.exists(job.path):

@@ -6,6 +6,8 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import pytest
+
 from regapp import delivery_report, funnel
 from regapp.models import Account, Invitation, Message, PendingRegistration, RosterRecord, utcnow
 from regapp.roster import import_roster
@@ -152,6 +154,38 @@ def test_an_uploaded_roster_is_checked_then_loaded_in_the_queue(app, client, tmp
         as_text=True)
     assert RosterRecord.select().count() == 12_000
     assert not list((Path(app.instance_path) / "uploads").iterdir())  # loaded: file gone
+
+
+@pytest.mark.parametrize("kind", ["roster", "invitations"])
+def test_a_jobs_own_fault_ends_it_and_says_whom_to_tell(app, client, tmp_path, monkeypatch,
+                                                        caplog, kind):
+    # the job stayed «running», its page polling for ever, when its work raised anything but
+    # an unreadable file
+    from regapp import invitations, roster
+    from tests.test_staff import signed_in_as
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a fault of ours")
+
+    operator = signed_in_as(app, client, "operator")
+    page = operator.get(f"/staff/{kind}").get_data(as_text=True)
+    monkeypatch.setattr(roster, "import_roster", broken)
+    monkeypatch.setattr(invitations, "send_invitations", broken)  # after its page's preview
+    if kind == "roster":
+        with open(write_csv(tmp_path / "list.csv", [person("U1")]), "rb") as f:
+            started = operator.post("/staff/roster", data={
+                "csrf_token": csrf(page), "roster": (f, "list.csv")},
+                content_type="multipart/form-data")
+    else:
+        started = operator.post("/staff/invitations", data={"csrf_token": csrf(page)})
+    assert started.status_code == 303
+    job_id = started.headers["Location"].rsplit("/", 1)[1]
+    report = operator.get(started.headers["Location"]).get_data(as_text=True)
+    assert f"внутренняя ошибка: сообщите дежурному номер задачи {job_id}" in report
+    assert ("ничего не изменено" in report) == (kind == "roster")
+    assert ("отправьте снова" in report) == (kind == "invitations")
+    assert 'hx-trigger="every 1s"' not in report  # the page waits no more
+    assert "a fault of ours" in caplog.text  # the traceback for whoever is on call
 
 
 def test_a_file_that_is_no_roster_is_refused_beside_the_field(app, client):
