@@ -50,6 +50,8 @@ class XlsxRosterSource(RosterSource):
         except (OSError, InvalidFileException, *BROKEN) as exc:
             raise RosterUnreadable(f"файл не читается как XLSX: {exc}") from None
         try:
+            if not workbook.worksheets:
+                raise RosterUnreadable("в файле нет ни одного листа")
             yield from _rows(workbook.worksheets[0], most_cells)
         except BROKEN as exc:
             raise RosterUnreadable(f"файл повреждён: {exc}") from None
@@ -96,8 +98,7 @@ def _rows(sheet, most_cells):
         if line * len(header) > most_cells:
             raise RosterUnreadable(
                 f"на листе пустые клетки тянутся далеко за таблицу (строка {line} и дальше): "
-                "удалите строки и столбцы за таблицей и "
-                "сохраните файл заново")
+                "удалите строки и столбцы за таблицей и сохраните файл заново")
         if any(c is not None and str(c).strip() for c in cells):
             yield line, dict(zip(header, cells, strict=False))
 

@@ -437,6 +437,22 @@ def test_an_xlsx_date_past_the_calendar_is_the_rows_reason(app, tmp_path):
     assert [(r["line"], "дата рождения" in r["reason"]) for r in report.rejected] == [(5, True)]
 
 
+def test_an_xlsx_without_a_sheet_says_so(app, tmp_path):
+    import re
+    import zipfile
+
+    good = zipfile.ZipFile(write_xlsx(tmp_path / "good.xlsx", PEOPLE))
+    path = tmp_path / "empty.xlsx"
+    with good, zipfile.ZipFile(path, "w") as out:
+        for item in good.infolist():
+            data = good.read(item)
+            if item.filename == "xl/workbook.xml":
+                data = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", data)
+            out.writestr(item, data)
+    with pytest.raises(RosterUnreadable, match="^в файле нет ни одного листа$"):
+        load(app, str(path))
+
+
 def test_openpyxl_parses_through_defusedxml():  # issue 13: no XML entity expansion
     from openpyxl.xml import DEFUSEDXML
 
