@@ -76,10 +76,11 @@ def column_map(headers, unread=None) -> dict:
     one read)``: a landline after the mobile no longer replaced it unsaid."""
     by_name = {name: fld for fld, names in COLUMNS.items() for name in names}
     rank = {name: n for names in COLUMNS.values() for n, name in enumerate(names)}
+    keyed = [(header, key) for header in headers if header is not None
+             and (key := _header_key(header)) in by_name]
     mapping, read = {}, {}
-    for header in sorted((h for h in headers if h is not None and _header_key(h) in by_name),
-                         key=lambda h: rank[_header_key(h)]):
-        fld = by_name[_header_key(header)]
+    for header, key in sorted(keyed, key=lambda pair: rank[pair[1]]):
+        fld = by_name[key]
         if fld in read:
             if unread is not None:
                 unread.append((header, read[fld]))
