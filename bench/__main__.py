@@ -2,8 +2,8 @@
 
 Each figure is measured beside its limit or peer in the same run on the same machine,
 and the ratio is what counts: the roster import beside a plain executemany (SQLite) and
-COPY (PostgreSQL) of the same rows; an XLSX roster read as the import reads it (openpyxl)
-beside python-calamine (bench/xlsx_read.py); invitations a second to Postfix's smtp-sink (as
+COPY (PostgreSQL) of the same rows; an XLSX roster read as the import reads it (python-
+calamine in a child process) beside openpyxl alone (bench/xlsx_read.py); invitations a second to Postfix's smtp-sink (as
 deployed, the command beside two queue workers, and in one process); the registrations a
 second under gunicorn beside the argon2id bound (hashes a second with the same parameters
 on every core, measured just before and just after each run, the mean counting), with the

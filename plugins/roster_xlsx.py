@@ -1,21 +1,26 @@
 """Roster source ``xlsx``: the first sheet of an Excel workbook, header in row 1.
 
-Read with openpyxl in read-only mode, which streams rows instead of loading
-the sheet. Cells arrive typed: dates as dates, numbers as numbers; the
-normalizers read a phone or policy stored as a number back as text.
+Read with python-calamine in a process of its own under a memory cap
+(:mod:`regapp_plugins.xlsx_fast`), and with openpyxl in read-only mode, which streams
+rows instead of loading the sheet, for whatever that cannot read. Cells arrive typed:
+dates as dates, numbers as numbers; the normalizers read a phone or policy stored as a
+number back as text.
 
 Before any XML is parsed the archive's own sizes are read: a workbook that would unpack
 past ``ROSTER_XLSX_MAX_UNPACKED`` bytes, or whose shared strings (which openpyxl holds in
 memory whole) pass ``ROSTER_XLSX_MAX_SHARED_STRINGS``, is refused (a zip bomb, issue 13);
 openpyxl parses with defusedxml (installed with regapp), so no entity tricks either.
 Rows are read as wide as the header, and a sheet whose empty cells up to its last one
-outnumber the workbook's bytes is refused as it is read (:func:`_rows`, issue 15).
+outnumber the workbook's bytes is refused as it is read (:func:`_table`, issue 15).
 """
 
 import contextlib
+import logging
 import warnings
 import zipfile
 from xml.etree.ElementTree import ParseError
+
+from regapp_plugins import xlsx_fast
 
 from regapp.adapters import (
     ContractEnvironment,
@@ -25,6 +30,10 @@ from regapp.adapters import (
 )
 from regapp.hookspecs import hookimpl
 
+log = logging.getLogger(__name__)
+
+#: the fast reader's address space; 0 reads with openpyxl alone
+DEFAULT_FAST_MEMORY = 512 * 2**20
 #: a workbook smaller than this many bytes unpacked may still hold this many cells
 FEWEST_CELLS_ALLOWED = 2**20
 #: what openpyxl raises on a workbook whose parts are not what they should be: a broken
@@ -40,11 +49,23 @@ class XlsxRosterSource(RosterSource):
     suffixes = (".xlsx", ".xlsm")
 
     def read(self, location):
+        most_cells = max(self._check_sizes(location), FEWEST_CELLS_ALLOWED)
+        memory = self.settings.get("ROSTER_XLSX_FAST_MEMORY", DEFAULT_FAST_MEMORY)
+        read_up_to = 0
+        if memory:
+            try:
+                yield from _table(xlsx_fast.lines(location, memory), most_cells)
+                return
+            except xlsx_fast.FastReadFailed as stop:
+                log.info("XLSX roster: the fast reader %s; openpyxl reads on", stop)
+                read_up_to = stop.last_line
+        yield from self._read_streaming(location, most_cells, read_up_to)
+
+    def _read_streaming(self, location, most_cells, read_up_to):
         # imported here: every process loads this plugin, few read a workbook (0.1–0.3 s)
         from openpyxl import load_workbook
         from openpyxl.utils.exceptions import InvalidFileException
 
-        most_cells = max(self._check_sizes(location), FEWEST_CELLS_ALLOWED)
         try:
             workbook = _quiet(lambda: load_workbook(location, read_only=True, data_only=True))
         except (OSError, InvalidFileException, *BROKEN) as exc:
@@ -52,7 +73,9 @@ class XlsxRosterSource(RosterSource):
         try:
             if not workbook.worksheets:
                 raise RosterUnreadable("в файле нет ни одного листа")
-            yield from _rows(workbook.worksheets[0], most_cells)
+            for line, row in _table(_lines(workbook.worksheets[0]), most_cells):
+                if line > read_up_to:
+                    yield line, row
         except BROKEN as exc:
             raise RosterUnreadable(f"файл повреждён: {exc}") from None
         finally:
@@ -76,31 +99,47 @@ class XlsxRosterSource(RosterSource):
         return unpacked
 
 
-def _rows(sheet, most_cells):
-    """``(line, row)`` for the sheet's rows, each as wide as its header. openpyxl gives a row
-    for every line up to the last cell, missing ones made of empty cells, each as wide as
-    the widest row: a workbook of a few KiB with one cell in the sheet's last corner,
-    XFD1048576, would give seventeen billion empty cells. Narrowed to the header, and
-    refused past ``most_cells`` cells in all (one a byte of the unpacked workbook: a
-    cell written takes more, so only cells never written come that far). Every row the
-    sheet holds, whatever its ``<dimension>`` says: openpyxl stops at the rows it names,
-    and a file whose writer left it stale lost the rest without a word."""
-    sheet.reset_dimensions()
-    header = [str(h).strip() if h is not None else "" for h in
-              next(_quietly(sheet.iter_rows(max_row=1, values_only=True)), ())]
-    while header and not header[-1]:
-        header.pop()
-    header = numbered_repeats(header)
+def _table(lines, most_cells):
+    """``(line, row)`` for a sheet's ``(line, cells)`` from line 1 (a line with no cells may
+    be left out), each row as wide as its header. openpyxl gives a line for every row up
+    to the last cell, missing ones made of empty cells, each as wide as the widest row: a
+    workbook of a few KiB with one cell in the sheet's last corner, XFD1048576, would give
+    seventeen billion empty cells. Narrowed to the header, and refused past
+    ``most_cells`` cells in all (one a byte of the unpacked workbook: a cell written
+    takes more, so only cells never written come that far)."""
+    first = next(lines, None)
+    header = numbered_repeats(_names(first[1] if first and first[0] == 1 else ()))
     if not header:
         raise RosterUnreadable("на первом листе нет строки заголовка")
-    rows = _quietly(sheet.iter_rows(min_row=2, max_col=len(header), values_only=True))
-    for line, cells in enumerate(rows, start=2):
-        if line * len(header) > most_cells:
+    last_allowed = most_cells // len(header)
+    for line, cells in lines:
+        if line > last_allowed:
             raise RosterUnreadable(
-                f"на листе пустые клетки тянутся далеко за таблицу (строка {line} и дальше): "
-                "удалите строки и столбцы за таблицей и сохраните файл заново")
+                f"на листе пустые клетки тянутся далеко за таблицу (строка {last_allowed + 1} "
+                "и дальше): удалите строки и столбцы за таблицей и сохраните файл заново")
+        cells = [*cells[:len(header)], *[None] * (len(header) - len(cells))]
         if any(c is not None and str(c).strip() for c in cells):
-            yield line, dict(zip(header, cells, strict=False))
+            yield line, dict(zip(header, cells, strict=True))
+
+
+def _names(cells):
+    """A header row's names, the empty ones after the last name dropped."""
+    names = [str(cell).strip() if cell is not None else "" for cell in cells]
+    while names and not names[-1]:
+        names.pop()
+    return names
+
+
+def _lines(sheet):
+    """openpyxl's lines of ``sheet``, each as wide as its header. Every row the sheet holds,
+    whatever its ``<dimension>`` says: openpyxl stops at the rows it names, and a file
+    whose writer left it stale lost the rest without a word."""
+    sheet.reset_dimensions()
+    header = next(_quietly(sheet.iter_rows(max_row=1, values_only=True)), ())
+    yield 1, header
+    if width := len(_names(header)):
+        rows = _quietly(sheet.iter_rows(min_row=2, max_col=width, values_only=True))
+        yield from enumerate(rows, start=2)
 
 
 def _quietly(rows):

@@ -69,6 +69,8 @@ DEFAULTS = {
     # XLSX rosters: refused before parsing when they would unpack past these (zip bombs)
     "ROSTER_XLSX_MAX_UNPACKED": 512 * 2**20,
     "ROSTER_XLSX_MAX_SHARED_STRINGS": 128 * 2**20,
+    # XLSX rosters: the fast reader's memory cap (a child process); 0 streams with openpyxl
+    "ROSTER_XLSX_FAST_MEMORY": 512 * 2**20,
     # durable delivery (R26): attempts and the first back-off, doubled each time
     "DELIVERY_MAX_ATTEMPTS": 8,
     "DELIVERY_RETRY_DELAY": 30,
@@ -171,6 +173,7 @@ RANGES = {
     "REFUSAL_RETENTION_DAYS": (1, 3660, True),
     "ROSTER_XLSX_MAX_UNPACKED": (1, 2**40, True),
     "ROSTER_XLSX_MAX_SHARED_STRINGS": (1, 2**40, True),
+    "ROSTER_XLSX_FAST_MEMORY": (0, 2**40, True),
     "DELIVERY_MAX_ATTEMPTS": (1, 100, True),
     "DELIVERY_RETRY_DELAY": (1, 86400, True),
     "DELIVERY_BATCH_SIZE": (1, 500, True),

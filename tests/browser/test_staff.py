@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.browser.person import press, type_into
-from tests.rosters import far_corner
+from tests.rosters import far_corner, typed_xlsx_people, write_xlsx
 
 DEMO_ROSTER_POLICY = "ДМС-2025-000101"
 
@@ -93,6 +93,22 @@ def test_an_operator_is_told_why_a_workbook_is_refused(page, portal, tmp_path):
         "Не получилось, ничего не изменено: на листе пустые клетки тянутся далеко за таблицу",
         timeout=60_000)
     expect(page.get_by_role("alert")).to_contain_text("удалите строки и столбцы за таблицей")
+
+
+def test_an_operator_loads_a_workbook_with_typed_cells(page, portal, tmp_path):
+    # issue 15: read by calamine in a process of its own, numbers and dates as Excel keeps them
+    sign_in_as(page, "Ольга Операторова (operator@insurer.example; группы: regapp-operators)")
+    rows = [[f"ДМС-2026-91000{n}", *row[1:]] for n, row in enumerate(typed_xlsx_people())]
+    page.goto("/staff/roster")
+    page.get_by_label("Файл списка застрахованных (CSV или XLSX)").set_input_files(
+        write_xlsx(tmp_path / "список.xlsx", rows))
+    press(page, "Проверить", most=10)
+    expect(page.get_by_role("status").first).to_contain_text("добавится 3", timeout=20_000)
+    press(page, "Загрузить", most=10)
+    expect(page.get_by_role("status").first).to_contain_text("Загружено: добавится 3",
+                                                              timeout=20_000)
+    page.goto("/staff/funnel")
+    expect(page.get_by_role("row", name="АО «Вектор»")).to_be_visible()
 
 
 def test_support_unlinks_gosuslugi_and_an_operator_reads_why_then_signs_out(page, portal):

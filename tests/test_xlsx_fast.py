@@ -1,0 +1,230 @@
+"""The XLSX roster's fast reader (python-calamine in a child process) gives what openpyxl
+gives, and leaves to openpyxl whatever it cannot read (issue 15).
+
+Hypothesis writes workbooks of the cells HR files hold (text, whole and fractional
+numbers, dates, booleans, empty cells) and the odd ones around them; each is read both
+ways through the roster source, and the fast way must have read it itself.
+"""
+
+import datetime as dt
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from regapp_plugins import roster_xlsx, xlsx_fast
+from regapp_plugins.roster_xlsx import XlsxRosterSource
+
+from regapp import roster, roster_rows
+from regapp.adapters import RosterUnreadable
+from regapp.normalize import Invalid
+from tests.rosters import PEOPLE, RU_HEADER, typed_xlsx_people, write_xlsx
+
+FAST = XlsxRosterSource({})
+STREAMING = XlsxRosterSource({"ROSTER_XLSX_FAST_MEMORY": 0})
+
+texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12).map(
+    lambda text: ILLEGAL_CHARACTERS_RE.sub("", text)).filter(lambda t: not t.startswith("="))
+cells = st.one_of(
+    st.none(), texts, st.sampled_from([c for row in PEOPLE for c in row]),
+    st.integers(-(2**62), 2**62), st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(), st.dates(dt.date(1900, 3, 1), dt.date(9999, 12, 31)),
+    st.datetimes(dt.datetime(1900, 3, 1), dt.datetime(9999, 12, 30)).map(
+        lambda moment: moment.replace(microsecond=moment.microsecond // 1000 * 1000)),
+    st.sampled_from([79161234567, 79161234567.0, "8 916 123-45-67", " Иванов ", "1.5",
+                     1234567890123456, 9007199254740993]))
+headers = st.one_of(st.just(RU_HEADER), st.lists(st.one_of(st.none(), texts), max_size=12))
+
+
+def _workbook(path, header, rows, at=(1, 1), epoch_1904=False):
+    workbook = Workbook()
+    sheet = workbook.active
+    if epoch_1904:
+        from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+        workbook.epoch = CALENDAR_MAC_1904
+    for row_number, cells_of_row in enumerate([header, *rows], start=at[0]):
+        for column, value in enumerate(cells_of_row, start=at[1]):
+            sheet.cell(row_number, column, value)
+    workbook.save(path)
+    return str(path)
+
+
+def _both(path):
+    """What the source gives either way, each cell with its type (1.0 == 1 in Python, but
+    a name read as «1.0» is not «1»), a refusal as its text. calamine reads a cell of ASCII
+    spaces alone as empty, which every field reads as empty anyway (:func:`_checked`)."""
+    outcomes = []
+    for source in (FAST, STREAMING):
+        try:
+            outcomes.append([(line, [(name, type(value), value) for name, value in
+                                     ((name, _spaces_empty(value)) for name, value in row.items())])
+                             for line, row in source.read(path)])
+        except RosterUnreadable as refusal:
+            outcomes.append(str(refusal))
+    return outcomes
+
+
+def _spaces_empty(value):
+    return None if isinstance(value, str) and value.strip(" \t\r\n") == "" else value
+
+
+def _checked(path, source):
+    """Each row as the import checks it: its fields, or why it is refused."""
+    try:
+        rows = list(source.read(path))
+    except RosterUnreadable as refusal:
+        return str(refusal)
+    mapping = roster.column_map(list(rows[0][1])) if rows else {}
+    checked = []
+    for line, row in rows:
+        try:
+            checked.append((line, roster_rows.parse_row(row, mapping)))
+        except Invalid as refusal:
+            checked.append((line, str(refusal)))
+    return checked
+
+
+@settings(max_examples=30, deadline=None)
+@given(headers, st.lists(st.lists(cells, max_size=12), max_size=6),
+       st.sampled_from([(1, 1), (1, 3), (3, 1)]), st.booleans())
+@example(RU_HEADER, typed_xlsx_people(), (1, 1), False)
+@example(RU_HEADER, typed_xlsx_people(), (1, 1), True)
+def test_the_fast_reader_gives_what_openpyxl_gives(tmp_path_factory, header, rows, at,
+                                                   epoch_1904):
+    path = _workbook(tmp_path_factory.mktemp("x") / "r.xlsx", header, rows, at, epoch_1904)
+    inexact = any(isinstance(cell, (int, float)) and not isinstance(cell, bool)
+                  and abs(cell) >= 2**53 for row in [header, *rows] for cell in row)
+    try:
+        list(xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY))
+        read_fast = True
+    except xlsx_fast.FastReadFailed:
+        read_fast = False
+    assert read_fast is not inexact  # left to openpyxl only where calamine may round
+    fast, streaming = _both(path)
+    assert fast == streaming
+    if header == RU_HEADER:
+        assert _checked(path, FAST) == _checked(path, STREAMING)
+
+
+NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+#: what Excel writes and openpyxl does not: shared strings (one in runs, one with its
+#: reading in phonetic runs, one kept with its spaces), a formula's cached text and number,
+#: an ISO date cell, a boolean, an inline string in runs
+EXCEL_STRINGS = (f'<sst {NS} count="4" uniqueCount="4"><si><t>ДМС-201</t></si>'
+                 '<si><r><t>Ива</t></r><r><rPr><b/></rPr><t>нов</t></r></si>'
+                 '<si><t>Иван</t><rPh sb="0" eb="1"><t>イ</t></rPh></si>'
+                 '<si><t xml:space="preserve"> ООО «Ромашка» </t></si></sst>')
+EXCEL_ROW = ('<row r="2"><c r="A2" t="s"><v>0</v></c><c r="B2" t="s"><v>1</v></c>'
+             '<c r="C2" t="s"><v>2</v></c><c r="D2" t="str"><f>A1</f><v>Иванович</v></c>'
+             '<c r="E2" t="d"><v>1985-02-01T00:00:00</v></c>'
+             '<c r="F2"><f>1+1</f><v>79161234567</v></c><c r="G2" t="b"><v>1</v></c>'
+             '<c r="H2" t="s"><v>3</v></c><c r="I2" t="inlineStr"><is><r><t>01.01.</t></r>'
+             '<r><t>2025</t></r></is></c></row>')
+
+
+def _rewritten(path, change):
+    with zipfile.ZipFile(path) as archive:
+        parts = {item.filename: archive.read(item) for item in archive.infolist()}
+    change(parts)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _as_excel_writes(parts):
+    import re
+
+    parts["xl/sharedStrings.xml"] = EXCEL_STRINGS.encode()
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(b"</Types>", (
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>'))
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", (b'<Relationship Type="http://schemas.openxmlformats.org/'
+                              b'officeDocument/2006/relationships/sharedStrings" '
+                              b'Target="sharedStrings.xml" Id="rId9" /></Relationships>'))
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    parts["xl/worksheets/sheet1.xml"] = re.sub(r'<row r="2".*?</row>', EXCEL_ROW, sheet).encode()
+
+
+def test_cells_as_excel_writes_them_read_the_same_either_way(tmp_path):
+    path = _rewritten(write_xlsx(tmp_path / "excel.xlsx", PEOPLE), _as_excel_writes)
+    list(xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY))  # read, not left to openpyxl
+    fast, streaming = _both(path)
+    assert fast == streaming
+    expected = ["ДМС-201", "Иванов", "Иван", "Иванович", dt.datetime(1985, 2, 1), 79161234567,
+                True, " ООО «Ромашка» ", "01.01.2025", None]
+    assert fast[0] == (2, [(name, type(value), value)
+                           for name, value in zip(RU_HEADER, expected, strict=True)])
+
+
+def test_an_error_cell_is_left_to_openpyxl_which_reads_its_text(tmp_path):
+    # calamine reads #N/A as an empty cell: a patronymic lost from a failed lookup would
+    # load as none, where the row must be refused with its reason
+    cell = '<c r="D2" t="inlineStr"><is><t>Иванович</t></is></c>'.encode()
+
+    def failed_lookup(parts):
+        assert cell in parts["xl/worksheets/sheet1.xml"]
+        parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(
+            cell, b'<c r="D2" t="e"><v>#N/A</v></c>')
+
+    path = _rewritten(write_xlsx(tmp_path / "e.xlsx", PEOPLE), failed_lookup)
+    with pytest.raises(xlsx_fast.FastReadFailed):
+        list(xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY))
+    rows = dict(FAST.read(path))
+    assert rows[2]["Отчество"] == "#N/A" and rows[3]["Отчество"] == "Петровна"
+
+
+def test_a_sheet_past_the_memory_cap_is_read_by_openpyxl(tmp_path):
+    path = write_xlsx(tmp_path / "r.xlsx", PEOPLE)
+    with pytest.raises(xlsx_fast.FastReadFailed):
+        list(xlsx_fast.lines(path, 8 * 2**20))  # less than Python itself takes
+    capped = XlsxRosterSource({"ROSTER_XLSX_FAST_MEMORY": 8 * 2**20})
+    assert list(capped.read(path)) == list(STREAMING.read(path)) != []
+
+
+def test_a_reader_that_stops_midway_is_followed_by_openpyxl_from_the_next_line(
+        tmp_path, monkeypatch):
+    # a child killed after two lines (out of memory, a restart): nothing read twice, none lost
+    path = write_xlsx(tmp_path / "r.xlsx", PEOPLE)
+    real = xlsx_fast.lines
+
+    def stops(location, memory):
+        given = real(location, memory)
+        for _ in range(3):  # the header and two people
+            line, cells = next(given)
+            yield line, cells
+        given.close()
+        raise xlsx_fast.FastReadFailed(line, -9)
+
+    monkeypatch.setattr(xlsx_fast, "lines", stops)
+    assert list(FAST.read(path)) == list(STREAMING.read(path))
+    assert [line for line, _ in FAST.read(path)] == [2, 3, 4]
+
+
+def _children():
+    """This process's children still running (a zombie is not)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.append(stat.parent.name)
+    return found
+
+
+def test_the_child_is_gone_when_the_reader_is_left(tmp_path):
+    # an import that stops at a bad file's refusal, or a job cancelled, leaves no reader
+    path = write_xlsx(tmp_path / "r.xlsx", PEOPLE)
+    lines = xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY)
+    next(lines)
+    assert _children()
+    lines.close()
+    assert _children() == []
