@@ -6,11 +6,13 @@ Plain Python over the models: the queue's task calls :func:`run`; tests call it 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import secrets
+import threading
 import time
 
 from flask import current_app
@@ -27,6 +29,9 @@ KINDS = ("roster_check", "roster_load", "invitations")
 MAX_UPLOAD = 256 * 2**20
 #: how long an upload checked but not loaded is kept
 UPLOADS_KEPT = dt.timedelta(days=1)
+#: a running job's worker says so this often (seconds); one silent for LEASE has ended
+BEAT = 5
+LEASE = 60
 
 log = logging.getLogger(__name__)
 
@@ -54,27 +59,34 @@ def start(kind, staff, path="", filename=""):
     return job
 
 
-def state(job_id, queue):
-    """``(job, rows read so far)`` for the page, or ``(None, 0)``."""
+def state(job_id, queue, now=None):
+    """``(job, rows read so far)`` for the page, or ``(None, 0)``. A running job whose
+    worker has not beaten for :data:`LEASE` ended with it (killed, out of memory, a
+    restart): it is marked failed, so the page stops waiting for it."""
     job = StaffJob.get_or_none(StaffJob.id == job_id)
+    if job and job.status == "running" and _lost(job, queue, now or time.time()):
+        log.error("staff job %s (%s): its worker stopped beating", job.id, job.kind)
+        _finish(job, "failed", error=_failure_text(job, "staff.job_lost"), only_running=True)
+        job = StaffJob.get_by_id(job_id)
     return job, (queue.job_progress(job_id) if job else 0)
 
 
 def run(job_id, queue):
-    """Do the job; its report or its failure goes on its row."""
+    """Do the job, beating while it runs; its report or its failure goes on its row."""
     job = StaffJob.get_by_id(job_id)
-    StaffJob.update(status="running").where(StaffJob.id == job.id).execute()
-    try:
-        result = _WORK[job.kind](job, lambda rows: queue.note_progress(job.id, rows))
-    except (RosterUnreadable, UnknownAdapter) as exc:
-        _finish(job, "failed", error=str(exc))
-    except Exception:
-        # a fault of ours, not the file's: the page stops waiting for a job no worker holds
-        log.exception("staff job %s (%s) failed", job.id, job.kind)
-        _finish(job, "failed", error=text("staff.job_fault", job=job.id) + (
-            text("staff.job_fault.invitations") if job.kind == "invitations" else ""))
-    else:
-        _finish(job, "done", result=json.dumps(result, ensure_ascii=False))
+    with _beating(job.id, queue):
+        StaffJob.update(status="running").where(StaffJob.id == job.id).execute()
+        try:
+            result = _WORK[job.kind](job, lambda rows: queue.note_progress(job.id, rows))
+        except (RosterUnreadable, UnknownAdapter) as exc:
+            _finish(job, "failed", error=str(exc))
+        except Exception:
+            # a fault of ours, not the file's: the page stops waiting for a job no worker holds
+            log.exception("staff job %s (%s) failed", job.id, job.kind)
+            _finish(job, "failed", error=_failure_text(job, "staff.job_fault"))
+        else:
+            _finish(job, "done", result=json.dumps(result, ensure_ascii=False))
+    queue.last_beat(job.id, forget=True)
     if job.kind == "roster_load" and job.path and os.path.exists(job.path):
         os.remove(job.path)  # loaded: the file's people are in the database now
 
@@ -91,10 +103,47 @@ def forget_uploads(instance_path, older_than=UPLOADS_KEPT, now=None):
     return gone
 
 
-def _finish(job, status, result="", error=""):
+def _finish(job, status, result="", error="", only_running=False):
+    which = StaffJob.id == job.id
+    if only_running:  # not over a finish the worker wrote meanwhile
+        which &= StaffJob.status == "running"
     with write_transaction():
-        StaffJob.update(status=status, result=result, error=error, finished_at=utcnow()).where(
-            StaffJob.id == job.id).execute()
+        StaffJob.update(status=status, result=result, error=error,
+                        finished_at=utcnow()).where(which).execute()
+
+
+def _failure_text(job, key):
+    """Why a job failed, in the page's words; invitations add that some may have gone."""
+    return text(key, job=job.id) + (
+        text("staff.job_fault.invitations") if job.kind == "invitations" else "")
+
+
+@contextlib.contextmanager
+def _beating(job_id, queue):
+    """The job's beat every :data:`BEAT` seconds from a thread of its own, from before the
+    job is marked running (so a running job always has one) until it ends. In the queue's
+    storage, not the database, where the work's own transaction would hold it up."""
+    done = threading.Event()
+
+    def beat():
+        while True:
+            queue.beat(job_id)
+            if done.wait(BEAT):
+                return
+
+    thread = threading.Thread(target=beat, name=f"beat-{job_id}", daemon=True)
+    queue.beat(job_id)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _lost(job, queue, now):
+    beat = queue.last_beat(job.id)
+    return beat is None or now - beat > LEASE
 
 
 def _roster(job, progress, dry_run):

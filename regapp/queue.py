@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 from flask import current_app
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
@@ -52,6 +53,14 @@ class DeliveryQueue:
 
     def job_progress(self, job_id):
         return self.huey.get(f"regapp.job.{job_id}", peek=True) or 0
+
+    def beat(self, job_id):
+        """A running job's sign of life, beside its progress (:func:`regapp.jobs.run`)."""
+        self.huey.put(f"regapp.job.{job_id}.beat", time.time())
+
+    def last_beat(self, job_id, forget=False):
+        """When the job's worker last said it was at it (a Unix time), or ``None``."""
+        return self.huey.get(f"regapp.job.{job_id}.beat", peek=not forget)
 
     def _job_task(self, job_id):
         from regapp import jobs

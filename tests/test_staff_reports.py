@@ -277,3 +277,56 @@ def test_a_roster_with_a_very_long_name_is_taken(app, client):  # PostgreSQL's v
                                              name)}, content_type="multipart/form-data")
     assert checked.status_code == 303
     assert "добавится 1" in operator.get(checked.headers["Location"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("kind", ["roster_load", "invitations"])
+def test_a_job_whose_worker_ended_is_failed_not_running_for_ever(app, client, caplog, kind):
+    # a worker killed mid-job (out of memory, a restart) left it «running», the page polling
+    # for ever: jobs had no lease the way messages do
+    import time
+
+    from regapp import jobs
+    from regapp.models import StaffJob
+    from tests.test_staff import signed_in_as
+
+    operator = signed_in_as(app, client, "operator")
+    queue = app.extensions["regapp.queue"]
+    job = StaffJob.create(id=f"lost-{kind}", kind=kind, staff="operator", status="running",
+                          filename="list.csv")
+    queue.beat(job.id)
+    assert 'hx-trigger="every 1s"' in operator.get(f"/staff/jobs/{job.id}").get_data(
+        as_text=True)  # beaten a moment ago: still at it
+    queue.huey.put(f"regapp.job.{job.id}.beat", time.time() - jobs.LEASE - 1)
+    report = operator.get(f"/staff/jobs/{job.id}").get_data(as_text=True)
+    assert "задача прервалась: её обработчик остановился" in report
+    assert ("ничего не изменено" in report) == (kind == "roster_load")  # one transaction
+    assert ("отправьте снова" in report) == (kind == "invitations")
+    assert 'hx-trigger="every 1s"' not in report
+    assert f"staff job {job.id}" in caplog.text
+
+
+def test_a_running_job_beats_until_it_ends(app, monkeypatch, tmp_path):
+    import time
+
+    from regapp import jobs, roster
+    from regapp.models import StaffJob
+
+    queue = app.extensions["regapp.queue"]
+    monkeypatch.setattr(jobs, "BEAT", 0.05)
+    seen = []
+
+    def slow_import(source, location, dry_run=False, progress=None):
+        seen.append(queue.last_beat(job.id))
+        time.sleep(0.3)
+        seen.append(queue.last_beat(job.id))
+        seen.append(jobs.state(job.id, queue, now=time.time() + jobs.LEASE - 1)[0].status)
+        return roster.ImportReport()
+
+    monkeypatch.setattr(roster, "import_roster", slow_import)
+    job = StaffJob.create(id="slow", kind="roster_check", staff="operator",
+                          path=write_csv(tmp_path / "list.csv", [person("U1")]),
+                          filename="list.csv")
+    jobs.run(job.id, queue)
+    assert seen[0] is not None and seen[1] > seen[0] and seen[2] == "running"
+    assert StaffJob.get_by_id(job.id).status == "done"
+    assert queue.last_beat(job.id) is None  # nothing left in the queue's storage
