@@ -53,10 +53,13 @@ class FastReadFailed(Exception):
 def lines(location, memory):
     """``(line, cells)`` for the first worksheet's rows that hold a cell, from a child
     process reading with calamine; raises :class:`FastReadFailed` when it could not."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", __name__, str(location), str(memory)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        env={**os.environ, "MALLOC_ARENA_MAX": "1"})  # one arena: its reservations count
+    try:  # -P: nothing in the working folder stands in for a module the child imports
+        child = subprocess.Popen(
+            [sys.executable, "-P", "-m", __name__, str(location), str(memory)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            env={**os.environ, "MALLOC_ARENA_MAX": "1"})  # one arena: its reservations count
+    except OSError as exc:  # no interpreter to start (an embedded one), no process left
+        raise FastReadFailed(0, exc.errno) from None
     last = 0
     try:
         for text in child.stdout:

@@ -229,3 +229,12 @@ def test_the_child_is_gone_when_the_reader_is_left(tmp_path):
     assert set(_children()) - before
     lines.close()
     assert set(_children()) - before == set()
+
+
+def test_no_interpreter_to_start_leaves_the_workbook_to_openpyxl(tmp_path, monkeypatch):
+    # embedded Python (sys.executable empty), or no process left to start: read all the same
+    path = write_xlsx(tmp_path / "r.xlsx", PEOPLE)
+    monkeypatch.setattr(xlsx_fast.sys, "executable", str(tmp_path / "no-python"))
+    with pytest.raises(xlsx_fast.FastReadFailed):
+        next(xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY))
+    assert [line for line, _ in FAST.read(path)] == [2, 3, 4]
