@@ -72,11 +72,19 @@ def lines(location, memory):
             for last, cells in batch:
                 yield last, cells
         child.stdout.close()
-        raise FastReadFailed(last, child.wait(timeout=10))
+        raise FastReadFailed(last, _ended(child))
     finally:
         child.kill()
         child.stdout.close()
         child.wait()
+
+
+def _ended(child):
+    """How the child ended, given a moment to end once its output is closed."""
+    try:
+        return child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _decoded(value):

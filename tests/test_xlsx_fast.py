@@ -7,7 +7,9 @@ ways through the roster source, and the fast way must have read it itself.
 """
 
 import datetime as dt
+import logging
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -138,8 +140,6 @@ def _rewritten(path, change):
 
 
 def _as_excel_writes(parts):
-    import re
-
     parts["xl/sharedStrings.xml"] = EXCEL_STRINGS.encode()
     parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(b"</Types>", (
         b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
@@ -238,3 +238,22 @@ def test_no_interpreter_to_start_leaves_the_workbook_to_openpyxl(tmp_path, monke
     with pytest.raises(xlsx_fast.FastReadFailed):
         next(xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY))
     assert [line for line, _ in FAST.read(path)] == [2, 3, 4]
+
+
+def test_a_child_killed_midway_loses_no_row_and_repeats_none(tmp_path, caplog):
+    # the real fault: SIGKILL while rows are still to come (the pipe holds a few batches)
+    import signal
+
+    caplog.set_level(logging.INFO, "regapp_plugins.roster_xlsx")
+    path = write_xlsx(tmp_path / "big.xlsx", [
+        [f"ДМС-{n:05d}", *PEOPLE[n % 3][1:]] for n in range(5 * xlsx_fast.BATCH)])
+    before = set(_children())
+    rows = FAST.read(path)
+    read = [next(rows)]
+    (child,) = set(_children()) - before
+    os.kill(int(child), signal.SIGKILL)
+    read.extend(rows)
+    assert read == list(STREAMING.read(path))
+    assert [line for line, _ in read] == list(range(2, 5 * xlsx_fast.BATCH + 2))
+    stopped = re.search(r"stopped after line (\d+), exit code -9", caplog.text)
+    assert stopped and 2 <= int(stopped[1]) < 5 * xlsx_fast.BATCH  # midway, not at the end
