@@ -14,6 +14,11 @@ Cells reach the import as openpyxl gives them: an empty cell as ``None``, a whol
 as ``int``, a date as a ``datetime``; a cell of ASCII spaces alone as empty (calamine's
 reading, and every field's).
 
+On a workbook no spreadsheet program writes the two may part, neither reading anything
+the file does not hold: calamine places a cell by its own reference where openpyxl
+trusts its row's (a row numbered 99999999999 around cell A2), and gives the text of a
+number or date cell that holds none where openpyxl calls the whole file damaged.
+
     python -m regapp_plugins.xlsx_fast WORKBOOK MEMORY_BYTES
 """
 
