@@ -4,11 +4,13 @@ calamine reads a workbook about twenty times faster than openpyxl, but it holds 
 sheet (about 1 KiB a row) and a workbook of a few KiB with a cell in the sheet's far
 corner makes it ask for hundreds of GiB at once, which ends its process. So it runs in a
 child whose address space is capped (``ROSTER_XLSX_FAST_MEMORY``; its CPU time too),
-and hands the rows back as lines of JSON (nothing that runs code, as pickle would).
-Whatever it cannot do, a sheet too big for the cap, a workbook it cannot read, an error
-cell (#N/A: calamine reads it as empty, where the row must be refused), a number a float
-may have rounded, the child's end midway, leaves the rest to openpyxl, which streams and
-decides every refusal.
+and hands the rows back as lines of JSON (nothing that runs code, as pickle would). A
+sheet past ``SLICE_BYTES`` of XML is read a slice of rows at a time, each slice a
+workbook of its own with the original's strings and styles, so the child holds a slice,
+never the sheet. Whatever it cannot do, a slice too big for the cap, a workbook it
+cannot read, an error cell (#N/A: calamine reads it as empty, where the row must be
+refused), a number a float may have rounded, the child's end midway, leaves the rest to
+openpyxl, which streams and decides every refusal.
 
 Cells reach the import as openpyxl gives them: an empty cell as ``None``, a whole number
 as ``int``, a date as a ``datetime``; a cell of ASCII spaces alone as empty (calamine's
@@ -23,8 +25,10 @@ number or date cell that holds none where openpyxl calls the whole file damaged.
 """
 
 import datetime as dt
+import io
 import json
 import os
+import posixpath
 import re
 import resource
 import subprocess
@@ -33,6 +37,11 @@ import zipfile
 
 #: an error cell in a sheet's XML: <c r="A1" t="e">
 _ERROR_CELL = re.compile(rb"""\st\s*=\s*["']e["']""")
+_DIMENSION = re.compile(rb"<dimension\b[^>]*>")
+#: a row that does not say its number (its place is its order)
+_ROW_UNNUMBERED = re.compile(rb"<row(?![^>]*\sr\s*=)[\s>/]")
+#: a sheet whose XML is larger is read a slice of rows at a time (about 25,000 rows)
+SLICE_BYTES = 16 * 2**20
 _CHUNK = 2**20
 #: a sheet the cap lets in reads in seconds; a workbook that keeps calamine longer is
 #: left to openpyxl, which refuses what should be
@@ -55,12 +64,12 @@ class FastReadFailed(Exception):
         self.code = code
 
 
-def lines(location, memory):
+def lines(location, memory, slice_bytes=SLICE_BYTES):
     """``(line, cells)`` for the first worksheet's rows that hold a cell, from a child
     process reading with calamine; raises :class:`FastReadFailed` when it could not."""
     try:  # -P: nothing in the working folder stands in for a module the child imports
         child = subprocess.Popen(
-            [sys.executable, "-P", "-m", __name__, str(location), str(memory)],
+            [sys.executable, "-P", "-m", __name__, str(location), str(memory), str(slice_bytes)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             env={**os.environ, "MALLOC_ARENA_MAX": "1"})  # one arena: its reservations count
     except OSError as exc:  # no interpreter to start (an embedded one), no process left
@@ -113,8 +122,9 @@ def _encoded(value):
     raise TypeError(type(value).__name__)
 
 
-class _Inexact(Exception):
-    """A number calamine may have rounded."""
+class _Left(Exception):
+    """What calamine cannot be trusted with, from here on left to openpyxl: a number it may
+    have rounded, a workbook with no worksheet, a sheet that will not slice."""
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=_encoded)
@@ -125,7 +135,7 @@ def _as_openpyxl(value):
         return value or None
     if type(value) is float:
         if abs(value) >= _EXACT:
-            raise _Inexact
+            raise _Left  # a number calamine may have rounded
         if value.is_integer():  # as Excel writes it, «3», which openpyxl reads as 3
             return int(value)
     return value
@@ -149,23 +159,15 @@ def _part_has_error(archive, entry):
     return False
 
 
-def _main(location, memory):
+def _main(location, memory, slice_bytes=SLICE_BYTES):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of a sheet's cells
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
-    from python_calamine import CalamineWorkbook, SheetTypeEnum
-
     if _has_error_cells(location):
         return 3
-    workbook = CalamineWorkbook.from_path(location)
-    kinds = [sheet.typ for sheet in workbook.sheets_metadata]
-    if SheetTypeEnum.WorkSheet not in kinds:
-        return 3
-    sheet = workbook.get_sheet_by_index(kinds.index(SheetTypeEnum.WorkSheet))
-    top, left = sheet.start or (0, 0)
     batch = []
     try:
-        for line, row in enumerate(sheet.iter_rows(), start=top + 1):
+        for line, left, row in _rows(location, slice_bytes):
             cells = [None] * left + [_as_openpyxl(value) for value in row]
             while cells and cells[-1] is None:
                 cells.pop()
@@ -174,12 +176,151 @@ def _main(location, memory):
             if len(batch) == BATCH:
                 _write(batch)
                 batch = []
-    except _Inexact:
+    except _Left:
         _write(batch)
         return 3  # openpyxl reads on from this line
     _write(batch)
     _write(_END)
     return 0
+
+
+def _rows(location, slice_bytes):
+    """``(line, its first cell's column, cells)`` for the first worksheet's rows: the whole
+    sheet at once, or, when its XML passes ``slice_bytes``, a slice of rows at a time, each
+    in a workbook of its own (the original's parts but the other sheets), so that memory
+    holds a slice, never the sheet."""
+    from python_calamine import CalamineWorkbook
+
+    with zipfile.ZipFile(location) as archive:
+        found = _first_worksheet(archive)
+        if found and archive.getinfo(found[1]).file_size > slice_bytes:
+            index, part = found
+            parts = _parts_beside(archive)
+            for piece in _slices(archive, part, slice_bytes):
+                rows = _rows_of(CalamineWorkbook.from_filelike(_zipped(parts, part, piece)),
+                                index)
+                piece = None  # the slice's XML is read: let it go
+                yield from rows
+            return
+    yield from _rows_of(CalamineWorkbook.from_path(location))
+
+
+def _rows_of(workbook, index=None):
+    """The rows of the workbook's sheet ``index`` (its first worksheet when ``None``), from
+    the sheet's first cell: numbered from its row, their cells from its column."""
+    from python_calamine import SheetTypeEnum
+
+    kinds = [sheet.typ for sheet in workbook.sheets_metadata]
+    if index is None and SheetTypeEnum.WorkSheet in kinds:
+        index = kinds.index(SheetTypeEnum.WorkSheet)
+    if index is None or kinds[index] != SheetTypeEnum.WorkSheet:
+        raise _Left  # openpyxl says what the workbook holds instead
+    sheet = workbook.get_sheet_by_index(index)
+    top, left = sheet.start or (0, 0)
+    rows = sheet.to_python(skip_empty_area=True)
+    del sheet, workbook  # calamine's own copy of the cells goes
+    for line, row in enumerate(rows, start=top + 1):
+        yield line, left, row
+
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELATIONSHIP = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_PACKAGE = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+#: the parts a slice's workbook needs beside its sheet: the sheet list, the strings,
+#: the number formats that make a number a date
+_BESIDE = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml",
+           "xl/_rels/workbook.xml.rels", "xl/styles.xml", "xl/sharedStrings.xml")
+
+
+def _first_worksheet(archive):
+    """``(its index among the sheets, its part)`` for the workbook's first worksheet, or
+    ``None`` when the workbook is not laid out as Excel lays it out."""
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        sheets = fromstring(archive.read("xl/workbook.xml")).iter(f"{_MAIN}sheet")
+        links = fromstring(archive.read("xl/_rels/workbook.xml.rels")).iter(
+            f"{_PACKAGE}Relationship")
+    except (KeyError, ValueError, SyntaxError):
+        return None
+    targets = {link.get("Id"): link for link in links}
+    for index, sheet in enumerate(sheets):
+        link = targets.get(sheet.get(_RELATIONSHIP))
+        if link is not None and link.get("Type", "").endswith("/worksheet"):
+            target = link.get("Target", "")
+            part = target[1:] if target.startswith("/") else posixpath.normpath("xl/" + target)
+            return (index, part) if part in archive.namelist() else None
+    return None
+
+
+def _parts_beside(archive):
+    names = set(archive.namelist())
+    return {name: archive.read(name) for name in _BESIDE if name in names}
+
+
+def _slices(archive, part, size):
+    """The sheet's XML cut into sheets of about ``size`` bytes of whole rows, each with the
+    sheet's own head (its ``<dimension>`` left out: calamine would size every slice by it).
+    Rows after the first slice must say their number, or they would count from 1 again."""
+    with archive.open(part) as stream:
+        head, text, first = None, b"", True
+        while head is None and (chunk := stream.read(_CHUNK)):
+            head, text = _head(text + chunk, size)
+        if head is None:
+            raise _Left
+        while True:
+            chunk = stream.read(_CHUNK)
+            text += chunk
+            while len(text) > size and (cut := _last_row_end(text, size)) > 0:
+                yield _sheet(head, text[:cut], first)
+                text, first = text[cut:], False
+            if not chunk:
+                break
+        end = text.find(b"</sheetData>")
+        if end < 0:
+            raise _Left
+        if text[:end].strip():
+            yield _sheet(head, text[:end], first)
+
+
+def _last_row_end(text, size):
+    """Where the last row ending within ``size`` bytes ends (the first row's end, should it
+    be longer), or 0 while no row has ended."""
+    cut = text.rfind(b"</row>", 0, size)
+    if cut < 0:
+        cut = text.find(b"</row>")
+    return cut + 6 if cut >= 0 else 0
+
+
+def _head(text, size):
+    """``(the sheet's XML up to its rows, the rest)``, or ``(None, text)`` while unseen."""
+    start = text.find(b"<sheetData")
+    end = text.find(b">", start)
+    if start < 0 or end < 0:
+        if len(text) > size:
+            raise _Left  # no rows where Excel puts them (a prefixed namespace: <x:row>)
+        return None, text
+    if text[end - 1:end] == b"/":
+        raise _Left  # <sheetData/>: nothing to slice
+    return _DIMENSION.sub(b"", text[:end + 1]), text[end + 1:]
+
+
+def _sheet(head, rows, first):
+    if not first and _ROW_UNNUMBERED.search(rows):
+        raise _Left
+    return head + rows + b"</sheetData></worksheet>"
+
+
+def _zipped(parts, part, sheet):
+    """A workbook of ``parts`` with ``sheet`` as its ``part``, stored (not compressed), to
+    be read from its start."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+        archive.writestr(part, sheet)
+    out.seek(0)
+    return out
 
 
 def _write(batch):
@@ -188,4 +329,4 @@ def _write(batch):
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1], int(sys.argv[2])))
+    sys.exit(_main(sys.argv[1], *map(int, sys.argv[2:])))
