@@ -33,6 +33,7 @@ import re
 import resource
 import subprocess
 import sys
+import threading
 import zipfile
 
 #: an error cell in a sheet's XML: <c r="A1" t="e">
@@ -42,6 +43,10 @@ _DIMENSION = re.compile(rb"<dimension\b[^>]*>")
 _ROW_UNNUMBERED = re.compile(rb"<row(?![^>]*\sr\s*=)[\s>/]")
 #: a sheet whose XML is larger is read a slice of rows at a time (about 25,000 rows)
 SLICE_BYTES = 16 * 2**20
+#: a slice's cells, empty ones included, taken at once (25,000 rows of 160 columns)
+SLICE_CELLS = 4 * 2**20
+#: a child that says nothing for this long has hung (a pyo3 panic out of memory does)
+IDLE_SECONDS = 30
 _CHUNK = 2**20
 #: a sheet the cap lets in reads in seconds; a workbook that keeps calamine longer is
 #: left to openpyxl, which refuses what should be
@@ -74,9 +79,10 @@ def lines(location, memory, slice_bytes=SLICE_BYTES):
             env={**os.environ, "MALLOC_ARENA_MAX": "1"})  # one arena: its reservations count
     except OSError as exc:  # no interpreter to start (an embedded one), no process left
         raise FastReadFailed(0, exc.errno) from None
-    last = 0
+    last, heard = 0, _watch(child)
     try:
         for text in child.stdout:
+            heard.set()
             try:
                 batch = json.loads(text, object_hook=_decoded)
             except ValueError:  # a line cut short: the child ended as it wrote
@@ -88,9 +94,30 @@ def lines(location, memory, slice_bytes=SLICE_BYTES):
         child.stdout.close()
         raise FastReadFailed(last, _ended(child))
     finally:
+        heard.done = True
+        heard.set()  # the watch ends
         child.kill()
         child.stdout.close()
         child.wait()
+
+
+class _Heard(threading.Event):
+    done = False  # the reading is over: the watch ends without a kill
+
+
+def _watch(child):
+    """An event to set whenever the child speaks; a thread kills the child once it has
+    been silent for :data:`IDLE_SECONDS`, its output then ending as a death's would."""
+    heard = _Heard()
+
+    def watch():
+        while heard.wait(IDLE_SECONDS) and not heard.done:
+            heard.clear()
+        if not heard.done:
+            child.kill()
+
+    threading.Thread(target=watch, name="xlsx-fast-watch", daemon=True).start()
+    return heard
 
 
 def _ended(child):
@@ -206,17 +233,26 @@ def _rows(location, slice_bytes):
 
 
 def _rows_of(workbook, index=None):
-    """The rows of the workbook's sheet ``index`` (its first worksheet when ``None``), from
-    the sheet's first cell: numbered from its row, their cells from its column."""
+    """The rows of the workbook's sheet ``index`` (its first worksheet when ``None``): the
+    whole sheet row by row as python-calamine gives them, from the sheet's first row (its
+    empty ones before the data too) and the data's first column; a slice at once from its
+    first cell, the empty rows before it skipped (each slice would give them all again)."""
     from python_calamine import SheetTypeEnum
 
     kinds = [sheet.typ for sheet in workbook.sheets_metadata]
-    if index is None and SheetTypeEnum.WorkSheet in kinds:
+    whole = index is None
+    if whole and SheetTypeEnum.WorkSheet in kinds:
         index = kinds.index(SheetTypeEnum.WorkSheet)
     if index is None or kinds[index] != SheetTypeEnum.WorkSheet:
         raise _Left  # openpyxl says what the workbook holds instead
     sheet = workbook.get_sheet_by_index(index)
     top, left = sheet.start or (0, 0)
+    if whole:
+        for line, row in enumerate(sheet.iter_rows(), start=1):
+            yield line, left, row
+        return
+    if sheet.height * sheet.width > SLICE_CELLS:
+        raise _Left  # mostly the empty cells up to a far one: openpyxl refuses the sheet
     rows = sheet.to_python(skip_empty_area=True)
     del sheet, workbook  # calamine's own copy of the cells goes
     for line, row in enumerate(rows, start=top + 1):

@@ -110,3 +110,21 @@ def all_at_once(guess, count=12):
         thread.join(60)
     assert len(results) == count
     return results
+
+
+def ends(work, seconds=120):
+    """``work()``'s outcome (its value, or the exception it raised), failing if it has not
+    ended in ``seconds``: a hang's test, not a speed's (each ends in well under a second)."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(work())
+        except Exception as exc:  # noqa: BLE001 (the outcome the test looks at)
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still reading after {seconds} s"
+    return outcome[0]

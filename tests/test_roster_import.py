@@ -10,6 +10,7 @@ from regapp import roster_workers, roster_writers
 from regapp.adapters import RosterUnreadable
 from regapp.models import RosterRecord
 from regapp.roster import import_roster
+from tests.helpers import ends
 from tests.rosters import (
     EN_HEADER,
     PEOPLE,
@@ -350,24 +351,6 @@ def test_an_xlsx_that_would_unpack_too_far_is_refused_before_parsing(app, tmp_pa
     assert RosterRecord.select().count() == 0
 
 
-def _ends(work, seconds=120):
-    """``work()``'s outcome (its value, or the exception it raised), failing if it has not
-    ended in ``seconds``: a hang's test, not a speed's (each ends in well under a second)."""
-    outcome = []
-
-    def run():
-        try:
-            outcome.append(work())
-        except Exception as exc:  # noqa: BLE001 (the outcome the test looks at)
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert outcome, f"still reading after {seconds} s"
-    return outcome[0]
-
-
 @pytest.mark.parametrize("corner", ["XFD1048576", "K1048576", "A1048576"])
 def test_an_xlsx_with_a_cell_in_the_far_corner_is_refused_not_read_forever(app, tmp_path,
                                                                          corner):
@@ -375,7 +358,7 @@ def test_an_xlsx_with_a_cell_in_the_far_corner_is_refused_not_read_forever(app, 
     # billion for XFD1048576, from 9 KiB); the reader counted them all, at full CPU, for hours
     path = far_corner(tmp_path / "far.xlsx", corner)
     source = app.extensions["regapp.adapters"].roster_source("xlsx")
-    outcome = _ends(lambda: list(source.read(path)))
+    outcome = ends(lambda: list(source.read(path)))
     assert isinstance(outcome, RosterUnreadable) and "пустые клетки" in str(outcome), outcome
     with pytest.raises(RosterUnreadable, match="удалите строки и столбцы за таблицей"):
         import_roster(source, path)

@@ -24,6 +24,7 @@ from regapp_plugins.roster_xlsx import XlsxRosterSource
 from regapp import roster, roster_rows
 from regapp.adapters import RosterUnreadable
 from regapp.normalize import Invalid
+from tests.helpers import ends
 from tests.rosters import PEOPLE, RU_HEADER, typed_xlsx_people, write_xlsx
 
 FAST = XlsxRosterSource({})
@@ -303,3 +304,30 @@ def test_rows_that_do_not_say_their_number_are_not_sliced(tmp_path):
     assert stop.value.code == 3 and stop.value.last_line > 1  # the first slice was read
     assert len(_read(path, slice_bytes=2**30)) == 3001  # whole, calamine counts them itself
     assert list(FAST.read(path)) == list(STREAMING.read(path))
+
+
+def test_a_child_that_hangs_is_killed_and_openpyxl_reads(tmp_path, monkeypatch):
+    # python-calamine out of memory while making Python's rows panicked and hung, the
+    # import waiting on it for ever
+    hangs = tmp_path / "hangs"
+    hangs.write_text("#!/bin/sh\nexec sleep 600\n")
+    hangs.chmod(0o755)
+    path = write_xlsx(tmp_path / "r.xlsx", PEOPLE)
+    monkeypatch.setattr(xlsx_fast.sys, "executable", str(hangs))
+    monkeypatch.setattr(xlsx_fast, "IDLE_SECONDS", 1)
+    stop = ends(lambda: next(xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY)), 30)
+    assert isinstance(stop, xlsx_fast.FastReadFailed) and stop.code == -9
+    assert [line for line, _ in FAST.read(path)] == [2, 3, 4]
+
+
+def test_a_slice_mostly_empty_cells_is_left_to_openpyxl(tmp_path):
+    # a far cell in a big sheet's last slice: its grid would be taken at once
+    from openpyxl import load_workbook
+
+    path = _big(tmp_path / "big.xlsx")
+    workbook = load_workbook(path)
+    workbook.active["K1048576"] = "Иванов"
+    workbook.save(path)
+    with pytest.raises(xlsx_fast.FastReadFailed) as stop:
+        _read(path, slice_bytes=64 * 2**10)
+    assert stop.value.code == 3 and stop.value.last_line > 1
