@@ -34,6 +34,7 @@ import resource
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 
 #: an error cell in a sheet's XML: <c r="A1" t="e">
@@ -79,10 +80,9 @@ def lines(location, memory, slice_bytes=SLICE_BYTES):
             env={**os.environ, "MALLOC_ARENA_MAX": "1"})  # one arena: its reservations count
     except OSError as exc:  # no interpreter to start (an embedded one), no process left
         raise FastReadFailed(0, exc.errno) from None
-    last, heard = 0, _watch(child)
+    last, watch = 0, _Watch(child)
     try:
-        for text in child.stdout:
-            heard.set()
+        while (text := watch.read(child.stdout)) is not None:
             try:
                 batch = json.loads(text, object_hook=_decoded)
             except ValueError:  # a line cut short: the child ended as it wrote
@@ -94,30 +94,35 @@ def lines(location, memory, slice_bytes=SLICE_BYTES):
         child.stdout.close()
         raise FastReadFailed(last, _ended(child))
     finally:
-        heard.done = True
-        heard.set()  # the watch ends
+        watch.over.set()
         child.kill()
         child.stdout.close()
         child.wait()
 
 
-class _Heard(threading.Event):
-    done = False  # the reading is over: the watch ends without a kill
+class _Watch:
+    """Kills the child once the reader has waited :data:`IDLE_SECONDS` for its next line
+    (time the import spends on the rows it has does not count), its output then ending
+    as a death's would."""
 
+    def __init__(self, child):
+        self.child, self.waiting_since, self.over = child, None, threading.Event()
+        threading.Thread(target=self._watch, name="xlsx-fast-watch", daemon=True).start()
 
-def _watch(child):
-    """An event to set whenever the child speaks; a thread kills the child once it has
-    been silent for :data:`IDLE_SECONDS`, its output then ending as a death's would."""
-    heard = _Heard()
+    def read(self, stream):
+        """The child's next line, or ``None`` at its end."""
+        self.waiting_since = time.monotonic()
+        try:
+            return stream.readline() or None
+        finally:
+            self.waiting_since = None
 
-    def watch():
-        while heard.wait(IDLE_SECONDS) and not heard.done:
-            heard.clear()
-        if not heard.done:
-            child.kill()
-
-    threading.Thread(target=watch, name="xlsx-fast-watch", daemon=True).start()
-    return heard
+    def _watch(self):
+        while not self.over.wait(1):
+            since = self.waiting_since
+            if since is not None and time.monotonic() - since > IDLE_SECONDS:
+                self.child.kill()
+                return
 
 
 def _ended(child):

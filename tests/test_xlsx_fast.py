@@ -331,3 +331,15 @@ def test_a_slice_mostly_empty_cells_is_left_to_openpyxl(tmp_path):
     with pytest.raises(xlsx_fast.FastReadFailed) as stop:
         _read(path, slice_bytes=64 * 2**10)
     assert stop.value.code == 3 and stop.value.last_line > 1
+
+
+def test_the_imports_own_pauses_do_not_count_as_the_childs_silence(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setattr(xlsx_fast, "IDLE_SECONDS", 1)
+    path = _big(tmp_path / "big.xlsx")  # more than the pipe holds: the child waits on us
+    lines = xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY)
+    read = [next(lines)]
+    time.sleep(3)  # a batch of rows written to the database, slowly
+    read.extend(lines)
+    assert len(read) == 3001
