@@ -236,7 +236,7 @@ def _children():
 
 def test_the_child_is_gone_when_the_reader_is_left(tmp_path):
     # an import that stops at a bad file's refusal, or a job cancelled, leaves no reader
-    path = write_xlsx(tmp_path / "r.xlsx", PEOPLE)
+    path = _big(tmp_path / "big.xlsx")  # more than the pipe holds: the child still writes
     before = set(_children())  # servers an earlier test in this process started
     lines = xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY)
     next(lines)
