@@ -174,11 +174,13 @@ def _as_openpyxl(value):
 
 
 def _has_error_cells(location):
+    """Whether the first worksheet (each one, where that cannot be told) holds an error
+    cell: one in another sheet (a lookup table's #N/A) is nothing the import reads."""
     with zipfile.ZipFile(location) as archive:
-        for entry in archive.infolist():
-            if entry.filename.startswith("xl/worksheets/") and _part_has_error(archive, entry):
-                return True
-    return False
+        found = _first_worksheet(archive)
+        parts = [found[1]] if found else [
+            name for name in archive.namelist() if name.startswith("xl/worksheets/")]
+        return any(_part_has_error(archive, part) for part in parts)
 
 
 def _part_has_error(archive, entry):

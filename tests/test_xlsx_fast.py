@@ -194,6 +194,20 @@ def test_an_error_cell_is_left_to_openpyxl_which_reads_its_text(tmp_path):
     assert rows[2]["Отчество"] == "#N/A" and rows[3]["Отчество"] == "Петровна"
 
 
+def test_an_error_cell_in_another_sheet_leaves_nothing_to_openpyxl(tmp_path):
+    from openpyxl import load_workbook
+
+    path = write_xlsx(tmp_path / "two.xlsx", PEOPLE)
+    workbook = load_workbook(path)
+    workbook.create_sheet("Справочник")["A1"] = "=NA()"
+    workbook.save(path)
+    _rewritten(path, lambda parts: parts.update({"xl/worksheets/sheet2.xml": parts[
+        "xl/worksheets/sheet2.xml"].replace(b"<c r=\"A1\"", b"<c r=\"A1\" t=\"e\"")}))
+    with zipfile.ZipFile(path) as archive:
+        assert b't="e"' in archive.read("xl/worksheets/sheet2.xml")
+    assert [line for line, _ in _read(path, slice_bytes=2**30)] == [1, 2, 3, 4]
+
+
 def test_a_sheet_past_the_memory_cap_is_read_by_openpyxl(tmp_path):
     path = write_xlsx(tmp_path / "r.xlsx", PEOPLE)
     with pytest.raises(xlsx_fast.FastReadFailed):
