@@ -126,10 +126,8 @@ def _beating(job_id, queue):
     done = threading.Event()
 
     def beat():
-        while True:
+        while not done.wait(BEAT):
             queue.beat(job_id)
-            if done.wait(BEAT):
-                return
 
     thread = threading.Thread(target=beat, name=f"beat-{job_id}", daemon=True)
     queue.beat(job_id)
