@@ -47,7 +47,7 @@ def main():
                         help="registration loads a database (and the peer's), alternated")
     args = parser.parse_args()
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
-    rows = _imports(args.rows, backends) + [xlsx_read.row(args.xlsx_rows)]
+    rows = _imports(args.rows, backends) + xlsx_read.rows(args.xlsx_rows)
     rows += _invitations(args.invitations)
     rows += _registrations(backends, args.people, args.clients, args.rounds)
     rows += [_beside(backend, args.people, args.clients) for backend in backends]

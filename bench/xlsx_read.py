@@ -1,7 +1,8 @@
 """XLSX rosters (issue 15): the roster source as deployed (python-calamine in a child
 process under its memory cap, openpyxl for what that leaves) beside openpyxl alone, the
-streaming reader it used to be; and each, with calamine bare, on a workbook of a few KiB
-whose two cells stand a sheet apart.
+streaming reader it used to be, on a roster saved as Excel saves text (shared strings)
+and as openpyxl and scripts write it (each cell its own text); and each, with calamine
+bare, on a workbook of a few KiB whose two cells stand a sheet apart.
 
     python -m bench.xlsx_read [--rows 100000]
 
@@ -18,23 +19,29 @@ import json
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.roster_import import HEADER, generate  # noqa: E402
+from tests.rosters import SPREADSHEET, with_shared_strings  # noqa: E402
 
 #: run in a process of its own: (rows, seconds, peak bytes, the child's peak) on stdout;
-#: argv[2] is ROSTER_XLSX_FAST_MEMORY (0: openpyxl alone)
+#: argv[2] is ROSTER_XLSX_FAST_MEMORY (0: openpyxl alone). Its own peak is its memory's
+#: (VmHWM): Linux's ru_maxrss keeps the bench's own from before the exec
 _SOURCE = """
 import json, resource, sys, time
 from regapp_plugins.roster_xlsx import XlsxRosterSource
 started = time.perf_counter()
 source = XlsxRosterSource({"ROSTER_XLSX_FAST_MEMORY": int(sys.argv[2])})
 rows = sum(1 for _ in source.read(sys.argv[1]))
-print(json.dumps([rows, time.perf_counter() - started,
-                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+seconds = time.perf_counter() - started
+peak = next(int(line.split()[1]) for line in open("/proc/self/status")
+            if line.startswith("VmHWM:"))
+print(json.dumps([rows, seconds, peak * 1024,
                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024]))
 """
 #: calamine bare, in the process that would hold the import
@@ -50,36 +57,45 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
-    print(" | ".join(row(args.rows)))
+    for line in rows(args.rows):
+        print(" | ".join(line))
 
 
-def row(count):
-    """The table's row: both ways on ``count`` generated rows and on the sparse workbook."""
-    fast, streaming, sparse = measure(count)
-    (rows, seconds, peak, child_peak) = fast
-    (their_rows, their_seconds, their_peak, _) = streaming
-    assert rows == their_rows == count, (rows, their_rows)
-    return (f"XLSX roster read, {count:,} rows (calamine in a child, as the import reads)",
-            f"{seconds:.1f} s, {count / seconds:,.0f} rows/s, peak {peak / 2**20:.0f} MiB "
-            f"(its child {child_peak / 2**20:.0f} MiB)",
-            f"openpyxl alone {their_seconds:.1f} s, peak {their_peak / 2**20:.0f} MiB",
-            f"{their_seconds / seconds:.1f}× faster; a {sparse['size'] // 1024} KiB workbook "
-            f"with two cells a sheet apart: as deployed {sparse['deployed']}, calamine bare "
-            f"{sparse['calamine']}")
+def rows(count):
+    """The table's rows: both ways on ``count`` generated rows in each shape, the last
+    with the sparse workbook's outcomes."""
+    shapes, sparse = measure(count)
+    said = []
+    for shape, (fast, streaming) in shapes.items():
+        (read, seconds, peak, child_peak) = fast
+        (their_read, their_seconds, their_peak, _) = streaming
+        assert read == their_read == count, (shape, read, their_read)
+        said.append([f"XLSX roster read, {count:,} rows {shape} (calamine in a child, as the "
+                     "import reads)",
+                     f"{seconds:.1f} s, {count / seconds:,.0f} rows/s, peak "
+                     f"{peak / 2**20:.0f} MiB (its child {child_peak / 2**20:.0f} MiB)",
+                     f"openpyxl alone {their_seconds:.1f} s, peak {their_peak / 2**20:.0f} MiB",
+                     f"{their_seconds / seconds:.1f}× faster"])
+    said[-1][-1] += (f"; a {sparse['size'] // 1024} KiB workbook with two cells a sheet "
+                     f"apart: as deployed {sparse['deployed']}, calamine bare "
+                     f"{sparse['calamine']}")
+    return [tuple(line) for line in said]
 
 
 def measure(count):
-    """((rows, seconds, peak, child's peak) as deployed, the same with openpyxl alone, the
-    sparse workbook's outcomes) for a generated roster of ``count`` rows."""
+    """({shape: ((rows, seconds, peak, child's peak) as deployed, the same with openpyxl
+    alone)}, the sparse workbook's outcomes) for a generated roster of ``count`` rows."""
     with tempfile.TemporaryDirectory(prefix="regapp-xlsx-") as folder:
         folder = Path(folder)
-        roster = write_workbook(folder / "roster.xlsx", folder / "roster.csv", count)
-        fast = _run(_SOURCE, roster, FAST)
-        streaming = _run(_SOURCE, roster, STREAMING)
+        inline = write_workbook(folder / "roster.xlsx", folder / "roster.csv", count)
+        shared = write_as_excel(folder / "excel.xlsx", inline, folder / "roster.csv")
+        shapes = {shape: (_run(_SOURCE, roster, FAST), _run(_SOURCE, roster, STREAMING))
+                  for shape, roster in (("as Excel saves them", shared),
+                                        ("as openpyxl writes them", inline))}
         sparse = write_sparse(folder / "sparse.xlsx")
-        return fast, streaming, {"size": sparse.stat().st_size,
-                                 "deployed": _outcome(sys.executable, _SOURCE, sparse, FAST),
-                                 "calamine": _outcome(sys.executable, _CALAMINE, sparse)}
+        return shapes, {"size": sparse.stat().st_size,
+                        "deployed": _outcome(sys.executable, _SOURCE, sparse, FAST),
+                        "calamine": _outcome(sys.executable, _CALAMINE, sparse)}
 
 
 def write_workbook(path, csv_path, count):
@@ -93,6 +109,32 @@ def write_workbook(path, csv_path, count):
         for cells in csv.reader(f, delimiter=";"):
             sheet.append(cells)
     workbook.save(path)
+    return path
+
+
+def write_as_excel(path, inline, csv_path):
+    """The same rows as Excel saves text: each cell a number in the shared strings, one a
+    distinct text (the sheet written as it is made, the strings held)."""
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(inline) as archive:
+        parts = {item.filename: archive.read(item) for item in archive.infolist()
+                 if item.filename != sheet}
+    strings = {}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(sheet, "w", force_zip64=True) as out, \
+                open(csv_path, encoding="utf-8", newline="") as f:
+            out.write(f"<worksheet {SPREADSHEET}><sheetData>".encode())
+            for line, cells in enumerate(csv.reader(f, delimiter=";"), start=1):
+                out.write(f'<row r="{line}">'.encode() + "".join(
+                    f'<c r="{chr(65 + column)}{line}" t="s"><v>'
+                    f'{strings.setdefault(text, len(strings))}</v></c>'
+                    for column, text in enumerate(cells) if text).encode() + b"</row>")
+            out.write(b"</sheetData></worksheet>")
+        every = "".join(f"<si><t>{escape(text)}</t></si>" for text in strings)
+        with_shared_strings(parts, f'<sst {SPREADSHEET} count="{len(strings)}" '
+                                   f'uniqueCount="{len(strings)}">{every}</sst>')
+        for name, data in parts.items():
+            archive.writestr(name, data)
     return path
 
 

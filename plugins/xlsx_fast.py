@@ -6,11 +6,13 @@ corner makes it ask for hundreds of GiB at once, which ends its process. So it r
 child whose address space is capped (``ROSTER_XLSX_FAST_MEMORY``; its CPU time too),
 and hands the rows back as lines of JSON (nothing that runs code, as pickle would). A
 sheet past ``SLICE_BYTES`` of XML is read a slice of rows at a time, each slice a
-workbook of its own with the original's strings and styles, so the child holds a slice,
-never the sheet. Whatever it cannot do, a slice too big for the cap, a workbook it
-cannot read, an error cell (#N/A: calamine reads it as empty, where the row must be
-refused), a number a float may have rounded, the child's end midway, leaves the rest to
-openpyxl, which streams and decides every refusal.
+workbook of its own with the original's styles and its cells' own text written in them
+(Excel keeps text apart, in shared strings: a copy of all of them in every slice took
+the memory and the time), so the child holds a slice, never the sheet. Whatever it
+cannot do, a slice too big for the cap, a workbook it cannot read, an error cell (#N/A:
+calamine reads it as empty, where the row must be refused), a number a float may have
+rounded, the child's end midway, leaves the rest to openpyxl, which streams and decides
+every refusal.
 
 Cells reach the import as openpyxl gives them: an empty cell as ``None``, a whole number
 as ``int``, a date as a ``datetime``; a cell of ASCII spaces alone as empty (calamine's
@@ -24,6 +26,7 @@ number or date cell that holds none where openpyxl calls the whole file damaged.
     python -m regapp_plugins.xlsx_fast WORKBOOK MEMORY_BYTES
 """
 
+import array
 import datetime as dt
 import io
 import json
@@ -42,6 +45,13 @@ _ERROR_CELL = re.compile(rb"""\st\s*=\s*["']e["']""")
 _DIMENSION = re.compile(rb"<dimension\b[^>]*>")
 #: a row that does not say its number (its place is its order)
 _ROW_UNNUMBERED = re.compile(rb"<row(?![^>]*\sr\s*=)[\s>/]")
+#: a shared string's text: <si>…</si> (<si/>: none)
+_SHARED_STRING = re.compile(rb"<si(?:\s[^>/]*)?(?:/>|>(.*?)</si>)", re.S)
+#: a cell that shows a shared string, from its type on as Excel writes it: t="s"><v>17</v>
+_SHARED_VALUE = re.compile(rb' t="s"><v>(\d+)</v>')
+#: the same written any other way: <c r="A2" t="s" s="1"> <v>17</v> </c>
+_SHARED_CELL = re.compile(rb'<c\b([^>]*?)\st="s"([^>]*)>\s*<v>\s*(\d+)\s*</v>\s*</c>')
+_SHARED_LEFT = re.compile(rb"""\st\s*=\s*["']s["']""")
 #: a sheet whose XML is larger is read a slice of rows at a time (about 25,000 rows)
 SLICE_BYTES = 16 * 2**20
 #: a slice's cells, empty ones included, taken at once (25,000 rows of 160 columns)
@@ -230,7 +240,11 @@ def _rows(location, slice_bytes):
         if found and archive.getinfo(found[1]).file_size > slice_bytes:
             index, part = found
             parts = _parts_beside(archive)
+            strings = _SharedStrings(parts.pop(_STRINGS, b""))
+            if strings.bounds:  # a cell's text written in takes about twice its number
+                slice_bytes //= 2
             for piece in _slices(archive, part, slice_bytes):
+                piece = strings.written_in(piece)
                 rows = _rows_of(CalamineWorkbook.from_filelike(_zipped(parts, part, piece)),
                                 index)
                 piece = None  # the slice's XML is read: let it go
@@ -269,10 +283,11 @@ def _rows_of(workbook, index=None):
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _PACKAGE = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-#: the parts a slice's workbook needs beside its sheet: the sheet list, the strings,
-#: the number formats that make a number a date
+_STRINGS = "xl/sharedStrings.xml"
+#: the parts a slice's workbook needs beside its sheet: the sheet list, the number
+#: formats that make a number a date (and the shared strings, written in its cells)
 _BESIDE = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml",
-           "xl/_rels/workbook.xml.rels", "xl/styles.xml", "xl/sharedStrings.xml")
+           "xl/_rels/workbook.xml.rels", "xl/styles.xml", _STRINGS)
 
 
 def _first_worksheet(archive):
@@ -299,6 +314,46 @@ def _first_worksheet(archive):
 def _parts_beside(archive):
     names = set(archive.namelist())
     return {name: archive.read(name) for name in _BESIDE if name in names}
+
+
+class _SharedStrings:
+    """The workbook's shared strings, each found by its number and not parsed: its XML
+    and where each one's text stands in it (two numbers a string)."""
+
+    def __init__(self, xml):
+        self.xml, self.bounds = xml, array.array("I" if len(xml) < 2**32 else "q")
+        for string in _SHARED_STRING.finditer(xml):
+            self.bounds.extend(string.span(1) if string[1] is not None else (0, 0))
+
+    def written_in(self, sheet):
+        """``sheet`` with each shared-string cell holding its text as an inline string, the
+        same runs, phonetic reading and spaces (``<is>`` holds what ``<si>`` holds). A
+        number past the strings, or a shared-string cell written in a way not known here,
+        is left to openpyxl."""
+        pieces = _SHARED_VALUE.split(sheet)  # as Excel writes them: one pass in C
+        try:
+            pieces[1::2] = [b' t="inlineStr"><is>%s</is>' % self._text(int(number))
+                            for number in pieces[1::2]]
+            sheet = b"".join(pieces)
+            if _shared_left(sheet):  # attributes after the type, spaces between
+                sheet = _SHARED_CELL.sub(self._inline_cell, sheet)
+        except IndexError:
+            raise _Left from None
+        if _shared_left(sheet):
+            raise _Left
+        return sheet
+
+    def _inline_cell(self, cell):
+        return b'<c%s t="inlineStr"%s><is>%s</is></c>' % (
+            cell[1], cell[2], self._text(int(cell[3])))
+
+    def _text(self, number):
+        return self.xml[self.bounds[2 * number]:self.bounds[2 * number + 1]]
+
+
+def _shared_left(sheet):
+    """Whether a cell in ``sheet`` still shows a shared string (its value quoted first)."""
+    return (b'"s"' in sheet or b"'s'" in sheet) and _SHARED_LEFT.search(sheet) is not None
 
 
 def _slices(archive, part, size):

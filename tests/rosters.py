@@ -2,6 +2,8 @@
 
 import csv
 import datetime as dt
+import re
+import zipfile
 
 from openpyxl import Workbook, load_workbook
 
@@ -62,3 +64,47 @@ def typed_xlsx_people():
         ["ДМС-103", "Мамедов", "Али", "Гасан оглы", dt.date(1988, 11, 21), None,
          "ali@example.com", "АО «Вектор»", None, None],
     ]
+
+
+SPREADSHEET = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def rewritten(path, change):
+    """The workbook at ``path`` with ``change(parts)`` made to its parts, by name."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {item.filename: archive.read(item) for item in archive.infolist()}
+    change(parts)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+#: a text cell as openpyxl writes it
+_INLINE = re.compile(r'<c ([^>]*?) ?t="inlineStr"><is>(.*?)</is></c>', re.S)
+
+
+def as_shared_strings(parts):
+    """openpyxl's inline text made shared strings, one a distinct text, as Excel writes."""
+    strings = {}
+
+    def shared(cell):
+        return f'<c {cell[1]} t="s"><v>{strings.setdefault(cell[2], len(strings))}</v></c>'
+
+    sheet = _INLINE.sub(shared, parts["xl/worksheets/sheet1.xml"].decode())
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    every = "".join(f"<si>{text}</si>" for text in strings)
+    with_shared_strings(parts, f'<sst {SPREADSHEET} count="{len(strings)}" '
+                               f'uniqueCount="{len(strings)}">{every}</sst>')
+
+
+def with_shared_strings(parts, xml):
+    """The workbook's parts with ``xml`` as its shared strings."""
+    parts["xl/sharedStrings.xml"] = xml.encode()
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(b"</Types>", (
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>'))
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", (b'<Relationship Type="http://schemas.openxmlformats.org/'
+                              b'officeDocument/2006/relationships/sharedStrings" '
+                              b'Target="sharedStrings.xml" Id="rId9" /></Relationships>'))

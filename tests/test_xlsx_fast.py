@@ -25,7 +25,16 @@ from regapp import roster, roster_rows
 from regapp.adapters import RosterUnreadable
 from regapp.normalize import Invalid
 from tests.helpers import ends
-from tests.rosters import PEOPLE, RU_HEADER, typed_xlsx_people, write_xlsx
+from tests.rosters import (
+    PEOPLE,
+    RU_HEADER,
+    SPREADSHEET,
+    as_shared_strings,
+    rewritten,
+    typed_xlsx_people,
+    with_shared_strings,
+    write_xlsx,
+)
 
 FAST = XlsxRosterSource({})
 STREAMING = XlsxRosterSource({"ROSTER_XLSX_FAST_MEMORY": 0})
@@ -102,16 +111,19 @@ def _checked(path, source):
 
 @settings(max_examples=30, deadline=None)
 @given(headers, st.lists(st.lists(cells, max_size=12), max_size=6),
-       st.sampled_from([(1, 1), (1, 3), (3, 1)]), st.booleans())
-@example(RU_HEADER, typed_xlsx_people(), (1, 1), False)
-@example(RU_HEADER, typed_xlsx_people(), (1, 1), True)
+       st.sampled_from([(1, 1), (1, 3), (3, 1)]), st.booleans(), st.booleans())
+@example(RU_HEADER, typed_xlsx_people(), (1, 1), False, False)
+@example(RU_HEADER, typed_xlsx_people(), (1, 1), True, False)
+@example(RU_HEADER, typed_xlsx_people(), (1, 1), False, True)
 def test_the_fast_reader_gives_what_openpyxl_gives(tmp_path_factory, header, rows, at,
-                                                   epoch_1904):
+                                                   epoch_1904, shared):
     # Excel's 1904 calendar holds nothing before it starts (openpyxl writes a negative day)
     assume(not epoch_1904 or not any(
         isinstance(cell, dt.date) and (cell.year, cell.month, cell.day) < (1904, 1, 2)
         for row in rows for cell in row))
     path = _workbook(tmp_path_factory.mktemp("x") / "r.xlsx", header, rows, at, epoch_1904)
+    if shared:  # text as Excel writes it
+        rewritten(path, as_shared_strings)
     inexact = any(isinstance(cell, (int, float)) and not isinstance(cell, bool)
                   and abs(cell) >= 2**53 for row in [header, *rows] for cell in row)
     try:
@@ -127,11 +139,10 @@ def test_the_fast_reader_gives_what_openpyxl_gives(tmp_path_factory, header, row
         assert _checked(path, FAST) == _checked(path, STREAMING)
 
 
-NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 #: what Excel writes and openpyxl does not: shared strings (one in runs, one with its
 #: reading in phonetic runs, one kept with its spaces), a formula's cached text and number,
 #: an ISO date cell, a boolean, an inline string in runs
-EXCEL_STRINGS = (f'<sst {NS} count="4" uniqueCount="4"><si><t>ДМС-201</t></si>'
+EXCEL_STRINGS = (f'<sst {SPREADSHEET} count="4" uniqueCount="4"><si><t>ДМС-201</t></si>'
                  '<si><r><t>Ива</t></r><r><rPr><b/></rPr><t>нов</t></r></si>'
                  '<si><t>Иван</t><rPh sb="0" eb="1"><t>イ</t></rPh></si>'
                  '<si><t xml:space="preserve"> ООО «Ромашка» </t></si></sst>')
@@ -143,31 +154,14 @@ EXCEL_ROW = ('<row r="2"><c r="A2" t="s"><v>0</v></c><c r="B2" t="s"><v>1</v></c
              '<r><t>2025</t></r></is></c></row>')
 
 
-def _rewritten(path, change):
-    with zipfile.ZipFile(path) as archive:
-        parts = {item.filename: archive.read(item) for item in archive.infolist()}
-    change(parts)
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in parts.items():
-            archive.writestr(name, data)
-    return path
-
-
 def _as_excel_writes(parts):
-    parts["xl/sharedStrings.xml"] = EXCEL_STRINGS.encode()
-    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(b"</Types>", (
-        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>'))
-    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
-        b"</Relationships>", (b'<Relationship Type="http://schemas.openxmlformats.org/'
-                              b'officeDocument/2006/relationships/sharedStrings" '
-                              b'Target="sharedStrings.xml" Id="rId9" /></Relationships>'))
+    with_shared_strings(parts, EXCEL_STRINGS)
     sheet = parts["xl/worksheets/sheet1.xml"].decode()
     parts["xl/worksheets/sheet1.xml"] = re.sub(r'<row r="2".*?</row>', EXCEL_ROW, sheet).encode()
 
 
 def test_cells_as_excel_writes_them_read_the_same_either_way(tmp_path):
-    path = _rewritten(write_xlsx(tmp_path / "excel.xlsx", PEOPLE), _as_excel_writes)
+    path = rewritten(write_xlsx(tmp_path / "excel.xlsx", PEOPLE), _as_excel_writes)
     list(xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY))  # read, not left to openpyxl
     fast, streaming = _both(path)
     assert fast == streaming
@@ -175,6 +169,67 @@ def test_cells_as_excel_writes_them_read_the_same_either_way(tmp_path):
                 True, " ООО «Ромашка» ", "01.01.2025", None]
     assert fast[0] == (2, [(name, type(value), value)
                            for name, value in zip(RU_HEADER, expected, strict=True)])
+
+
+def test_excel_cells_in_slices_read_as_whole(tmp_path):
+    # a big sheet's slices carry their shared strings in their cells: runs, phonetic
+    # reading and spaces as they were, a cell written with its type first or with spaces
+    def as_excel_writes_many(parts):
+        _as_excel_writes(parts)
+        sheet = parts["xl/worksheets/sheet1.xml"]
+        parts["xl/worksheets/sheet1.xml"] = sheet.replace(
+            b'<c r="C2" t="s"><v>2</v></c>', b'<c r="C2" t="s" s="0"> <v>2</v> </c>')
+
+    path = rewritten(write_xlsx(tmp_path / "excel.xlsx", PEOPLE), as_excel_writes_many)
+    whole = _read(path, slice_bytes=2**30)
+    assert _read(path, slice_bytes=200) == whole and len(whole) == 4
+    assert whole[1][1][:3] == ["ДМС-201", "Иванов", "Иван"]
+
+
+def test_shared_strings_are_found_by_number_however_written():
+    strings = xlsx_fast._SharedStrings(
+        b'<sst><si><t>a</t></si><si/><si /><si><r><t>b</t></r><r><t>c</t></r></si></sst>')
+    sheet = (b'<row r="1"><c r="A1" t="s"><v>3</v></c><c r="B1" t="s"><v>2</v></c>'
+             b'<c r="C1" t="s" s="2"> <v>0</v> </c></row>')
+    assert strings.written_in(sheet) == (
+        b'<row r="1"><c r="A1" t="inlineStr"><is><r><t>b</t></r><r><t>c</t></r></is></c>'
+        b'<c r="B1" t="inlineStr"><is></is></c><c r="C1" t="inlineStr" s="2"><is><t>a</t>'
+        b'</is></c></row>')
+    with pytest.raises(xlsx_fast._Left):  # a number past the strings
+        strings.written_in(b'<c r="A1" t="s"><v>4</v></c>')
+    with pytest.raises(xlsx_fast._Left):  # a way of writing one not known here
+        strings.written_in(b"<c r='A1' t='s'><v>0</v></c>")
+
+
+def test_a_slice_holds_its_own_strings_not_all_of_them(tmp_path, monkeypatch):
+    # 1,000,000 rows as Excel saves them: 68 MiB of shared strings, copied into each
+    # slice, ended the child past its cap at the first (openpyxl then read for 5 minutes)
+    path = rewritten(_big(tmp_path / "big.xlsx"), as_shared_strings)
+    with zipfile.ZipFile(path) as archive:
+        strings = archive.getinfo("xl/sharedStrings.xml").file_size
+    made = []
+    real = xlsx_fast._zipped
+    monkeypatch.setattr(xlsx_fast, "_zipped", lambda parts, part, sheet: made.append(
+        sum(map(len, parts.values()))) or real(parts, part, sheet))
+    rows = list(xlsx_fast._rows(path, 16 * 2**10))
+    assert len(made) > 5 and max(made) < strings / 5
+    assert [(line, cells) for line, _, cells in rows[:2]] == [
+        (1, RU_HEADER), (2, ["ДМС-00000", *PEOPLE[0][1:]])]
+    assert _read(path, slice_bytes=16 * 2**10) == _read(path, slice_bytes=2**30)
+
+
+def test_a_shared_string_past_the_strings_is_left_to_openpyxl(tmp_path):
+    def past(parts):
+        parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(
+            b'<c r="A2" t="s"><v>0</v></c>', b'<c r="A2" t="s"><v>999</v></c>')
+
+    path = rewritten(rewritten(write_xlsx(tmp_path / "r.xlsx", PEOPLE), _as_excel_writes),
+                      past)
+    with pytest.raises(xlsx_fast.FastReadFailed) as stop:
+        _read(path, slice_bytes=200)
+    assert stop.value.code == 3
+    fast, streaming = _both(path)
+    assert fast == streaming
 
 
 def test_an_error_cell_is_left_to_openpyxl_which_reads_its_text(tmp_path):
@@ -187,7 +242,7 @@ def test_an_error_cell_is_left_to_openpyxl_which_reads_its_text(tmp_path):
         parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(
             cell, b'<c r="D2" t="e"><v>#N/A</v></c>')
 
-    path = _rewritten(write_xlsx(tmp_path / "e.xlsx", PEOPLE), failed_lookup)
+    path = rewritten(write_xlsx(tmp_path / "e.xlsx", PEOPLE), failed_lookup)
     with pytest.raises(xlsx_fast.FastReadFailed):
         list(xlsx_fast.lines(path, roster_xlsx.DEFAULT_FAST_MEMORY))
     rows = dict(FAST.read(path))
@@ -201,7 +256,7 @@ def test_an_error_cell_in_another_sheet_leaves_nothing_to_openpyxl(tmp_path):
     workbook = load_workbook(path)
     workbook.create_sheet("Справочник")["A1"] = "=NA()"
     workbook.save(path)
-    _rewritten(path, lambda parts: parts.update({"xl/worksheets/sheet2.xml": parts[
+    rewritten(path, lambda parts: parts.update({"xl/worksheets/sheet2.xml": parts[
         "xl/worksheets/sheet2.xml"].replace(b"<c r=\"A1\"", b"<c r=\"A1\" t=\"e\"")}))
     with zipfile.ZipFile(path) as archive:
         assert b't="e"' in archive.read("xl/worksheets/sheet2.xml")
@@ -312,7 +367,7 @@ def test_rows_that_do_not_say_their_number_are_not_sliced(tmp_path):
         parts["xl/worksheets/sheet1.xml"] = re.sub(
             rb'<row r="\d+"', b"<row", parts["xl/worksheets/sheet1.xml"])
 
-    path = _rewritten(_big(tmp_path / "big.xlsx"), unnumbered)
+    path = rewritten(_big(tmp_path / "big.xlsx"), unnumbered)
     with pytest.raises(xlsx_fast.FastReadFailed) as stop:
         _read(path, slice_bytes=64 * 2**10)
     assert stop.value.code == 3 and stop.value.last_line > 1  # the first slice was read
