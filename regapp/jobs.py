@@ -32,6 +32,9 @@ UPLOADS_KEPT = dt.timedelta(days=1)
 #: a running job's worker says so this often (seconds); one silent for LEASE has ended
 BEAT = 5
 LEASE = 60
+#: a job still queued this long may have been lost with the queue's storage (a Redis
+#: restart) or with a worker killed as it took it: handed over again if the queue lacks it
+HAND_OVER_AFTER = dt.timedelta(minutes=2)
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +75,14 @@ def state(job_id, queue, now=None):
 
 
 def run(job_id, queue):
-    """Do the job, beating while it runs; its report or its failure goes on its row."""
+    """Do the job, beating while it runs; its report or its failure goes on its row. A job
+    handed over twice (:func:`hand_over_lost`) is done once: the first worker takes it."""
     job = StaffJob.get_by_id(job_id)
+    if job.status != "queued":
+        return
     with _beating(job.id, queue):
-        StaffJob.update(status="running").where(StaffJob.id == job.id).execute()
+        if not _take(job):
+            return  # another worker took it between the two looks, and beats for it
         try:
             result = _WORK[job.kind](job, lambda rows: queue.note_progress(job.id, rows))
         except (RosterUnreadable, UnknownAdapter) as exc:
@@ -91,6 +98,22 @@ def run(job_id, queue):
         os.remove(job.path)  # loaded: the file's people are in the database now
 
 
+def hand_over_lost(queue, now=None):
+    """Hand over again the jobs queued for :data:`HAND_OVER_AFTER` that the queue no longer
+    holds (the sweep's, every minute); return their ids. One a worker has just taken and
+    not yet marked running is handed over too, and done once all the same (:func:`run`)."""
+    since = (now or utcnow()) - HAND_OVER_AFTER
+    waiting = [job.id for job in StaffJob.select(StaffJob.id).where(
+        (StaffJob.status == "queued") & (StaffJob.created_at < since))]
+    held = queue.jobs_held() if waiting else set()
+    lost = [job_id for job_id in waiting if job_id not in held]
+    for job_id in lost:
+        log.warning("staff job %s: queued, but the queue no longer holds it; handed over "
+                    "again", job_id)
+        queue.run_job(job_id)
+    return lost
+
+
 def forget_uploads(instance_path, older_than=UPLOADS_KEPT, now=None):
     """Uploads checked but never loaded go after a day (the people in them with them)."""
     folder = os.path.join(instance_path, "uploads")
@@ -101,6 +124,12 @@ def forget_uploads(instance_path, older_than=UPLOADS_KEPT, now=None):
             os.remove(entry.path)
             gone += 1
     return gone
+
+
+def _take(job):
+    """Mark the job running if it is still queued; whether this worker has it."""
+    return StaffJob.update(status="running").where(
+        (StaffJob.id == job.id) & (StaffJob.status == "queued")).execute() == 1
 
 
 def _finish(job, status, result="", error="", only_running=False):

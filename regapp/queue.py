@@ -46,6 +46,10 @@ class DeliveryQueue:
         """A staff job (:mod:`regapp.jobs`) as soon as a worker is free."""
         self._job(job_id)
 
+    def jobs_held(self):
+        """The ids of the staff jobs waiting in the queue (every waiting task is read)."""
+        return {task.args[0] for task in self.huey.pending() if task.name == self._job.name}
+
     def note_progress(self, job_id, rows):
         """How far a job got: in the queue's storage, which every process reads (the job's
         own transaction keeps it from the database until the end)."""
@@ -94,9 +98,12 @@ class DeliveryQueue:
             self._schedule_retries(outcome)
 
     def _sweep_task(self):
+        from regapp import jobs
+
         with self.app.app_context():
             outcome = messaging.deliver_due(*self._adapters())
             self._schedule_retries(outcome)
+            jobs.hand_over_lost(self)
 
     def _forget_task(self):
         """Hourly: ended sessions, and refusals past their retention (R31)."""

@@ -330,3 +330,59 @@ def test_a_running_job_beats_until_it_ends(app, monkeypatch, tmp_path):
     assert seen[0] is not None and seen[1] > seen[0] and seen[2] == "running"
     assert StaffJob.get_by_id(job.id).status == "done"
     assert queue.last_beat(job.id) is None  # nothing left in the queue's storage
+
+
+@pytest.mark.settings(QUEUE="sqlite")
+def test_a_queued_job_the_queue_lost_is_handed_over_again_and_done_once(
+        app, monkeypatch, tmp_path, caplog):
+    # the queue's storage lost the task (a Redis restart), or a worker was killed as it took
+    # it: the page said «В очереди…» for ever
+    from regapp import jobs, roster
+    from regapp.models import StaffJob
+
+    queue = app.extensions["regapp.queue"]
+    imports = []
+    monkeypatch.setattr(roster, "import_roster", lambda *args, **kwargs: imports.append(
+        args) or roster.ImportReport())
+    job = StaffJob.create(id="waiting", kind="roster_check", staff="operator",
+                          path=write_csv(tmp_path / "list.csv", [person("U1")]),
+                          filename="list.csv")
+    queue.run_job(job.id)
+    later = utcnow() + jobs.HAND_OVER_AFTER + dt.timedelta(seconds=1)
+    assert jobs.hand_over_lost(queue, now=later) == []  # held: waiting its turn
+    queue.huey.storage.flush_queue()
+    assert queue.jobs_held() == set()
+    assert jobs.hand_over_lost(queue) == []  # just queued: a worker may be about to take it
+    assert jobs.hand_over_lost(queue, now=later) == [job.id]
+    assert jobs.hand_over_lost(queue, now=later) == []  # held again: handed over once
+    assert "staff job waiting: queued, but the queue no longer holds it" in caplog.text
+    queue.run_job(job.id)  # and the lost one turns up after all: two hands, one job
+    for task in (queue.huey.dequeue(), queue.huey.dequeue()):
+        queue.huey.execute(task)
+    assert StaffJob.get_by_id(job.id).status == "done" and len(imports) == 1
+
+
+def test_a_second_hand_leaves_the_running_job_and_its_beat_alone(app):
+    from regapp import jobs
+    from regapp.models import StaffJob
+
+    queue = app.extensions["regapp.queue"]
+    job = StaffJob.create(id="taken", kind="roster_check", staff="operator", status="running")
+    queue.beat(job.id)
+    beaten = queue.last_beat(job.id)
+    jobs.run(job.id, queue)
+    assert StaffJob.get_by_id(job.id).status == "running"
+    assert queue.last_beat(job.id) == beaten  # the first worker's beat still there
+
+
+@pytest.mark.settings(QUEUE="sqlite")
+def test_the_minutes_sweep_hands_lost_jobs_over(app, monkeypatch):
+    from regapp import jobs
+    from regapp.models import StaffJob
+
+    queue = app.extensions["regapp.queue"]
+    monkeypatch.setattr(jobs, "HAND_OVER_AFTER", dt.timedelta(0))
+    StaffJob.create(id="forgotten", kind="invitations", staff="operator",
+                    created_at=utcnow() - dt.timedelta(seconds=1))
+    queue._sweep_task()
+    assert queue.jobs_held() == {"forgotten"}
