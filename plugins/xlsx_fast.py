@@ -8,11 +8,12 @@ and hands the rows back as lines of JSON (nothing that runs code, as pickle woul
 sheet past ``SLICE_BYTES`` of XML is read a slice of rows at a time, each slice a
 workbook of its own with the original's styles and its cells' own text written in them
 (Excel keeps text apart, in shared strings: a copy of all of them in every slice took
-the memory and the time), so the child holds a slice, never the sheet. Whatever it
-cannot do, a slice too big for the cap, a workbook it cannot read, an error cell (#N/A:
-calamine reads it as empty, where the row must be refused), a number a float may have
-rounded, the child's end midway, leaves the rest to openpyxl, which streams and decides
-every refusal.
+the memory and the time), so the child holds a slice, never the sheet. A sheet with an
+error cell (#N/A: calamine reads it as empty, where the row must be refused with it) is
+read so too, each error written in as the text it shows. Whatever it cannot do, a slice
+too big for the cap, a workbook it cannot read, a cell written in a way not known here, a
+number a float may have rounded, the child's end midway, leaves the rest to openpyxl,
+which streams and decides every refusal.
 
 Cells reach the import as openpyxl gives them: an empty cell as ``None``, a whole number
 as ``int``, a date as a ``datetime``; a cell of ASCII spaces alone as empty (calamine's
@@ -42,6 +43,9 @@ import zipfile
 
 #: an error cell in a sheet's XML: <c r="A1" t="e">
 _ERROR_CELL = re.compile(rb"""\st\s*=\s*["']e["']""")
+#: an error cell, its formula if any, and its value: <c r="D2" t="e"><f>…</f><v>#N/A</v></c>
+_ERROR_VALUE = re.compile(rb'<c\b([^>]*?)\st="e"([^>]*)>(?:\s*<f\b[^>]*?(?:/>|>.*?</f>))?'
+                          rb'\s*<v>([^<]*)</v>\s*</c>', re.S)
 _DIMENSION = re.compile(rb"<dimension\b[^>]*>")
 #: a row that does not say its number (its place is its order)
 _ROW_UNNUMBERED = re.compile(rb"<row(?![^>]*\sr\s*=)[\s>/]")
@@ -183,16 +187,6 @@ def _as_openpyxl(value):
     return value
 
 
-def _has_error_cells(location):
-    """Whether the first worksheet (each one, where that cannot be told) holds an error
-    cell: one in another sheet (a lookup table's #N/A) is nothing the import reads."""
-    with zipfile.ZipFile(location) as archive:
-        found = _first_worksheet(archive)
-        parts = [found[1]] if found else [
-            name for name in archive.namelist() if name.startswith("xl/worksheets/")]
-        return any(_part_has_error(archive, part) for part in parts)
-
-
 def _part_has_error(archive, entry):
     tail = b""
     with archive.open(entry) as part:
@@ -207,8 +201,6 @@ def _main(location, memory, slice_bytes=SLICE_BYTES):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of a sheet's cells
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
-    if _has_error_cells(location):
-        return 3
     batch = []
     try:
         for line, left, row in _rows(location, slice_bytes):
@@ -230,27 +222,37 @@ def _main(location, memory, slice_bytes=SLICE_BYTES):
 
 def _rows(location, slice_bytes):
     """``(line, its first cell's column, cells)`` for the first worksheet's rows: the whole
-    sheet at once, or, when its XML passes ``slice_bytes``, a slice of rows at a time, each
-    in a workbook of its own (the original's parts but the other sheets), so that memory
-    holds a slice, never the sheet."""
+    sheet at once, or, when its XML passes ``slice_bytes`` or holds an error cell, a slice
+    of rows at a time, each in a workbook of its own (the original's parts but the other
+    sheets), its cells' text written in them, so that memory holds a slice, never the
+    sheet. An error cell in another sheet (a lookup table's #N/A) is nothing read here."""
     from python_calamine import CalamineWorkbook
 
     with zipfile.ZipFile(location) as archive:
         found = _first_worksheet(archive)
-        if found and archive.getinfo(found[1]).file_size > slice_bytes:
-            index, part = found
-            parts = _parts_beside(archive)
-            strings = _SharedStrings(parts.pop(_STRINGS, b""))
-            if strings.bounds:  # a cell's text written in takes about twice its number
-                slice_bytes //= 2
-            for piece in _slices(archive, part, slice_bytes):
-                piece = strings.written_in(piece)
-                rows = _rows_of(CalamineWorkbook.from_filelike(_zipped(parts, part, piece)),
-                                index)
-                piece = None  # the slice's XML is read: let it go
-                yield from rows
+        if found is None:
+            if any(_part_has_error(archive, name) for name in archive.namelist()
+                   if name.startswith("xl/worksheets/")):
+                raise _Left  # no telling which sheet is read: openpyxl reads the errors
+        elif (archive.getinfo(found[1]).file_size > slice_bytes
+              or _part_has_error(archive, found[1])):
+            yield from _sliced(archive, *found, slice_bytes)
             return
     yield from _rows_of(CalamineWorkbook.from_path(location))
+
+
+def _sliced(archive, index, part, slice_bytes):
+    from python_calamine import CalamineWorkbook
+
+    parts = _parts_beside(archive)
+    strings = _SharedStrings(parts.pop(_STRINGS, b""))
+    if strings.bounds:  # a cell's text written in takes about twice its number
+        slice_bytes //= 2
+    for piece in _slices(archive, part, slice_bytes):
+        piece = _errors_written_in(strings.written_in(piece))
+        rows = _rows_of(CalamineWorkbook.from_filelike(_zipped(parts, part, piece)), index)
+        piece = None  # the slice's XML is read: let it go
+        yield from rows
 
 
 def _rows_of(workbook, index=None):
@@ -349,6 +351,19 @@ class _SharedStrings:
 
     def _text(self, number):
         return self.xml[self.bounds[2 * number]:self.bounds[2 * number + 1]]
+
+
+def _errors_written_in(sheet):
+    """``sheet`` with each error cell (#N/A) holding the text it shows, as an inline string:
+    calamine reads an error as an empty cell, where openpyxl gives its text, which the
+    row's check refuses with as its reason. One written in a way not known here is left
+    to openpyxl."""
+    if b'"e"' not in sheet and b"'e'" not in sheet:
+        return sheet
+    sheet = _ERROR_VALUE.sub(rb'<c\1 t="inlineStr"\2><is><t>\3</t></is></c>', sheet)
+    if _ERROR_CELL.search(sheet):
+        raise _Left
+    return sheet
 
 
 def _shared_left(sheet):

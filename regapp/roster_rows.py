@@ -15,6 +15,7 @@ import datetime as dt
 from regapp import normalize
 from regapp.normalize import Invalid
 from regapp.texts import key_of
+from regapp.texts import text as say
 
 #: distinct spellings remembered per column and file: enough for any employer list or
 #: name column, small enough to stay flat on a column that never repeats
@@ -24,6 +25,14 @@ RECORD_FIELDS = ("policy_number", "policy_key", "last_name", "first_name", "patr
                  "name_key", "birth_date", "phone", "email", "email_key", "employer",
                  "valid_from", "valid_to")
 NAME_LABELS = {"last_name": "фамилия", "first_name": "имя", "patronymic": "отчество"}
+#: the columns checked once a spelling (:meth:`RowChecker._checked`), as a reason names them
+LABELS = {**NAME_LABELS, "birth_date": "дата рождения", "employer": "страхователь",
+          "valid_from": "дата начала", "valid_to": "дата окончания"}
+#: what Excel shows in a cell whose formula gave no value (a lookup's #N/A), and writes
+#: so into a CSV: a value of no field (it loaded as a patronymic, an employer, a policy)
+EXCEL_ERRORS = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                          "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!",
+                          "#CONNECT!", "#UNKNOWN!", "#BUSY!", "#EXTERNAL!", "#PYTHON!"))
 
 
 class RowChecker:
@@ -54,6 +63,7 @@ class RowChecker:
         policy_number = normalize.cell_text(cells.get("policy_number"))
         if not policy_number:
             raise Invalid("нет номера полиса")
+        _not_excel_error("номер полиса", policy_number)
         # the cleaned number: cleaning again inside policy_key would change nothing (issue 15)
         policy_key = _field("номер полиса", normalize.policy_key, policy_number)
         names = [self._remembered(name, cells.get(name)) for name in NAME_LABELS]
@@ -90,6 +100,8 @@ class RowChecker:
         raise Invalid(answer[1])
 
     def _checked(self, column, value):
+        if type(value) is str:
+            _not_excel_error(LABELS[column], value.strip())
         if column in NAME_LABELS:
             if column == "patronymic":
                 value = normalize.clean_patronymic(value)
@@ -106,6 +118,11 @@ class RowChecker:
 def parse_row(raw: dict, mapping: dict, warn=None) -> dict:
     """Check one roster row on its own (what a source's contract test compares)."""
     return RowChecker(mapping).check(raw, warn)
+
+
+def _not_excel_error(label, cell):
+    if cell in EXCEL_ERRORS:
+        raise Invalid(f"{label} «{cell}»: {say('cell.excel_error')}")
 
 
 def _field(label, parse, value):

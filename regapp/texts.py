@@ -49,6 +49,8 @@ TEXTS = {
     "birth_date.too_young": "Зарегистрироваться самостоятельно можно с {age} лет",
     "policy.required": "Укажите номер полиса ДМС",
     "policy.too_long": "Слишком длинный номер полиса ДМС",
+    # a roster cell whose Excel formula gave no value (a lookup's #N/A)
+    "cell.excel_error": "ошибка Excel: формула в клетке не дала значения, исправьте её в файле",
     # passwords (R10): the hints ticked as one types, and the refusals
     "password.hint.length": "Не короче {least} символов",
     "password.hint.personal": "Без имени, телефона и номера полиса",

@@ -7,6 +7,7 @@ fresh check of that row alone does, in file order.
 
 import datetime as dt
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,14 +24,14 @@ TODAY = dt.date(2026, 11, 26)
 
 #: cells from a small pool, so rows repeat them as rosters do; some bad on purpose
 names = st.sampled_from(["Иванов", "иванов", "Петров-Водкин", "Ivanov", "Иvanов", "", "-",
-                         "нет", "Мамедов1", "Семёнова", None, 5.0])
+                         "нет", "Мамедов1", "Семёнова", None, 5.0, "#N/A", " #REF! "])
 dates = st.sampled_from(["01.02.1990", "1990-02-01", "31.02.1990", "01.02.2090", "", None,
-                         dt.datetime(1985, 3, 4), 30000, "nonsense", "05111978"])
+                         dt.datetime(1985, 3, 4), 30000, "nonsense", "05111978", "#VALUE!"])
 phones = st.sampled_from(["+7 916 123-45-67", "8 (495) 123-45-67", "89031234567", "", None,
                           "12", "+7 930 123 45 67"])
 emails = st.sampled_from(["a@example.com", "A.B@Example.RU", "кто@пример.рф", "", None, "x@@y"])
-rows = st.lists(st.tuples(st.sampled_from(["P1", "P-2", "№ 3", "", None, "p1"]), names, names,
-                          names, dates, phones, emails,
+policies = st.sampled_from(["P1", "P-2", "№ 3", "", None, "p1", "#N/A"])
+rows = st.lists(st.tuples(policies, names, names, names, dates, phones, emails,
                           st.sampled_from(["ООО «Ромашка»", "", None, "АО  Вектор"]),
                           dates, dates), max_size=30)
 
@@ -55,6 +56,19 @@ def test_a_checker_that_remembers_answers_as_a_fresh_one(cells):
         except Invalid as exc:
             answer = str(exc)
         assert (answer, warnings) == _alone(raw), raw
+
+
+@pytest.mark.parametrize("column", ["Номер полиса", "Фамилия", "Отчество", "Дата рождения",
+                                    "Страхователь", "Дата начала"])
+def test_an_excel_error_refuses_its_row_whatever_the_column(column):
+    # a lookup's #N/A loaded as a patronymic (no digits in it), an employer, a policy number
+    raw = dict(zip(HEADERS, ["P1", "Иванов", "Иван", "Иванович", "01.02.1990",
+                             "+7 916 123-45-67", "a@example.com", "ООО «Ромашка»",
+                             "01.01.2025", ""], strict=True))
+    assert RowChecker(MAPPING, TODAY).check(raw)["patronymic"] == "Иванович"
+    raw[column] = "#N/A"
+    with pytest.raises(Invalid, match="«#N/A»: ошибка Excel: формула в клетке не дала значения"):
+        RowChecker(MAPPING, TODAY).check(raw)
 
 
 def test_the_name_key_is_made_of_the_fields_keys():
