@@ -63,9 +63,12 @@ SLICE_CELLS = 4 * 2**20
 #: a child that says nothing for this long has hung (a pyo3 panic out of memory does)
 IDLE_SECONDS = 30
 _CHUNK = 2**20
-#: a sheet the cap lets in reads in seconds; a workbook that keeps calamine longer is
-#: left to openpyxl, which refuses what should be
+#: the child's CPU time: two minutes, and a second more for each MiB the workbook unpacks
+#: to (a million rows as Excel saves them, 400 MiB, took a minute on a slow day): a
+#: workbook that keeps calamine far longer than its size asks is left to openpyxl, which
+#: refuses what should be
 CPU_SECONDS = 120
+CPU_SECONDS_A_MIB = 1
 #: numbers from here on are not exact in a float, where openpyxl reads a whole one
 #: written in full (a 16-digit policy number) as the exact ``int``: left to openpyxl
 _EXACT = 2**53
@@ -197,10 +200,20 @@ def _part_has_error(archive, entry):
     return False
 
 
+def _cpu_seconds(location):
+    try:
+        with zipfile.ZipFile(location) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (OSError, zipfile.BadZipFile):
+        unpacked = 0  # calamine says what is wrong with it, at once
+    return CPU_SECONDS + CPU_SECONDS_A_MIB * unpacked // 2**20
+
+
 def _main(location, memory, slice_bytes=SLICE_BYTES):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of a sheet's cells
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    cpu = _cpu_seconds(location)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     batch = []
     try:
         for line, left, row in _rows(location, slice_bytes):

@@ -433,3 +433,15 @@ def test_the_imports_own_pauses_do_not_count_as_the_childs_silence(tmp_path, mon
     time.sleep(3)  # a batch of rows written to the database, slowly
     read.extend(lines)
     assert len(read) == 3001
+
+
+def test_a_big_workbook_gets_cpu_time_for_its_size(tmp_path):
+    # a million rows as Excel saves them took a minute of the child's two on a slow day: a
+    # slower machine would have stopped it midway, and openpyxl read the rest for minutes
+    path = _big(tmp_path / "big.xlsx", count=20_000)
+    with zipfile.ZipFile(path) as archive:
+        mib = sum(item.file_size for item in archive.infolist()) // 2**20
+    assert mib >= 5
+    assert xlsx_fast._cpu_seconds(path) == xlsx_fast.CPU_SECONDS + mib
+    (tmp_path / "not.xlsx").write_bytes(b"not a workbook")
+    assert xlsx_fast._cpu_seconds(tmp_path / "not.xlsx") == xlsx_fast.CPU_SECONDS
