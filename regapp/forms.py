@@ -55,7 +55,7 @@ class Form(FlaskForm):
     Flask-WTF hands a JSON body to the fields as it is: booleans, numbers, objects and
     lists, or a lone surrogate, reached the domain and ended in a 500 (issue 13). Here a
     JSON scalar becomes its text, a list its texts, an object nothing, and text that
-    cannot be written as UTF-8 has the offending characters replaced.
+    cannot be written as UTF-8 has the offending characters replaced (:func:`plain_text`).
     """
 
     class Meta:
@@ -65,7 +65,7 @@ class Form(FlaskForm):
                 return None
             if request.is_json:
                 formdata = _from_json(request.get_json(silent=True))
-            return MultiDict([(key, _text(value)) for key, value in formdata.items(multi=True)
+            return MultiDict([(key, plain_text(value)) for key, value in formdata.items(multi=True)
                               if isinstance(value, str)])
 
         def bind_field(self, form, unbound_field, options):
@@ -125,8 +125,10 @@ def _from_json(body):
     return MultiDict(pairs)
 
 
-def _text(value):
-    return value.encode("utf-8", "replace").decode("utf-8")
+def plain_text(value):
+    """Text any database stores: what cannot be written as UTF-8 replaced, a NUL dropped
+    (nobody types one, and PostgreSQL refuses it: a support search for «\\x00» was a 500)."""
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
 #: fields that an inline check never names

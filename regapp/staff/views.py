@@ -27,6 +27,7 @@ from regapp.forms import (
     RosterUploadForm,
     StaffActionForm,
     StaffLookupForm,
+    plain_text,
 )
 from regapp.rendering import render
 from regapp.sessions import STAFF_PATH
@@ -111,7 +112,7 @@ def act(staff, kind):
         for error in form.reason.errors or [text("staff.reason_required")]:
             flash(error, "error")
         return redirect(url_for("staff.lookup", q=subject), code=303)
-    reason, target = form.reason.data.strip(), request.form.get("target", "")
+    reason, target = form.reason.data.strip(), plain_text(request.form.get("target", ""))
     if kind == "resend":
         report = actions.resend_invitation(staff, target, reason)
         flash(text("staff.nothing_to_do", why=report.refused) if report.refused else
@@ -244,9 +245,8 @@ def audit_trail(staff):
 
 
 def _text_arg(name):
-    """A query argument as text any database takes (None when empty): PostgreSQL refuses a
-    NUL in a string, which no employer's name holds anyway."""
-    return (request.args.get(name) or "").replace("\x00", "") or None
+    """A query argument as text any database takes (None when empty)."""
+    return plain_text(request.args.get(name) or "") or None
 
 
 def _date(value):
