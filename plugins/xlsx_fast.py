@@ -350,11 +350,11 @@ class _SharedStrings:
             pieces[1::2] = [b' t="inlineStr"><is>%s</is>' % self._text(int(number))
                             for number in pieces[1::2]]
             sheet = b"".join(pieces)
-            if _shared_left(sheet):  # attributes after the type, spaces between
+            if _still_of_type(sheet, b"s", _SHARED_LEFT):  # written another way
                 sheet = _SHARED_CELL.sub(self._inline_cell, sheet)
         except IndexError:
             raise _Left from None
-        if _shared_left(sheet):
+        if _still_of_type(sheet, b"s", _SHARED_LEFT):
             raise _Left
         return sheet
 
@@ -371,17 +371,19 @@ def _errors_written_in(sheet):
     calamine reads an error as an empty cell, where openpyxl gives its text, which the
     row's check refuses with as its reason. One written in a way not known here is left
     to openpyxl."""
-    if b'"e"' not in sheet and b"'e'" not in sheet:
+    if not _still_of_type(sheet, b"e", _ERROR_CELL):
         return sheet
     sheet = _ERROR_VALUE.sub(rb'<c\1 t="inlineStr"\2><is><t>\3</t></is></c>', sheet)
-    if _ERROR_CELL.search(sheet):
+    if _still_of_type(sheet, b"e", _ERROR_CELL):
         raise _Left
     return sheet
 
 
-def _shared_left(sheet):
-    """Whether a cell in ``sheet`` still shows a shared string (its value quoted first)."""
-    return (b'"s"' in sheet or b"'s'" in sheet) and _SHARED_LEFT.search(sheet) is not None
+def _still_of_type(sheet, kind, typed_cell):
+    """Whether a cell in ``sheet`` is of ``kind`` (``t="s"``, ``t="e"``): the quoted value
+    looked for first, in C, the regular expression over the whole slice only then."""
+    quoted = b'"' + kind + b'"', b"'" + kind + b"'"
+    return any(q in sheet for q in quoted) and typed_cell.search(sheet) is not None
 
 
 def _slices(archive, part, size):
