@@ -267,6 +267,15 @@ class AreaSessions(SessionInterface):
         return self._of(request).store_now(app, session)
 
 
+def stored(session):
+    """What the session's row holds now, another request of the same browser may have
+    changed it since this one read it (None: not stored, or ended)."""
+    if session.row is None or session.row is UNREACHABLE:
+        return None
+    row = _BY_ID.first(session.row.id)
+    return json.loads(row.data) if row is not None else None
+
+
 def store_now():
     """This request's session stored now, in the caller's transaction (:meth:`ServerSessions.store_now`)."""
     from flask import current_app, session

@@ -46,8 +46,14 @@ DEFAULTS = {
     "STAFF_OIDC_CLIENT_ID": None,
     "STAFF_OIDC_CLIENT_SECRET": None,
     "STAFF_OIDC_GROUPS_CLAIM": "groups",
+    # what the console asks the provider for; some give a refresh token only with
+    # offline_access (see STAFF_RECHECK_SECONDS)
+    "STAFF_OIDC_SCOPE": "openid profile email",
     "STAFF_OPERATOR_GROUPS": "",  # comma-separated
     "STAFF_SUPPORT_GROUPS": "",
+    # how often the provider is asked again whether a member still holds their roles (its
+    # refresh token; 0: never, a member keeps the console until the session ends)
+    "STAFF_RECHECK_SECONDS": 300,
     "HELP_PHONE": "8-800-100-88-00",
     "INSURER_NAME": "",  # «Allianz»: help lines, consents and e-mails name it
     "RATELIMIT_ENABLED": True,
@@ -179,6 +185,7 @@ RANGES = {
     "DELIVERY_BATCH_SIZE": (1, 500, True),
     "SESSION_IDLE_MINUTES": (1, 24 * 60, True),
     "SESSION_MAX_HOURS": (1, 24 * 30, True),
+    "STAFF_RECHECK_SECONDS": (0, 24 * 3600, True),
 }
 
 

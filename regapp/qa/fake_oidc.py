@@ -1,19 +1,26 @@
 """The fake OpenID Connect provider for the staff console (issue 16), for QA only.
 
 Built on Authlib's server side: discovery, the authorization code grant with PKCE
-(S256 required) and OpenID Connect's ID token (RS256, ``nonce`` required), JWKS. Its
-sign-in page offers test staff with each role, and mischief QA needs to see refused:
-an ID token with a broken signature, another nonce, no groups, or already expired.
+(S256 required) and OpenID Connect's ID token (RS256, ``nonce`` required), JWKS, and the
+refresh token grant (a new refresh token each time, the old one spent; a fresh ID token
+with the member's groups as they stand). Its sign-in page offers test staff with each
+role, and mischief QA needs to see refused: an ID token with a broken signature, another
+nonce, no groups, or already expired. Its members page (``/members``) takes a member out
+of a group or disables them, as an administrator does in the insurer's directory: the
+console's next look (``STAFF_RECHECK_SECONDS``) sees it.
 
 ``regapp fake-oidc`` serves it on its own; QA mode mounts it at ``/qa/fake-oidc`` when
 no ``STAFF_OIDC_METADATA_URL`` is set. Its RSA key lives in the instance folder, so the
 processes of one deployment sign alike; an authorization code is a signed, short-lived
-blob (any process can redeem it).
+blob (any process can redeem it), and so is a refresh token. The members' changes live
+in a file beside the key (every process reads them); a code or a refresh token is spent
+within the process that took it.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import secrets
 import time
@@ -23,8 +30,8 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
-from authlib.oidc.core.grants import OpenIDCode
-from flask import Blueprint, Flask, jsonify, render_template, request
+from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
+from flask import Blueprint, Flask, jsonify, redirect, render_template, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 from joserfc.jwk import RSAKey
 
@@ -40,6 +47,10 @@ STAFF = {
 MISCHIEF = {"": "ничего", "tampered": "испорченная подпись", "nonce": "чужой nonce",
             "no_groups": "без групп", "expired": "просроченный токен"}
 CODE_LIFETIME = 60
+#: a refresh token's life: a working day and then some (a real directory's may be shorter)
+REFRESH_LIFETIME = 14 * 3600
+#: every group a test member may be put in on the members page
+GROUPS = ("regapp-operators", "regapp-support", "accounting")
 
 
 @dataclass
@@ -72,7 +83,7 @@ class Client(ClientMixin):
         return response_type == "code"
 
     def check_grant_type(self, grant_type):
-        return grant_type == "authorization_code"
+        return grant_type in ("authorization_code", "refresh_token")
 
 
 @dataclass
@@ -108,6 +119,22 @@ class Code:
         return None
 
 
+@dataclass
+class Refresh:
+    """A refresh token's contents (the token itself is them, signed)."""
+
+    token: str
+    client_id: str
+    scope: str
+    who: str
+
+    def check_client(self, client):
+        return client.client_id == self.client_id
+
+    def get_scope(self):
+        return self.scope
+
+
 class FakeOidc:
     """The provider's state: its key, its client, its issuer."""
 
@@ -123,6 +150,35 @@ class FakeOidc:
     @functools.cached_property
     def codes(self):
         return URLSafeTimedSerializer(self.key.as_pem(private=True), salt="fake-oidc-code")
+
+    @functools.cached_property
+    def refreshes(self):
+        return URLSafeTimedSerializer(self.key.as_pem(private=True), salt="fake-oidc-refresh")
+
+    @property
+    def members_path(self):
+        return os.path.join(os.path.dirname(self.key_path), "members.json")
+
+    def members(self):
+        """Each test member as the directory holds them now: ``{who: (groups, disabled)}``."""
+        try:
+            with open(self.members_path, encoding="utf-8") as f:
+                changed = json.load(f)
+        except FileNotFoundError:
+            changed = {}
+        return {who: (changed.get(who, {}).get("groups", groups),
+                      changed.get(who, {}).get("disabled", False))
+                for who, (_, _, _, groups) in STAFF.items()}
+
+    def change_member(self, who, groups, disabled):
+        """Put a member in these groups (and disable them or not), for every process."""
+        changed = {w: {"groups": g, "disabled": d} for w, (g, d) in self.members().items()}
+        changed[who] = {"groups": [g for g in GROUPS if g in groups], "disabled": disabled}
+        os.makedirs(os.path.dirname(self.members_path), mode=0o700, exist_ok=True)
+        temporary = self.members_path + ".new"
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(changed, f, ensure_ascii=False)
+        os.replace(temporary, self.members_path)  # a reader sees the old file or the new
 
     def metadata(self, base):
         return {
@@ -184,10 +240,26 @@ def _grants(fake):
         def authenticate_user(self, authorization_code):
             return f"{authorization_code.who}|{authorization_code.mischief}"
 
-    class IdToken(OpenIDCode):
-        def exists_nonce(self, nonce, req):
-            return False  # codes are single-use already
+    class RefreshGrant(grants.RefreshTokenGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+        INCLUDE_NEW_REFRESH_TOKEN = True  # rotated, as careful providers do
 
+        def authenticate_refresh_token(self, refresh_token):
+            try:
+                data = fake.refreshes.loads(refresh_token, max_age=REFRESH_LIFETIME)
+            except BadData:
+                return None
+            if refresh_token in fake.redeemed or fake.members()[data["who"]][1]:
+                return None  # spent, or the member disabled: invalid_grant
+            return Refresh(refresh_token, data["client_id"], data["scope"], data["who"])
+
+        def authenticate_user(self, refresh):
+            return f"{refresh.who}|"
+
+        def revoke_old_credential(self, refresh):
+            fake.redeemed.add(refresh.token)
+
+    class IdTokenClaims(OpenIDToken):
         def resolve_client_private_key(self, client):
             return fake.key
 
@@ -208,7 +280,8 @@ def _grants(fake):
 
         def generate_user_info(self, user, scope):
             who, _, mischief = user.partition("|")
-            sub, name, email, groups = STAFF[who]
+            sub, name, email, _ = STAFF[who]
+            groups, _ = fake.members()[who]
             info = UserInfo(sub=sub, name=name, email=email)
             if mischief != "no_groups":
                 info["groups"] = groups
@@ -221,7 +294,11 @@ def _grants(fake):
                 token["id_token"] = ".".join((header, payload, signature[::-1]))
             return token
 
-    return CodeGrant, IdToken
+    class IdToken(IdTokenClaims, OpenIDCode):
+        def exists_nonce(self, nonce, req):
+            return False  # codes are single-use already
+
+    return CodeGrant, IdToken, RefreshGrant, IdTokenClaims
 
 
 def blueprint(fake: FakeOidc, url_prefix="", name="fake_oidc"):
@@ -230,12 +307,19 @@ def blueprint(fake: FakeOidc, url_prefix="", name="fake_oidc"):
     server = AuthorizationServer(query_client=lambda client_id: (
         fake.client if client_id == fake.client.client_id else None),
         save_token=lambda token, req: None)
-    code_grant, id_token = _grants(fake)
+    code_grant, id_token, refresh_grant, refreshed_id_token = _grants(fake)
     server.register_grant(code_grant, [id_token(require_nonce=True), CodeChallenge(required=True)])
+    server.register_grant(refresh_grant, [refreshed_id_token()])
 
     @bp.record_once
     def _bind(state):
         server.init_app(state.app)
+        tokens = server.create_bearer_token_generator({})
+        tokens.refresh_token_generator = lambda client, grant_type, user, scope: (
+            fake.refreshes.dumps({"client_id": client.client_id, "scope": scope,
+                                  "who": user.partition("|")[0],
+                                  "salt": secrets.token_hex(8)}))
+        server.register_token_generator("default", tokens)
 
     @bp.get("/.well-known/openid-configuration")
     def discovery():
@@ -249,17 +333,39 @@ def blueprint(fake: FakeOidc, url_prefix="", name="fake_oidc"):
     def authorize():
         if request.method == "GET":
             grant = server.get_consent_grant(end_user=None)
-            return render_template("qa/fake_oidc.html", staff=STAFF, mischief=MISCHIEF,
-                                   client=grant.client.client_id)
+            return _sign_in_page(grant.client.client_id)
         who = request.form.get("who")
         if who not in STAFF or request.form.get("mischief", "") not in MISCHIEF:
-            return render_template("qa/fake_oidc.html", staff=STAFF, mischief=MISCHIEF,
-                                   client=fake.client.client_id, error="Выберите сотрудника"), 400
+            return _sign_in_page(fake.client.client_id, "Выберите сотрудника"), 400
+        if fake.members()[who][1]:
+            return _sign_in_page(fake.client.client_id, "Учётная запись отключена"), 403
         return server.create_authorization_response(grant_user=who)
+
+    def _sign_in_page(client, error=None):
+        members = fake.members()
+        staff = {who: (sub, name, email, members[who][0])
+                 for who, (sub, name, email, _) in STAFF.items()}
+        return render_template("qa/fake_oidc.html", staff=staff, mischief=MISCHIEF,
+                               client=client, error=error)
 
     @bp.post("/token")
     def token():
         return server.create_token_response()
+
+    @bp.route("/members", methods=["GET", "POST"])
+    def members():
+        """QA's directory: a member's groups, and whether they may sign in at all."""
+        if request.method == "POST":
+            who = request.form.get("who")
+            if who not in STAFF:
+                return render_template("qa/fake_oidc_members.html", members=fake.members(),
+                                       staff=STAFF, all_groups=GROUPS,
+                                       error="Выберите сотрудника"), 400
+            fake.change_member(who, request.form.getlist("groups"),
+                               request.form.get("disabled") == "on")
+            return redirect(request.path, code=303)
+        return render_template("qa/fake_oidc_members.html", members=fake.members(),
+                               staff=STAFF, all_groups=GROUPS)
 
     return bp
 

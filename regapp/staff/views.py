@@ -31,7 +31,7 @@ from regapp.forms import (
 )
 from regapp.rendering import render
 from regapp.sessions import STAFF_PATH
-from regapp.staff import actions, sso
+from regapp.staff import access, actions, sso
 from regapp.staff.access import current_staff, staff_required
 from regapp.texts import text
 
@@ -71,12 +71,12 @@ def login():
 def callback():
     """The provider's answer: a member with a role is signed in, anything else refused."""
     try:
-        staff = sso.finish(_client(), current_app.config)
+        staff, refresh_token = sso.finish(_client(), current_app.config)
     except sso.SignInRefused as exc:
         return render_template("staff/login.html", form=ActionForm(), error=str(exc)), 403
     session.clear()
     session.regenerate()  # a new key at sign-in: a planted or seen key is dead
-    session["staff"] = staff
+    access.begin(staff, refresh_token)
     audit.record(staff, "sign_in")
     return redirect(url_for("staff.home"), code=303)
 

@@ -93,12 +93,13 @@ class OutboxReader:
 class Portal(OutboxReader):
     """A ``regapp demo`` process of its own, and what QA reads from its outbox."""
 
-    def __init__(self, folder, esia_materials, servers=None):
+    def __init__(self, folder, esia_materials, servers=None, settings=None):
         self.instance = folder / "instance"
         shutil.copytree(esia_materials, self.instance / "fake-esia")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "REGAPP_INSTANCE_PATH": str(self.instance)}
+        env = {**os.environ, "REGAPP_INSTANCE_PATH": str(self.instance),
+               **{f"REGAPP_{name}": str(value) for name, value in (settings or {}).items()}}
         if servers:  # the PostgreSQL + Redis pass: the demo's data and limits live there
             env.update(REGAPP_DATABASE=servers["database"],
                        REGAPP_RATELIMIT_STORAGE_URI=servers["redis"])
@@ -140,8 +141,11 @@ def _regapp_command():
 
 
 @pytest.fixture
-def portal(tmp_path, fake_esia_materials, backend):
-    served = Portal(tmp_path, fake_esia_materials.folder, backend)
+def portal(request, tmp_path, fake_esia_materials, backend):
+    """The demo; a walk's ``@pytest.mark.settings(...)`` sets its settings."""
+    marker = request.node.get_closest_marker("settings")
+    served = Portal(tmp_path, fake_esia_materials.folder, backend,
+                    marker.kwargs if marker else None)
     yield served
     served.stop()
     # the demo's list of its fictional people is its screen, not a log line

@@ -3,8 +3,10 @@ the demo's QA mode mounts the fake OpenID Connect provider, whose page the walk 
 as staff would (keys only)."""
 
 import re
+import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.person import press, type_into
@@ -167,3 +169,23 @@ def test_an_operator_downloads_the_funnel_as_csv(page, portal):
         press(page, "Скачать CSV", most=20)  # a date field is three stops
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert text.startswith("Страхователь;В списке") and "ООО «Ромашка»" in text
+
+
+@pytest.mark.settings(STAFF_RECHECK_SECONDS=2)
+def test_an_operator_taken_out_of_the_group_loses_the_console_at_the_next_look(page, portal):
+    """QA takes the operator out of the operators' group on the fake provider's members
+    page (keys only); the console's next look at the provider signs her out, and says why."""
+    sign_in_as(page, "Ольга Операторова (operator@insurer.example; группы: regapp-operators)")
+    page.goto("/qa/fake-oidc/members")
+    member = page.get_by_role("group", name="Ольга Операторова (operator@insurer.example)")
+    group = member.get_by_label("regapp-operators")
+    expect(group).to_be_checked()
+    group.focus()
+    page.keyboard.press("Space")
+    press(page, "Сохранить: Ольга Операторова", most=8)
+    expect(page.get_by_role("group", name="Ольга Операторова (operator@insurer.example)")
+           .get_by_label("regapp-operators")).not_to_be_checked()
+    time.sleep(2.2)  # the console's look at the provider is due
+    page.goto("/staff/roster")
+    page.wait_for_url("**/staff/login")
+    expect(page.get_by_text("нет доступа к кабинету сотрудника")).to_be_visible()
