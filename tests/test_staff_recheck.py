@@ -6,6 +6,7 @@ The provider is the fake one in a process of its own (``regapp fake-oidc``); QA'
 page there changes the directory as an administrator would.
 """
 
+import json
 import threading
 import time
 import urllib.parse
@@ -91,8 +92,12 @@ def test_a_member_disabled_in_the_directory_is_signed_out(console, directory):
     sign_in(client, "operator")
     directory("operator", ["regapp-operators"], disabled=True)
     _after_the_look_is_due()
-    assert client.get("/staff/audit").headers["Location"] == "/staff/login"
+    # a job page's poll (htmx) is told to load the sign-in page whole
+    poll = client.get("/staff/jobs/1", headers={"HX-Request": "true"})
+    assert poll.status_code == 204
+    assert json.loads(poll.headers["HX-Location"])["path"] == "/staff/login"
     assert "больше не подтверждает ваш вход" in client.get("/staff/login").get_data(as_text=True)
+    assert client.get("/staff/audit").headers["Location"] == "/staff/login"
 
 
 def test_roles_follow_the_groups_and_the_refresh_token_given_each_time_is_kept(

@@ -12,9 +12,10 @@ import functools
 import logging
 import time
 
-from flask import abort, current_app, flash, redirect, session, url_for
+from flask import abort, current_app, flash, session, url_for
 
 from regapp import audit, sessions
+from regapp.rendering import hx_redirect
 from regapp.staff import sso
 from regapp.texts import text
 
@@ -96,7 +97,8 @@ def staff_required(role):
         def wrapped(*args, **kwargs):
             staff = current_staff()
             if staff is None:
-                return redirect(url_for("staff.login"), code=303)
+                # a job page's poll loads the sign-in page whole, not into the job's place
+                return hx_redirect(url_for("staff.login"))
             if role not in staff["roles"]:
                 abort(403)
             return view(staff, *args, **kwargs)
