@@ -3,8 +3,9 @@
 Plain Python over the models: the CLI and tests call :func:`import_roster`
 with a roster source. The import runs in one transaction, so a file that
 turns out unreadable half-way changes nothing, and ``dry_run`` is the same
-import rolled back. Rows go to the database in batches; only the batch and
-the list of rejected lines are held in memory.
+import rolled back (on SQLite it counts without writing: see
+:class:`~regapp.roster_writers.SqliteWriter`). Rows go to the database in batches;
+only the batch and the list of rejected lines are held in memory.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def import_roster(source, location, dry_run=False, batch_size=BATCH,
     """
     report = ImportReport()
     # the writer is done with the connection before the transaction ends, either way
-    with database.atomic() as transaction, writer_for(report, batch_size) as importer:
+    with database.atomic() as transaction, writer_for(report, batch_size, dry_run) as importer:
         count = 0
         for rows, good, said in _checked(source, location, importer.pack, report):
             for line, reason, warnings in said:

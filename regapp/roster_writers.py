@@ -38,10 +38,10 @@ DATA_AT = tuple(RECORD_FIELDS.index(f) for f in RosterRecord.DATA_FIELDS)
 TABLE = RosterRecord._meta.table_name
 
 
-def writer_for(report, batch_size):
+def writer_for(report, batch_size, dry_run=False):
     if isinstance(database.obj, SqliteDatabase):
-        return SqliteWriter(report, batch_size)
-    return PostgresWriter(report, batch_size)
+        return SqliteWriter(report, batch_size, dry_run)
+    return PostgresWriter(report, batch_size)  # its check's writes hold no one up (MVCC)
 
 
 def repeated(line, first_line):
@@ -49,12 +49,17 @@ def repeated(line, first_line):
 
 
 class SqliteWriter:
-    """Collects checked rows and writes them a batch at a time."""
+    """Collects checked rows and writes them a batch at a time. A check (``dry_run``)
+    counts them alike and writes none: SQLite has one writer at a time, and a check's
+    writes, rolled back at its end, held every other writer of the portal (a sign-in, a
+    registration) for as long as the check ran, past their wait of 10 s on a large list.
+    Nothing a batch writes changes what a later one finds (a policy number seen before is
+    refused before its batch reads what is stored), so the counts are the load's."""
 
     pack = list  # a chunk's good rows as they are: ``(line, fields)`` each
 
-    def __init__(self, report, size):
-        self.report, self.size, self.rows = report, size, {}
+    def __init__(self, report, size, dry_run=False):
+        self.report, self.size, self.rows, self.dry_run = report, size, {}, dry_run
         database.execute_sql(
             "CREATE TEMP TABLE IF NOT EXISTS import_seen (policy_key TEXT PRIMARY KEY, line INT)")
         database.execute_sql("DELETE FROM import_seen")
@@ -113,14 +118,15 @@ class SqliteWriter:
             if stored is None:
                 new.append((*fields, stamp, stamp))
             elif stored[1:] != tuple(_as_stored(fields[i]) for i in DATA_AT):
-                RosterRecord.update(**dict(zip(RECORD_FIELDS, fields, strict=True)),
-                                    updated_at=now).where(RosterRecord.id == stored[0]).execute()
+                if not self.dry_run:
+                    RosterRecord.update(**dict(zip(RECORD_FIELDS, fields, strict=True)),
+                                        updated_at=now).where(RosterRecord.id == stored[0]).execute()
                 self.report.updated += 1
             else:
                 self.report.unchanged += 1
-        if new:
+        if new and not self.dry_run:
             _insert(new)
-            self.report.added += len(new)
+        self.report.added += len(new)
 
 
 def _stored(keys):

@@ -246,6 +246,44 @@ def test_dry_run_counts_and_changes_nothing(app, tmp_path):
     assert load(app, path).added == 3
 
 
+def test_a_check_counts_as_the_load_does(app, tmp_path):
+    """Added, updated, unchanged, repeated within a batch and across batches: the check
+    (which on SQLite writes nothing) says what the load then does."""
+    load(app, write_csv(tmp_path / "before.csv", PEOPLE))
+    rows = [PEOPLE[0], [*PEOPLE[1][:1], "Другая", *PEOPLE[1][2:]], person("P1"), person("P2"),
+            person("P1", last="Повтор"), person("P3"), PEOPLE[0], person("P4")]
+    path = write_csv(tmp_path / "r.csv", rows)
+    checked = load(app, path, dry_run=True, batch_size=2)
+    assert (checked.added, checked.updated, checked.unchanged, len(checked.rejected)) == (
+        4, 1, 1, 2)
+    assert load(app, path, batch_size=2).as_json() == checked.as_json()
+
+
+@pytest.mark.sqlite_only
+def test_a_check_on_sqlite_holds_no_other_writer_up(app, tmp_path, monkeypatch):
+    """SQLite has one writer at a time: a check of a large list held every other (a
+    sign-in, a registration) until it ended, past their wait of 10 s."""
+    import sqlite3
+
+    from regapp import roster
+
+    load(app, write_csv(tmp_path / "before.csv", PEOPLE))
+    monkeypatch.setattr(roster, "PROGRESS_EVERY", 2)
+    other = sqlite3.connect(app.config["DATABASE"].removeprefix("sqlite:///"), timeout=0)
+    wrote = []
+
+    def meanwhile(rows):  # another process writes while the check is half-way
+        other.execute("BEGIN IMMEDIATE")  # the write lock, now or «database is locked»
+        other.rollback()
+        wrote.append(rows)
+
+    rows = [[*PEOPLE[0][:1], "Другая", *PEOPLE[0][2:]], *(person(f"P{n}") for n in range(6))]
+    report = load(app, write_csv(tmp_path / "r.csv", rows), dry_run=True, batch_size=2,
+                  progress=meanwhile)
+    assert wrote and (report.added, report.updated) == (6, 1)
+    other.close()
+
+
 @pytest.mark.parametrize("content, reason", [
     (b"", "пуст"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "не текстовый"),
