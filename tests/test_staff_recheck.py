@@ -6,6 +6,7 @@ The provider is the fake one in a process of its own (``regapp fake-oidc``); QA'
 page there changes the directory as an administrator would.
 """
 
+import contextlib
 import json
 import threading
 import time
@@ -148,10 +149,30 @@ def test_a_provider_down_leaves_the_console_working_for_one_look_then_not(consol
     metadata = console.extensions["regapp.staff_sso"].server_metadata
     metadata["token_endpoint"] = f"http://127.0.0.1:{free_port()}/token"  # nobody listens
     _after_the_look_is_due()
-    assert client.get("/staff/").status_code == 200  # kept: a moment's outage
+    with _token_requests(console) as asked:
+        assert client.get("/staff/").status_code == 200  # kept: a moment's outage
+        assert client.get("/staff/").status_code == 200  # not asked again at once
+    assert len(asked) == 1
     time.sleep(1.0)  # two intervals since the provider last confirmed the member
     assert client.get("/staff/").headers["Location"] == "/staff/login"
     assert "Служба входа давно не отвечает" in client.get("/staff/login").get_data(as_text=True)
+
+
+@contextlib.contextmanager
+def _token_requests(app):
+    """Each refresh the console sends its provider, in a list."""
+    client = app.extensions["regapp.staff_sso"]
+    real, asked = client.fetch_access_token, []
+
+    def counted(**kwargs):
+        asked.append(kwargs)
+        return real(**kwargs)
+
+    client.fetch_access_token = counted
+    try:
+        yield asked
+    finally:
+        del client.fetch_access_token
 
 
 def test_without_a_refresh_token_the_member_signs_in_again_at_the_look(app):

@@ -23,6 +23,7 @@ import functools
 import json
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -174,11 +175,11 @@ class FakeOidc:
         """Put a member in these groups (and disable them or not), for every process."""
         changed = {w: {"groups": g, "disabled": d} for w, (g, d) in self.members().items()}
         changed[who] = {"groups": [g for g in GROUPS if g in groups], "disabled": disabled}
-        os.makedirs(os.path.dirname(self.members_path), mode=0o700, exist_ok=True)
-        temporary = self.members_path + ".new"
-        with open(temporary, "w", encoding="utf-8") as f:
+        folder = os.path.dirname(self.members_path)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False) as f:
             json.dump(changed, f, ensure_ascii=False)
-        os.replace(temporary, self.members_path)  # a reader sees the old file or the new
+        os.replace(f.name, self.members_path)  # a reader sees the old file or the new
 
     def metadata(self, base):
         return {
@@ -355,17 +356,16 @@ def blueprint(fake: FakeOidc, url_prefix="", name="fake_oidc"):
     @bp.route("/members", methods=["GET", "POST"])
     def members():
         """QA's directory: a member's groups, and whether they may sign in at all."""
+        error = None
         if request.method == "POST":
             who = request.form.get("who")
-            if who not in STAFF:
-                return render_template("qa/fake_oidc_members.html", members=fake.members(),
-                                       staff=STAFF, all_groups=GROUPS,
-                                       error="Выберите сотрудника"), 400
-            fake.change_member(who, request.form.getlist("groups"),
-                               request.form.get("disabled") == "on")
-            return redirect(request.path, code=303)
+            if who in STAFF:
+                fake.change_member(who, request.form.getlist("groups"),
+                                   request.form.get("disabled") == "on")
+                return redirect(request.path, code=303)
+            error = "Выберите сотрудника"
         return render_template("qa/fake_oidc_members.html", members=fake.members(),
-                               staff=STAFF, all_groups=GROUPS)
+                               staff=STAFF, all_groups=GROUPS, error=error), 400 if error else 200
 
     return bp
 

@@ -21,9 +21,14 @@ from regapp.texts import text
 
 log = logging.getLogger("regapp.staff")
 
-#: in the staff session beside the member: the provider's refresh token, and when the
-#: provider last confirmed the member (a Unix time)
-REFRESH_TOKEN, CONFIRMED_AT = "staff_refresh_token", "staff_confirmed_at"
+#: in the staff session beside the member: the provider's refresh token, when the
+#: provider last confirmed the member, and when to ask again after it did not answer
+#: (Unix times)
+REFRESH_TOKEN, CONFIRMED_AT, RETRY_AT = (
+    "staff_refresh_token", "staff_confirmed_at", "staff_retry_at")
+#: a provider that did not answer is asked again after a quarter of the interval, half a
+#: minute at most: not at every request, each of which would wait for it
+RETRY_AFTER_MOST = 30
 
 
 def begin(staff, refresh_token):
@@ -39,8 +44,9 @@ def begin(staff, refresh_token):
 def current_staff():
     """The signed-in member (``{sub, name, email, roles}``), or None."""
     staff = session.get("staff")
-    every = current_app.config["STAFF_RECHECK_SECONDS"]
-    if staff is not None and every and time.time() - session.get(CONFIRMED_AT, 0) >= every:
+    every, now = current_app.config["STAFF_RECHECK_SECONDS"], time.time()
+    if (staff is not None and every and now - session.get(CONFIRMED_AT, 0) >= every
+            and now >= session.get(RETRY_AT, 0)):
         staff = _asked_again(staff, every)
     return staff
 
@@ -56,6 +62,7 @@ def _asked_again(staff, every):
         if time.time() - session.get(CONFIRMED_AT, 0) < 2 * every:
             log.warning("the staff provider did not answer (%s): %s kept for now", exc,
                         staff["sub"])
+            session[RETRY_AT] = time.time() + min(every / 4, RETRY_AFTER_MOST)
             return staff
         return _signed_out(staff, text("staff.provider_down"))
     except sso.GrantEnded as exc:
