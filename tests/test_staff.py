@@ -259,3 +259,11 @@ def test_any_search_text_gets_a_page(app, client, query):
     answer = signed_in_as(app, client, "support").get(
         "/staff/support?" + urllib.parse.urlencode({"q": query}))
     assert answer.status_code == 200
+
+
+def test_the_fake_provider_refuses_a_sign_in_request_it_cannot_serve(provider):
+    """QA opening the provider's page without the console's request (no client, no PKCE)
+    meets its refusal, as at a real provider, not a server error."""
+    authorize = provider.removesuffix("/.well-known/openid-configuration") + "/authorize"
+    status, _, page = Browser().get(authorize + "?response_type=code&client_id=nobody")
+    assert status == 400 and "Запрос входа отклонён" in page

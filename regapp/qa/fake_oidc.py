@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Error, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
@@ -333,7 +333,11 @@ def blueprint(fake: FakeOidc, url_prefix="", name="fake_oidc"):
     @bp.route("/authorize", methods=["GET", "POST"])
     def authorize():
         if request.method == "GET":
-            grant = server.get_consent_grant(end_user=None)
+            try:
+                grant = server.get_consent_grant(end_user=None)
+            except OAuth2Error as exc:  # no client, a wrong redirect, no PKCE…: as an IdP
+                return _sign_in_page(fake.client.client_id,
+                                     f"Запрос входа отклонён: {exc.error}"), 400
             return _sign_in_page(grant.client.client_id)
         who = request.form.get("who")
         if who not in STAFF or request.form.get("mischief", "") not in MISCHIEF:
