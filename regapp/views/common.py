@@ -1,11 +1,16 @@
 """What several views share: the client for consent records, rate limits per view."""
 
+import functools
+
 from flask import current_app, g, make_response, request, session, url_for
 from flask_limiter.util import get_remote_address
+from limits import parse_many
+from werkzeug.exceptions import TooManyRequests
 
 from regapp import normalize, otp, registration, sessions
 from regapp.forms import CodeForm, ResendForm, is_inline_check
 from regapp.pages import error_page
+from regapp.ratelimits import within_all
 from regapp.registration import Client, Refused
 from regapp.rendering import hx_redirect, is_fragment_request, render
 from regapp.texts import text
@@ -138,8 +143,24 @@ def limit_view(app, endpoint, by_address, by_phone=None, checks=None, refunds=Fa
     if by_phone:
         view = limiter.limit(by_phone, key_func=phone_key, methods=["POST"],
                              exempt_when=is_inline_check, deduct_when=deduct_when)(view)
-    if checks:  # per address and per session: a bot cannot spread its probes either way
-        for key_func in (get_remote_address, session_key):
-            view = limiter.limit(checks, key_func=key_func, methods=["POST"],
-                                 exempt_when=lambda: not is_inline_check())(view)
+    if checks:
+        view = _checks_limited(view, endpoint, parse_many(checks))
     app.view_functions[endpoint] = view
+
+
+def _checks_limited(view, endpoint, items):
+    """``view`` with its inline checks limited per address and per session (a bot cannot
+    spread its probes either way), every window counted in one round trip
+    (:func:`regapp.ratelimits.within_all`); over a limit, the 429 page."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if request.method == "POST" and is_inline_check():
+            whose = (("address", get_remote_address()), ("session", session_key()))
+            hits = [(item, ("checks", endpoint, kind, key)) for kind, key in whose
+                    for item in items]
+            if not within_all(current_app.extensions["regapp.limiter"], hits):
+                raise TooManyRequests()
+        return view(*args, **kwargs)
+
+    return wrapped
