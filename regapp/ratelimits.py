@@ -2,10 +2,10 @@
 
 Flask-Limiter counts a request's limits one at a time, one round trip each to Redis: an
 inline check, the portal's most frequent request (one a field a person leaves), counted
-four (two windows per address and per session), a third of its CPU with limits on.
-:func:`within_all` counts them as Flask-Limiter's fixed window does (its strategy here:
-``INCR`` and ``EXPIRE`` by the ``limits`` package's own script, on the same storage) in
-one pipeline.
+four (two windows per address and per session), a third of its CPU with limits on, and
+a registration's form four more. :func:`within_all` counts them as Flask-Limiter's fixed
+window does (its strategy here: ``INCR`` and ``EXPIRE`` by the ``limits`` package's own
+script, on the same storage) in one pipeline (``views.common.limit_view``).
 """
 
 from __future__ import annotations

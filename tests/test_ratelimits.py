@@ -5,6 +5,7 @@ import pytest
 from limits import parse_many
 
 from regapp.ratelimits import within_all
+from tests.helpers import csrf
 
 pytestmark = pytest.mark.settings(RATELIMIT_ENABLED=True)
 
@@ -43,3 +44,24 @@ def test_on_redis_the_windows_go_in_one_round_trip(app, monkeypatch):
                         lambda self, *a, **kw: (sent.append(1), real(self, *a, **kw))[1])
     within_all(limiter, _hits("d") + _hits("e"))  # four windows
     assert len(sent) == 1
+
+
+def test_the_staff_console_limits_every_request_even_a_look(app, client):
+    """A stolen staff session cannot page through everyone: 120 looks a minute."""
+    from tests.test_staff import signed_in_as
+
+    support = signed_in_as(app, client, "support")
+    statuses = [support.get("/staff/").status_code for _ in range(121)]
+    assert statuses[:120] == [200] * 120 and statuses[120] == 429
+
+
+def test_a_portal_page_asks_the_limiter_nothing(app, client, monkeypatch):
+    """Its limits are its submits': the look for limits costs a GET nothing."""
+    limiter = app.extensions["regapp.limiter"]
+    looked, real = [], limiter.limit_manager.resolve_limits
+    monkeypatch.setattr(limiter.limit_manager, "resolve_limits",
+                        lambda *a, **kw: (looked.append(1), real(*a, **kw))[1])
+    page = client.get("/register")
+    assert page.status_code == 200 and looked == []
+    client.post("/register", data={"csrf_token": csrf(page.get_data(as_text=True))})
+    assert looked  # a submit does look

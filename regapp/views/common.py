@@ -127,39 +127,41 @@ def limit_view(app, endpoint, by_address, by_phone=None, checks=None, refunds=Fa
     """Rate-limit POSTs to ``endpoint`` per client address and, if given, per typed phone.
 
     The submit limits do not count a form's inline checks; ``checks`` limits those on
-    their own, per address, so a bot cannot ask «уже занят?» without end.
-    ``refunds``: the view may call :func:`not_counted`; its limits are then tested before
-    it and counted after it (Flask-Limiter's ``deduct_when``: two round trips a limit to
-    the limiter's storage, and parallel requests all pass the test before any counts).
-    Any other view's are counted as it starts: one round trip, nothing slips past.
-    Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper replaces
-    the registered view.
+    their own, per address and per session, so a bot cannot ask «уже занят?» without end,
+    nor spread its probes either way. A request's windows are counted as it starts, all
+    in one round trip to the limiter's storage (:func:`regapp.ratelimits.within_all`):
+    nothing slips past, and over a limit the view answers 429 (the form again, what was
+    typed kept: :func:`answer_limit_in_form`). ``refunds``: the view may call
+    :func:`not_counted`; its limits are then tested before it and counted after it
+    (Flask-Limiter's ``deduct_when``: two round trips a limit, and parallel requests all
+    pass the test before any counts).
     """
-    limiter = app.extensions["regapp.limiter"]
     app.extensions.setdefault("regapp.unlimited_views", {})[endpoint] = app.view_functions[endpoint]
-    deduct_when = counted if refunds else None
-    view = limiter.limit(by_address, methods=["POST"], exempt_when=is_inline_check,
-                         deduct_when=deduct_when)(app.view_functions[endpoint])
-    if by_phone:
-        view = limiter.limit(by_phone, key_func=phone_key, methods=["POST"],
-                             exempt_when=is_inline_check, deduct_when=deduct_when)(view)
-    if checks:
-        view = _checks_limited(view, endpoint, parse_many(checks))
-    app.view_functions[endpoint] = view
+    view, submits = app.view_functions[endpoint], []
+    if refunds:
+        assert by_phone is None, "a refunded limit is per address"
+        view = app.extensions["regapp.limiter"].limit(
+            by_address, methods=["POST"], exempt_when=is_inline_check, deduct_when=counted)(view)
+    else:
+        submits = [(parse_many(by_address), get_remote_address)]
+        if by_phone:
+            submits.append((parse_many(by_phone), phone_key))
+    probes = [(parse_many(checks), whose) for whose in (get_remote_address, session_key)
+              ] if checks else []
+    app.view_functions[endpoint] = _limited(view, endpoint, submits, probes)
 
 
-def _checks_limited(view, endpoint, items):
-    """``view`` with its inline checks limited per address and per session (a bot cannot
-    spread its probes either way), every window counted in one round trip
-    (:func:`regapp.ratelimits.within_all`); over a limit, the 429 page."""
+def _limited(view, endpoint, submits, checks):
+    """``view`` with a POST's windows counted first, an inline check's (``checks``) or a
+    submit's, each ``(items, whose key)``; over one, 429."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        if request.method == "POST" and is_inline_check():
-            whose = (("address", get_remote_address()), ("session", session_key()))
-            hits = [(item, ("checks", endpoint, kind, key)) for kind, key in whose
-                    for item in items]
-            if not within_all(current_app.extensions["regapp.limiter"], hits):
+        if request.method == "POST":
+            kind, windows = ("check", checks) if is_inline_check() else ("submit", submits)
+            hits = [(item, (endpoint, kind, whose.__name__, whose()))
+                    for items, whose in windows for item in items]
+            if hits and not within_all(current_app.extensions["regapp.limiter"], hits):
                 raise TooManyRequests()
         return view(*args, **kwargs)
 
