@@ -48,12 +48,16 @@ def init_app(app):
         storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"),
     )
 
+    #: the portal's views Flask-Limiter limits itself (those that may give a try back:
+    #: ``views.common.limit_view``); the others count their windows in one round trip
+    flask_limited = app.extensions["regapp.flask_limited"] = set()
+
     @limiter.request_filter
-    def _portal_page():
-        """The portal limits its submits alone (``views.common.limit_view``), so a page's
-        GET asks the limiter nothing: its look for limits that do not apply cost a GET a
-        tenth of its CPU (issue 15). The staff console limits every request."""
-        return request.method in ("GET", "HEAD") and not is_staff_path(request.path)
+    def _not_flask_limited():
+        """Flask-Limiter looks for limits only where it keeps some: the staff console and
+        those views. Its look elsewhere, for limits that do not apply, cost a page's GET
+        a tenth of its CPU, a submit about as much (issue 15)."""
+        return not is_staff_path(request.path) and request.endpoint not in flask_limited
 
     @app.after_request
     def _secure_headers(response):

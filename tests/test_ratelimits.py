@@ -55,13 +55,31 @@ def test_the_staff_console_limits_every_request_even_a_look(app, client):
     assert statuses[:120] == [200] * 120 and statuses[120] == 429
 
 
-def test_a_portal_page_asks_the_limiter_nothing(app, client, monkeypatch):
-    """Its limits are its submits': the look for limits costs a GET nothing."""
+def test_flask_limiter_looks_only_where_it_keeps_limits(app, client, monkeypatch):
+    """A portal page and a submit counted in one round trip: Flask-Limiter's look for
+    limits costs them nothing; the staff console and the views that may give a try back
+    keep theirs."""
+    from tests.test_staff import signed_in_as
+
     limiter = app.extensions["regapp.limiter"]
     looked, real = [], limiter.limit_manager.resolve_limits
     monkeypatch.setattr(limiter.limit_manager, "resolve_limits",
                         lambda *a, **kw: (looked.append(1), real(*a, **kw))[1])
     page = client.get("/register")
-    assert page.status_code == 200 and looked == []
     client.post("/register", data={"csrf_token": csrf(page.get_data(as_text=True))})
-    assert looked  # a submit does look
+    assert page.status_code == 200 and looked == []
+    assert app.extensions["regapp.flask_limited"] == {"account.resend_confirmation",
+                                                      "account.change_contact"}
+    signed_in_as(app, client, "support").get("/staff/")
+    assert looked
+
+
+def test_a_view_that_may_give_a_try_back_keeps_its_limit(signed_in):
+    """Five changes of contact a minute (a wrong password counts): Flask-Limiter still
+    looks there (``refunds``), the request filter notwithstanding."""
+    statuses = []
+    for _ in range(6):
+        page = signed_in.get("/account").get_data(as_text=True)
+        statuses.append(signed_in.post("/account/email", data={
+            "csrf_token": csrf(page), "value": "new@example.org", "password": "wrong"}).status_code)
+    assert statuses[:5] == [200] * 5 and statuses[5] == 429, statuses

@@ -140,6 +140,7 @@ def limit_view(app, endpoint, by_address, by_phone=None, checks=None, refunds=Fa
     view, submits = app.view_functions[endpoint], []
     if refunds:
         assert by_phone is None, "a refunded limit is per address"
+        app.extensions["regapp.flask_limited"].add(endpoint)
         view = app.extensions["regapp.limiter"].limit(
             by_address, methods=["POST"], exempt_when=is_inline_check, deduct_when=counted)(view)
     else:
