@@ -32,7 +32,10 @@ RETRY_AFTER_MOST = 30
 
 
 def begin(staff, refresh_token):
-    """The member signed in just now (the session already renewed by the caller)."""
+    """The member signed in just now, in a session of a new key: a planted or seen key is
+    dead."""
+    session.clear()
+    session.regenerate()
     session["staff"] = staff
     session[REFRESH_TOKEN] = refresh_token
     session[CONFIRMED_AT] = time.time()
@@ -90,10 +93,15 @@ def _confirmed_meanwhile():
 
 def _signed_out(staff, why):
     audit.record(staff, "signed_out_by_provider", reason=why)
+    end(why, "error")
+    return None
+
+
+def end(message, category):
+    """Sign out here, the key dead with it; ``message`` said on the sign-in page."""
     session.clear()
     session.regenerate()
-    flash(why, "error")
-    return None
+    flash(message, category)
 
 
 def staff_required(role):

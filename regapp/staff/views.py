@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
@@ -74,8 +73,6 @@ def callback():
         staff, refresh_token = sso.finish(_client(), current_app.config)
     except sso.SignInRefused as exc:
         return render_template("staff/login.html", form=ActionForm(), error=str(exc)), 403
-    session.clear()
-    session.regenerate()  # a new key at sign-in: a planted or seen key is dead
     access.begin(staff, refresh_token)
     audit.record(staff, "sign_in")
     return redirect(url_for("staff.home"), code=303)
@@ -84,9 +81,7 @@ def callback():
 @bp.post("/logout")
 def logout():
     if ActionForm().validate_on_submit():
-        session.clear()
-        session.regenerate()
-        flash(text("staff.signed_out"), "status")
+        access.end(text("staff.signed_out"), "status")
     return redirect(url_for("staff.login"), code=303)
 
 
