@@ -5,10 +5,9 @@ before the last row): the first row of a policy number wins and every later one
 is refused with the line it repeats; a record whose data differ is updated, the
 rest are counted unchanged; nothing is ever deleted.
 
-- SQLite: batches of rows; per batch, one statement remembers the batch's policy
-  numbers (a temporary table, so a million rows cost no memory) and tells which
-  came before, one reads the records stored under them, one ``executemany``
-  inserts the new ones.
+- SQLite: batches of rows staged in a temporary table (one ``executemany`` a batch; its
+  unique number refuses a repeat), then one ``UPDATE … FROM`` and one ``INSERT …
+  SELECT`` at the end: the main file is written only then, as SQLite has one writer.
 - PostgreSQL: rows go by ``COPY`` (the worker that checked a chunk wrote its
   text: :func:`copy_lines`), sent from a thread of their own while the next rows
   are checked. While no policy number of a batch is stored yet (a first load),
@@ -49,20 +48,22 @@ def repeated(line, first_line):
 
 
 class SqliteWriter:
-    """Collects checked rows and writes them a batch at a time. A check (``dry_run``)
-    counts them alike and writes none: SQLite has one writer at a time, and a check's
-    writes, rolled back at its end, held every other writer of the portal (a sign-in, a
-    registration) for as long as the check ran, past their wait of 10 s on a large list.
-    Nothing a batch writes changes what a later one finds (a policy number seen before is
-    refused before its batch reads what is stored), so the counts are the load's."""
+    """Stages checked rows in a temporary table and writes them into the records' table at
+    the end, in two statements. SQLite has one writer at a time, and the temporary table
+    is not the main file's: while a long list is read and checked (a million rows: a
+    minute), every other writer of the portal (a sign-in, a registration) goes on, and
+    waits only for the last two statements (seconds), where it waited past its 10 s for
+    the whole load. A check (``dry_run``) counts with one query and writes nothing.
+    A policy number the table already has is refused with the line that had it first."""
 
     pack = list  # a chunk's good rows as they are: ``(line, fields)`` each
 
     def __init__(self, report, size, dry_run=False):
         self.report, self.size, self.rows, self.dry_run = report, size, {}, dry_run
+        self.staged = 0
+        database.execute_sql("DROP TABLE IF EXISTS temp.import_rows")
         database.execute_sql(
-            "CREATE TEMP TABLE IF NOT EXISTS import_seen (policy_key TEXT PRIMARY KEY, line INT)")
-        database.execute_sql("DELETE FROM import_seen")
+            f"CREATE TEMP TABLE import_rows ({_STAGING_COLUMNS}, UNIQUE (policy_key))")
 
     def __enter__(self):
         return self
@@ -78,80 +79,72 @@ class SqliteWriter:
                 continue
             self.rows[key] = (line, fields)
             if len(self.rows) >= self.size:
-                self._flush()
+                self._stage()
 
     def finish(self):
-        self._flush()
-        database.execute_sql("DROP TABLE IF EXISTS import_seen")
+        self._stage()
+        if self.dry_run:
+            self.report.added, self.report.updated = _would_change()
+        else:
+            self.report.updated, self.report.added = _update_staged(), _insert_staged()
+        self.report.unchanged = self.staged - self.report.added - self.report.updated
+        database.execute_sql("DROP TABLE temp.import_rows")
 
-    def _flush(self):
-        if self.rows:
-            self._drop_seen_earlier()
-        if self.rows:
-            self._write()
+    def _stage(self):
+        """The batch into the staging table in one ``executemany``; a number an earlier
+        batch staged is not taken, and only then are its lines looked up to say which."""
+        if not self.rows:
+            return
+        marks = ", ".join([database.param] * (len(RECORD_FIELDS) + 1))
+        cursor = database.cursor()
+        cursor.executemany(
+            f"INSERT OR IGNORE INTO import_rows (line, {', '.join(RECORD_FIELDS)}) "
+            f"VALUES ({marks})", [(line, *fields) for line, fields in self.rows.values()])
+        self.staged += cursor.rowcount
+        if cursor.rowcount < len(self.rows):
+            self._refuse_staged_before()
         self.rows = {}
 
-    def _drop_seen_earlier(self):
-        """Remember this batch's policy numbers; a number an earlier batch had is refused.
-        One statement: the keys it did not insert are the repeated ones."""
-        pair = f"({database.param}, {database.param})"
+    def _refuse_staged_before(self):
+        marks = ", ".join([database.param] * len(self.rows))
         cursor = database.execute_sql(
-            f"INSERT INTO import_seen (policy_key, line) VALUES {','.join([pair] * len(self.rows))}"
-            " ON CONFLICT (policy_key) DO NOTHING RETURNING policy_key",
-            [v for key, (line, _) in self.rows.items() for v in (key, line)])
-        again = list(set(self.rows).difference(key for key, in cursor.fetchall()))
-        if not again:
-            return
-        marks = ",".join([database.param] * len(again))
-        cursor = database.execute_sql(
-            f"SELECT policy_key, line FROM import_seen WHERE policy_key IN ({marks})", again)
+            f"SELECT policy_key, line FROM import_rows WHERE policy_key IN ({marks})",
+            list(self.rows))
         for key, first_line in cursor.fetchall():
-            self.report.reject(*repeated(self.rows.pop(key)[0], first_line))
-
-    def _write(self):
-        existing = _stored(list(self.rows))
-        now = utcnow()
-        stamp = str(now)  # as sqlite3 would write the datetime, once per batch, not twice a row
-        new = []
-        for key, (_, fields) in self.rows.items():
-            stored = existing.get(key)
-            if stored is None:
-                new.append((*fields, stamp, stamp))
-            elif stored[1:] != tuple(_as_stored(fields[i]) for i in DATA_AT):
-                if not self.dry_run:
-                    RosterRecord.update(**dict(zip(RECORD_FIELDS, fields, strict=True)),
-                                        updated_at=now).where(RosterRecord.id == stored[0]).execute()
-                self.report.updated += 1
-            else:
-                self.report.unchanged += 1
-        if new and not self.dry_run:
-            _insert(new)
-        self.report.added += len(new)
+            line = self.rows[key][0]
+            if line != first_line:
+                self.report.reject(*repeated(line, first_line))
 
 
-def _stored(keys):
-    """policy_key → (id, *DATA_FIELDS) as SQLite keeps them (dates as ISO text) for the
-    records already stored under these keys; plain SQL, as peewee's builder makes a node
-    per key."""
-    columns = ", ".join(("id", *RosterRecord.DATA_FIELDS))
-    marks = ", ".join([database.param] * len(keys))
+#: a stored record whose data differ from its staged row's (NULL compared as a value)
+_DIFFERS = " OR ".join(f"r.{n} IS NOT s.{n}" for n in RosterRecord.DATA_FIELDS)
+
+
+def _would_change():
+    """(added, updated) as the load would count them, read and not written."""
     cursor = database.execute_sql(
-        f"SELECT policy_key, {columns} FROM {TABLE} WHERE policy_key IN ({marks})", keys)
-    return {row[0]: row[1:] for row in cursor.fetchall()}
+        f"SELECT count(*) FILTER (WHERE r.id IS NULL), count(*) FILTER (WHERE r.id IS NOT NULL AND ({_DIFFERS})) "
+        f"FROM import_rows AS s LEFT JOIN {TABLE} AS r ON r.policy_key = s.policy_key")
+    return cursor.fetchone()
 
 
-def _as_stored(value):
-    """A checked value as SQLite gives it back: a date as its ISO text."""
-    return value.isoformat() if isinstance(value, dt.date) else value
+def _update_staged():
+    """The stored records whose staged rows differ, updated: how many."""
+    cursor = database.execute_sql(
+        f"UPDATE {TABLE} AS r SET {', '.join(f'{n} = s.{n}' for n in RECORD_FIELDS)}, "
+        f"updated_at = {database.param} FROM import_rows AS s "
+        f"WHERE r.policy_key = s.policy_key AND ({_DIFFERS})", (str(utcnow()),))
+    return cursor.rowcount
 
 
-def _insert(rows):
-    """Insert checked rows with one parametrized executemany (peewee's builder is slow here).
-    The values go as they are: every field is text, a date or None, as the checker made it."""
-    names = (*RECORD_FIELDS, "created_at", "updated_at")
-    marks = ", ".join([database.param] * len(names))
-    database.cursor().executemany(
-        f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({marks})", rows)
+def _insert_staged():
+    """The staged rows with no record yet, inserted in the file's order: how many."""
+    names, now = ", ".join(RECORD_FIELDS), str(utcnow())  # as sqlite3 writes a datetime
+    cursor = database.execute_sql(
+        f"INSERT INTO {TABLE} ({names}, created_at, updated_at) "
+        f"SELECT {names}, {database.param}, {database.param} FROM import_rows "
+        "WHERE true ORDER BY rowid ON CONFLICT (policy_key) DO NOTHING", (now, now))
+    return cursor.rowcount
 
 
 def copy_lines(good):
@@ -187,8 +180,7 @@ class PostgresWriter:
         #: how many rows went straight into the table; the line whole rows are staged from
         self.direct, self.staged_from = 0, None
         database.execute_sql(
-            f"CREATE TEMP TABLE import_rows (line int, {', '.join(f'{n} {_pg_type(n)}' for n in RECORD_FIELDS)})"
-            " ON COMMIT DROP")
+            f"CREATE TEMP TABLE import_rows ({_STAGING_COLUMNS}) ON COMMIT DROP")
         self.copier = Copier()
 
     def add(self, good):
@@ -315,8 +307,12 @@ def _upsert(now, from_line):
     return cursor.fetchone()
 
 
-def _pg_type(name):
+def _sql_type(name):
     return "date" if isinstance(RosterRecord._meta.fields[name], DateField) else "text"
+
+
+#: the staging table's columns (both databases): the file's line, then the record's
+_STAGING_COLUMNS = ", ".join(["line int", *(f"{n} {_sql_type(n)}" for n in RECORD_FIELDS)])
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

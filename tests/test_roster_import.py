@@ -260,9 +260,11 @@ def test_a_check_counts_as_the_load_does(app, tmp_path):
 
 
 @pytest.mark.sqlite_only
-def test_a_check_on_sqlite_holds_no_other_writer_up(app, tmp_path, monkeypatch):
-    """SQLite has one writer at a time: a check of a large list held every other (a
-    sign-in, a registration) until it ended, past their wait of 10 s."""
+@pytest.mark.parametrize("dry_run", [True, False], ids=["check", "load"])
+def test_reading_a_list_on_sqlite_holds_no_other_writer_up(app, tmp_path, monkeypatch, dry_run):
+    """SQLite has one writer at a time: a check or a load of a large list held every other
+    (a sign-in, a registration) until it ended, past their wait of 10 s. Another process
+    writes and commits while the list is half-read; the load then writes beside it."""
     import sqlite3
 
     from regapp import roster
@@ -272,16 +274,22 @@ def test_a_check_on_sqlite_holds_no_other_writer_up(app, tmp_path, monkeypatch):
     other = sqlite3.connect(app.config["DATABASE"].removeprefix("sqlite:///"), timeout=0)
     wrote = []
 
-    def meanwhile(rows):  # another process writes while the check is half-way
-        other.execute("BEGIN IMMEDIATE")  # the write lock, now or «database is locked»
-        other.rollback()
+    def meanwhile(rows):
+        with other:  # the write lock, now or «database is locked»
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE roster_record SET employer = ? WHERE policy_number = ?",
+                          (f"Другой {rows}", PEOPLE[2][0]))
         wrote.append(rows)
 
     rows = [[*PEOPLE[0][:1], "Другая", *PEOPLE[0][2:]], *(person(f"P{n}") for n in range(6))]
-    report = load(app, write_csv(tmp_path / "r.csv", rows), dry_run=True, batch_size=2,
+    report = load(app, write_csv(tmp_path / "r.csv", rows), dry_run=dry_run, batch_size=2,
                   progress=meanwhile)
-    assert wrote and (report.added, report.updated) == (6, 1)
+    assert wrote and (report.added, report.updated, report.unchanged) == (6, 1, 0)
     other.close()
+    after = {r.policy_number: r for r in stored().values()}
+    assert after[PEOPLE[2][0]].employer == f"Другой {wrote[-1]}"
+    assert len(after) == (3 if dry_run else 9)
+    assert (after[PEOPLE[0][0]].last_name == "Другая") is not dry_run
 
 
 @pytest.mark.parametrize("content, reason", [
