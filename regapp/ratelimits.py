@@ -5,7 +5,8 @@ inline check, the portal's most frequent request (one a field a person leaves), 
 four (two windows per address and per session), a third of its CPU with limits on, and
 a registration's form four more. :func:`within_all` counts them as Flask-Limiter's fixed
 window does (its strategy here: ``INCR`` and ``EXPIRE`` by the ``limits`` package's own
-script, on the same storage) in one pipeline (``views.common.limit_view``).
+script, on the same storage) in one pipeline (``views.common.limit_view``), and
+:func:`give_back` takes them back as one.
 """
 
 from __future__ import annotations
@@ -20,16 +21,28 @@ def within_all(limiter, hits):
         return True
     keyed = [(item.key_for(*identifiers), item.get_expiry(), item.amount)
              for item, identifiers in hits]
-    storage = limiter.storage
-    if isinstance(storage, RedisStorage):
-        counts = _counted_on_redis(storage, [(key, expiry) for key, expiry, _ in keyed])
-    else:  # in memory (one process): nothing to save
-        counts = [storage.incr(key, expiry) for key, expiry, _ in keyed]
+    counts = _counted(limiter.storage, [(key, expiry) for key, expiry, _ in keyed], 1)
     return all(int(count) <= amount
                for count, (_, _, amount) in zip(counts, keyed, strict=True))
 
 
-def _counted_on_redis(storage, keys):
+def give_back(limiter, hits):
+    """Take back the hit :func:`within_all` counted on each window (a refusal that is the
+    person's own doing). A window that ended meanwhile starts one lower: a try more in it."""
+    if limiter.enabled:
+        _counted(limiter.storage,
+                 [(item.key_for(*identifiers), item.get_expiry()) for item, identifiers in hits],
+                 -1)
+
+
+def _counted(storage, keys, amount):
+    """Each ``(key, expiry)`` window moved by ``amount``: its counts."""
+    if isinstance(storage, RedisStorage):
+        return _counted_on_redis(storage, keys, amount)
+    return [storage.incr(key, expiry, amount) for key, expiry in keys]  # in memory: one process
+
+
+def _counted_on_redis(storage, keys, amount):
     """Each key's window counted by the storage's own script, by its digest: a pipeline
     given the script itself asks Redis whether it has it first (a round trip more)."""
     from redis.exceptions import NoScriptError  # Redis is an extra: here only when it is used
@@ -38,7 +51,7 @@ def _counted_on_redis(storage, keys):
     for _ in range(2):
         batch = connection.pipeline(transaction=False)
         for key, expiry in keys:
-            batch.evalsha(script.sha, 1, storage.prefixed_key(key), expiry, 1)
+            batch.evalsha(script.sha, 1, storage.prefixed_key(key), expiry, amount)
         try:
             return batch.execute()
         except NoScriptError:  # Redis restarted empty: nothing counted; loaded, again

@@ -48,16 +48,12 @@ def init_app(app):
         storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"),
     )
 
-    #: the portal's views Flask-Limiter limits itself (those that may give a try back:
-    #: ``views.common.limit_view``); the others count their windows in one round trip
-    flask_limited = app.extensions["regapp.flask_limited"] = set()
-
     @limiter.request_filter
-    def _not_flask_limited():
-        """Flask-Limiter looks for limits only where it keeps some: the staff console and
-        those views. Its look elsewhere, for limits that do not apply, cost a page's GET
-        a tenth of its CPU, a submit about as much (issue 15)."""
-        return not is_staff_path(request.path) and request.endpoint not in flask_limited
+    def _not_staff():
+        """Flask-Limiter looks for limits only where it keeps some, the staff console: the
+        portal's views count theirs in one round trip (``views.common.limit_view``), and
+        its look there cost a page's GET a tenth of its CPU (issue 15)."""
+        return not is_staff_path(request.path)
 
     @app.after_request
     def _secure_headers(response):

@@ -237,8 +237,8 @@ def _change_code_page(kind, pending, form, notice=None):
 
 def init_app(app):
     app.register_blueprint(bp)
-    limit_view(app, "account.resend_confirmation", "3/minute;10/hour", refunds=True)
+    limit_view(app, "account.resend_confirmation", "3/minute;10/hour")
     limit_view(app, "account.change_password", "5/minute;20/hour", checks="120/minute;1000/hour")
-    limit_view(app, "account.change_contact", "5/minute;20/hour", refunds=True)
+    limit_view(app, "account.change_contact", "5/minute;20/hour")
     limit_view(app, "account.contact_code", "20/minute;100/hour")
     limit_view(app, "account.contact_resend", "5/minute;30/hour")

@@ -10,7 +10,7 @@ from werkzeug.exceptions import TooManyRequests
 from regapp import normalize, otp, registration, sessions
 from regapp.forms import CodeForm, ResendForm, is_inline_check
 from regapp.pages import error_page
-from regapp.ratelimits import within_all
+from regapp.ratelimits import give_back, within_all
 from regapp.registration import Client, Refused
 from regapp.rendering import hx_redirect, is_fragment_request, render
 from regapp.texts import text
@@ -92,14 +92,9 @@ def resend_then_show(send, form, page):
 
 def not_counted():
     """This refusal is the person's own doing (their current phone typed as the new one,
-    a link asked for again at once): answered plainly, not counted against their limit."""
+    a link asked for again at once): answered plainly, and the try it took given back
+    (:func:`limit_view`)."""
     g.not_counted = True
-
-
-def counted(response):
-    """Flask-Limiter's ``deduct_when``: every request counts but what :func:`not_counted`
-    marked (issue 14)."""
-    return not g.get("not_counted")
 
 
 def answer_limit_in_form(exc):
@@ -123,7 +118,7 @@ def session_key():
     return f"session:{key}" if key else (request.remote_addr or "?")
 
 
-def limit_view(app, endpoint, by_address, by_phone=None, checks=None, refunds=False):
+def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
     """Rate-limit POSTs to ``endpoint`` per client address and, if given, per typed phone.
 
     The submit limits do not count a form's inline checks; ``checks`` limits those on
@@ -131,39 +126,36 @@ def limit_view(app, endpoint, by_address, by_phone=None, checks=None, refunds=Fa
     nor spread its probes either way. A request's windows are counted as it starts, all
     in one round trip to the limiter's storage (:func:`regapp.ratelimits.within_all`):
     nothing slips past, and over a limit the view answers 429 (the form again, what was
-    typed kept: :func:`answer_limit_in_form`). ``refunds``: the view may call
-    :func:`not_counted`; its limits are then tested before it and counted after it
-    (Flask-Limiter's ``deduct_when``: two round trips a limit, and parallel requests all
-    pass the test before any counts).
+    typed kept: :func:`answer_limit_in_form`). A view that calls :func:`not_counted`
+    gets its request's tries back as it ends.
     """
     app.extensions.setdefault("regapp.unlimited_views", {})[endpoint] = app.view_functions[endpoint]
-    view, submits = app.view_functions[endpoint], []
-    if refunds:
-        assert by_phone is None, "a refunded limit is per address"
-        app.extensions["regapp.flask_limited"].add(endpoint)
-        view = app.extensions["regapp.limiter"].limit(
-            by_address, methods=["POST"], exempt_when=is_inline_check, deduct_when=counted)(view)
-    else:
-        submits = [(parse_many(by_address), get_remote_address)]
-        if by_phone:
-            submits.append((parse_many(by_phone), phone_key))
+    submits = [(parse_many(by_address), get_remote_address)]
+    if by_phone:
+        submits.append((parse_many(by_phone), phone_key))
     probes = [(parse_many(checks), whose) for whose in (get_remote_address, session_key)
               ] if checks else []
-    app.view_functions[endpoint] = _limited(view, endpoint, submits, probes)
+    app.view_functions[endpoint] = _limited(app.view_functions[endpoint], endpoint, submits,
+                                            probes)
 
 
 def _limited(view, endpoint, submits, checks):
     """``view`` with a POST's windows counted first, an inline check's (``checks``) or a
-    submit's, each ``(items, whose key)``; over one, 429."""
+    submit's, each ``(items, whose key)``; over one, 429; given back if the view said
+    :func:`not_counted`."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
+        hits = []
         if request.method == "POST":
             kind, windows = ("check", checks) if is_inline_check() else ("submit", submits)
             hits = [(item, (endpoint, kind, whose.__name__, whose()))
                     for items, whose in windows for item in items]
             if hits and not within_all(current_app.extensions["regapp.limiter"], hits):
                 raise TooManyRequests()
-        return view(*args, **kwargs)
+        answer = view(*args, **kwargs)
+        if hits and g.get("not_counted"):
+            give_back(current_app.extensions["regapp.limiter"], hits)
+        return answer
 
     return wrapped
