@@ -169,8 +169,9 @@ def _beating(job_id, queue):
 
 
 def _lost(job, queue, now):
+    """Whether the job's worker has stopped beating; not known while the queue is down."""
     beat = queue.last_beat(job.id)
-    return beat is None or now - beat > LEASE
+    return beat is not queue.UNKNOWN and (beat is None or now - beat > LEASE)
 
 
 def _roster(job, progress, dry_run):

@@ -8,8 +8,10 @@ once in the calling thread; for tests and one-off scripts).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 import time
 
 from flask import current_app
@@ -19,17 +21,25 @@ from huey.consumer import Consumer
 
 from regapp import messaging
 from regapp.db import owner_only
+from regapp.settings import REDIS_SCHEMES, REDIS_TIMEOUTS
 
 log = logging.getLogger("regapp.queue")
+
+#: seconds between two log lines saying the queue does not answer
+SAY_DOWN_EVERY = 10
 
 
 class DeliveryQueue:
     """The app's huey instance with its tasks: deliver ids, sweep what is due, forget what
     has had its time, and the staff console's long jobs (issue 16)."""
 
+    #: :meth:`last_beat` while the queue does not answer
+    UNKNOWN = object()
+
     def __init__(self, app):
         self.app = app
         self.huey = make_huey(app.config["QUEUE"], app.instance_path)
+        self.down_errors, self._said_down_at = _down_errors(self.huey), -SAY_DOWN_EVERY
         self._deliver = self.huey.task(name="regapp.deliver")(self._deliver_task)
         self._sweep = self.huey.periodic_task(crontab(minute="*"), name="regapp.sweep")(
             self._sweep_task
@@ -43,8 +53,10 @@ class DeliveryQueue:
         self._job = self.huey.task(name="regapp.staff_job")(self._job_task)
 
     def run_job(self, job_id):
-        """A staff job (:mod:`regapp.jobs`) as soon as a worker is free."""
-        self._job(job_id)
+        """A staff job (:mod:`regapp.jobs`) as soon as a worker is free; the queue down, the
+        sweep hands it over once it is back (``jobs.hand_over_lost``)."""
+        with self.unless_down("a staff job waits for the sweep"):
+            self._job(job_id)
 
     def jobs_held(self):
         """The ids of the staff jobs waiting in the queue (every waiting task is read)."""
@@ -53,18 +65,25 @@ class DeliveryQueue:
     def note_progress(self, job_id, rows):
         """How far a job got: in the queue's storage, which every process reads (the job's
         own transaction keeps it from the database until the end)."""
-        self.huey.put(f"regapp.job.{job_id}", rows)
+        with self.unless_down("a job's progress not noted"):
+            self.huey.put(f"regapp.job.{job_id}", rows)
 
     def job_progress(self, job_id):
-        return self.huey.get(f"regapp.job.{job_id}", peek=True) or 0
+        with self.unless_down("a job's progress not read"):
+            return self.huey.get(f"regapp.job.{job_id}", peek=True) or 0
+        return 0
 
     def beat(self, job_id):
         """A running job's sign of life, beside its progress (:func:`regapp.jobs.run`)."""
-        self.huey.put(f"regapp.job.{job_id}.beat", time.time())
+        with self.unless_down("a job's beat not noted"):
+            self.huey.put(f"regapp.job.{job_id}.beat", time.time())
 
     def last_beat(self, job_id, forget=False):
-        """When the job's worker last said it was at it (a Unix time), or ``None``."""
-        return self.huey.get(f"regapp.job.{job_id}.beat", peek=not forget)
+        """When the job's worker last said it was at it (a Unix time), ``None`` if it never
+        did, :attr:`UNKNOWN` while the queue does not answer."""
+        with self.unless_down("a job's beat not read"):
+            return self.huey.get(f"regapp.job.{job_id}.beat", peek=not forget)
+        return self.UNKNOWN
 
     def _job_task(self, job_id):
         from regapp import jobs
@@ -73,8 +92,23 @@ class DeliveryQueue:
             jobs.run(job_id, self)
 
     def enqueue(self, message_ids):
-        """Deliver these messages as soon as a worker is free."""
-        self._deliver(list(message_ids))
+        """Deliver these messages as soon as a worker is free. The queue down, they wait in
+        the database, and the minute's sweep sends them once it is back."""
+        with self.unless_down("messages wait for the sweep"):
+            self._deliver(list(message_ids))
+
+    @contextlib.contextmanager
+    def unless_down(self, meanwhile):
+        """Go on without the queue's storage while it does not answer (Redis restarted or
+        unreachable): what the caller stored is in the database, and the sweep and the
+        jobs' hand-over pick it up; said in the log at most every :data:`SAY_DOWN_EVERY`
+        seconds. Without it, every registration's form ended in a 500 (R26)."""
+        try:
+            yield
+        except self.down_errors as exc:
+            if time.monotonic() >= self._said_down_at + SAY_DOWN_EVERY:
+                self._said_down_at = time.monotonic()
+                log.error("the queue does not answer (%s): %s", type(exc).__name__, meanwhile)
 
     @property
     def delivers_in_call(self):
@@ -177,6 +211,16 @@ class _RedisHuey(_Unrevoked, RedisHuey):
     pass
 
 
+def _down_errors(huey):
+    """What the queue's storage raises when it does not answer."""
+    if isinstance(huey, RedisHuey):
+        from redis.exceptions import ConnectionError as Unreachable
+        from redis.exceptions import TimeoutError as TooLong
+
+        return Unreachable, TooLong
+    return sqlite3.OperationalError,  # the queue's file locked past huey's wait, or gone
+
+
 def make_huey(setting, instance_path):
     """Build the huey storage that the ``QUEUE`` setting names."""
     if setting == "sqlite":
@@ -185,8 +229,11 @@ def make_huey(setting, instance_path):
         return _SqliteHuey("regapp", filename=filename)
     if setting == "immediate":
         return _MemoryHuey("regapp", immediate=True)
-    if setting.startswith(("redis://", "rediss://", "unix://")):
-        return _RedisHuey("regapp", url=setting)
+    if setting.startswith(REDIS_SCHEMES):
+        from redis import ConnectionPool  # an extra: here only when it is used
+
+        return _RedisHuey("regapp", connection_pool=ConnectionPool.from_url(
+            setting, **REDIS_TIMEOUTS))
     raise ValueError(f"QUEUE = {setting!r}: expected 'sqlite', 'redis://…' or 'immediate'")
 
 

@@ -3,49 +3,79 @@
 Flask-Limiter counts a request's limits one at a time, one round trip each to Redis: an
 inline check, the portal's most frequent request (one a field a person leaves), counted
 four (two windows per address and per session), a third of its CPU with limits on, and
-a registration's form four more. :func:`within_all` counts them as Flask-Limiter's fixed
+a registration's form four more. :class:`Windows` counts them as Flask-Limiter's fixed
 window does (its strategy here: ``INCR`` and ``EXPIRE`` by the ``limits`` package's own
-script, on the same storage) in one pipeline (``views.common.limit_view``), and
-:func:`give_back` takes them back as one.
+script, on the same storage) in one pipeline (``views.common.limit_view``), and takes
+them back as one.
+
+Redis gone (restarted, unreachable) is not a reason to refuse anybody a page: the
+windows are then counted in the process's memory, each process limiting alone as
+Flask-Limiter's own fallback does, and Redis is asked again every :data:`RETRY` seconds.
 """
 
 from __future__ import annotations
 
-from limits.storage import RedisStorage
+import logging
+import time
+
+from limits.storage import MemoryStorage, RedisStorage
+
+log = logging.getLogger("regapp.ratelimits")
+
+#: seconds between two tries of a storage that did not answer
+RETRY = 15
 
 
-def within_all(limiter, hits):
-    """Count one hit on each ``(item, identifiers)``; whether every one is within its
-    amount. Every limit is counted, a breached one too (a prober's windows all fill)."""
-    if not limiter.enabled:
-        return True
-    keyed = [(item.key_for(*identifiers), item.get_expiry(), item.amount)
-             for item, identifiers in hits]
-    counts = _counted(limiter.storage, [(key, expiry) for key, expiry, _ in keyed], 1)
-    return all(int(count) <= amount
-               for count, (_, _, amount) in zip(counts, keyed, strict=True))
+class Windows:
+    """The portal's rate-limit windows on Flask-Limiter's storage (``limiter``)."""
 
+    def __init__(self, limiter):
+        self.limiter = limiter
+        self.memory = None  # the fallback, made when first needed
+        self.retry_at = 0.0
 
-def give_back(limiter, hits):
-    """Take back the hit :func:`within_all` counted on each window (a refusal that is the
-    person's own doing). A window that ended meanwhile starts one lower: a try more in it."""
-    if limiter.enabled:
-        _counted(limiter.storage,
-                 [(item.key_for(*identifiers), item.get_expiry()) for item, identifiers in hits],
-                 -1)
+    def within_all(self, hits):
+        """Count one hit on each ``(item, identifiers)``; whether every one is within its
+        amount. Every limit is counted, a breached one too (a prober's windows all fill)."""
+        if not self.limiter.enabled:
+            return True
+        keyed = [(item.key_for(*identifiers), item.get_expiry(), item.amount)
+                 for item, identifiers in hits]
+        counts = self._counted([(key, expiry) for key, expiry, _ in keyed], 1)
+        return all(int(count) <= amount
+                   for count, (_, _, amount) in zip(counts, keyed, strict=True))
 
+    def give_back(self, hits):
+        """Take back the hit :meth:`within_all` counted on each window (a refusal that is
+        the person's own doing). A window that ended meanwhile starts one lower: a try more
+        in it."""
+        if self.limiter.enabled:
+            self._counted([(item.key_for(*identifiers), item.get_expiry())
+                           for item, identifiers in hits], -1)
 
-def _counted(storage, keys, amount):
-    """Each ``(key, expiry)`` window moved by ``amount``: its counts."""
-    if isinstance(storage, RedisStorage):
-        return _counted_on_redis(storage, keys, amount)
-    return [storage.incr(key, expiry, amount) for key, expiry in keys]  # in memory: one process
+    def _counted(self, keys, amount):
+        """Each ``(key, expiry)`` window moved by ``amount``: its counts, on the limiter's
+        storage or, while it does not answer, in this process's memory."""
+        storage = self.limiter.storage
+        if not isinstance(storage, RedisStorage):  # in memory already: one process
+            return [storage.incr(key, expiry, amount) for key, expiry in keys]
+        if time.monotonic() >= self.retry_at:
+            from redis.exceptions import RedisError  # an extra: here only when it is used
+
+            try:
+                return _counted_on_redis(storage, keys, amount)
+            except RedisError as exc:
+                self.retry_at = time.monotonic() + RETRY
+                log.warning("rate limits counted in this process alone for %s s: their "
+                            "storage did not answer (%s)", RETRY, type(exc).__name__)
+        self.memory = self.memory or MemoryStorage()
+        return [self.memory.incr(key, expiry, amount) for key, expiry in keys]
 
 
 def _counted_on_redis(storage, keys, amount):
     """Each key's window counted by the storage's own script, by its digest: a pipeline
     given the script itself asks Redis whether it has it first (a round trip more)."""
-    from redis.exceptions import NoScriptError  # Redis is an extra: here only when it is used
+    from redis.exceptions import NoScriptError
 
     script, connection = storage.lua_incr_expire, storage.get_connection()
     for _ in range(2):

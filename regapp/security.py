@@ -6,7 +6,9 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from regapp.ratelimits import Windows
 from regapp.sessions import is_staff_path
+from regapp.settings import REDIS_SCHEMES, REDIS_TIMEOUTS
 
 #: no inline script, no third-party origin: htmx comes from our own /static
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -42,11 +44,16 @@ def init_app(app):
     if hops:  # the client address and scheme come from that many proxies' headers
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     CSRFProtect(app)
+    storage_uri = app.config.get("RATELIMIT_STORAGE_URI", "memory://")
     limiter = app.extensions["regapp.limiter"] = Limiter(
         key_func=get_remote_address,
         app=app,
-        storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"),
+        storage_uri=storage_uri,
+        # Redis gone refuses nobody a page: counted in memory meanwhile (ratelimits.py)
+        storage_options=REDIS_TIMEOUTS if storage_uri.startswith(REDIS_SCHEMES) else {},
+        in_memory_fallback_enabled=True,
     )
+    app.extensions["regapp.windows"] = Windows(limiter)
 
     @limiter.request_filter
     def _not_staff():

@@ -104,6 +104,12 @@ DEFAULTS = {
 
 SECRET_FILE = "secret_key"
 
+#: a Redis URL's schemes (``QUEUE``, ``RATELIMIT_STORAGE_URI``)
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: seconds a process waits for Redis before going on without it: a request never hangs
+#: on an unreachable Redis (a blocking read of the queue waits 1 s, under these)
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+
 
 def load(app, test_config=None):
     """Fill ``app.config`` from defaults, the instance file and the environment."""

@@ -82,14 +82,15 @@ def postgres_server(durable=False):
 
 
 @contextlib.contextmanager
-def redis_server():
-    """Yield the URL of a Redis server on a loopback port, nothing saved to disk."""
+def redis_server(port=None):
+    """Yield the URL of a Redis server on a loopback port (``port``, or a free one),
+    nothing saved to disk."""
     binary = shutil.which("redis-server")
     if not binary:
         raise ServerDidNotStart("no redis-server: apt-get install redis-server "
                                 "(tests/machine.sh does)")
     folder = Path(tempfile.mkdtemp(prefix="regapp-redis-"))
-    port = free_port()
+    port = port or free_port()
     log = open(folder / "server.log", "w")  # noqa: SIM115 (closed below)
     server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
                                "--save", "", "--appendonly", "no", "--dir", str(folder)],

@@ -16,6 +16,7 @@ from regapp.adapters import Email
 from regapp.db import database
 from regapp.models import Account, Message, RosterRecord, utcnow
 from regapp.testing.http import RecordingGateway
+from regapp.testing.peers import free_port
 from regapp.testing.smtp import RecordingSmtpServer
 
 LATER = dt.timedelta(days=1)
@@ -511,3 +512,15 @@ def test_a_mail_batch_is_sent_under_a_lease_long_enough_for_it(app, count):  # i
     assert {lease for (lease,) in seen} and all(lease - utcnow() >= needed for (lease,) in seen)
     if count == 1:
         assert {lease for (lease,) in seen} == {started + messaging.LEASE}  # as claimed
+
+
+@pytest.mark.settings(QUEUE=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+def test_the_queue_down_messages_wait_in_the_database_for_the_sweep(app, caplog):  # R26
+    """Redis gone: a step's messages are stored and its page answered (a 500 before); the
+    sweep sends them once Redis is back and its worker with it."""
+    ids = queue(sms(), sms(to="+79031234567"))
+    assert messaging.dispatch(ids)  # they stand as stored, and no error for the step
+    assert caplog.text.count("the queue does not answer") == 1  # said once, not per call
+    assert {m.status for m in Message.select().where(Message.id.in_(ids))} == {"pending"}
+    app.extensions["regapp.queue"]._sweep_task()
+    assert {m.status for m in Message.select().where(Message.id.in_(ids))} == {"sent"}

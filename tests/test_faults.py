@@ -193,3 +193,41 @@ def _roster(database):
     with contextlib.closing(sqlite3.connect(database)) as connection:
         return connection.execute(
             "SELECT policy_key, phone, email FROM roster_record ORDER BY policy_key").fetchall()
+
+
+def test_redis_gone_for_a_while_refuses_nobody_and_loses_no_code(tmp_path, fake_esia_materials):
+    """Redis (the queue and the rate limits of a deployment on several processes) stops;
+    people go on registering: their forms are answered, the limits counted in each process
+    meanwhile, their codes wait in the database. Redis comes back empty (restarted with
+    nothing saved): the worker's sweep sends every code once, and they finish. Before, each
+    of their forms ended in a 500."""
+    from tests.servers import redis_server
+
+    port, redis_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    with contextlib.ExitStack() as redis:
+        url = redis.enter_context(redis_server(redis_port))
+        deployment = Deployment(tmp_path, fake_esia_materials.folder, PUBLIC_URL=base,
+                                QUEUE=url, RATELIMIT_STORAGE_URI=url)
+        try:
+            deployment.load_roster(crowd.write_roster(tmp_path / "roster.csv", 3))
+            deployment.gunicorn(port)
+            deployment.worker()
+            browsers = {0: crowd.start(base, 0, inline_check=True)}
+            crowd.finish(browsers[0], base,
+                         code_in(deployment.wait_for_message(crowd.phone(0))["text"]))
+            redis.close()  # Redis stops
+            browsers.update({n: crowd.start(base, n, inline_check=True) for n in (1, 2)})
+            assert browsers[1].get(base + "/register/code")[0] == 200
+            assert not [m for m in deployment.outbox() if m["to"] != crowd.phone(0)
+                        and m["to"].startswith("+")]
+            redis.enter_context(redis_server(redis_port))  # back, empty
+            for n in (1, 2):  # the sweep runs every minute
+                message = deployment.wait_for_message(crowd.phone(n), seconds=90)
+                crowd.finish(browsers[n], base, code_in(message["text"]))
+            sms = [m["to"] for m in deployment.outbox() if m["to"].startswith("+")]
+            assert sorted(sms) == sorted(crowd.phone(n) for n in range(3))  # once each
+            assert "Exception on" not in deployment.logs()  # Flask's line for a 500
+        finally:
+            deployment.stop()
+            keep_in_suite_log(deployment.logs())

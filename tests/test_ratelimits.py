@@ -4,7 +4,7 @@ round trip to Redis, counted as Flask-Limiter's fixed window counts."""
 import pytest
 from limits import parse_many
 
-from regapp.ratelimits import give_back, within_all
+from regapp.testing.peers import free_port
 from tests.helpers import csrf
 
 pytestmark = pytest.mark.settings(RATELIMIT_ENABLED=True)
@@ -14,30 +14,35 @@ def _hits(who):
     return [(item, ("test", who)) for item in parse_many("3/minute;10/hour")]
 
 
+def _windows(app):
+    windows = app.extensions["regapp.windows"]
+    return windows, windows.limiter
+
+
 def test_every_window_is_counted_and_the_first_breach_refuses(app):
-    limiter = app.extensions["regapp.limiter"]
-    assert [within_all(limiter, _hits("a")) for _ in range(4)] == [True, True, True, False]
-    assert within_all(limiter, _hits("b"))  # another key has its own windows
+    windows, limiter = _windows(app)
+    assert [windows.within_all(_hits("a")) for _ in range(4)] == [True, True, True, False]
+    assert windows.within_all(_hits("b"))  # another key has its own windows
     hour = parse_many("10/hour")[0]
     assert limiter.limiter.get_window_stats(hour, "test", "a").remaining == 6  # all 4 counted
 
 
 def test_a_try_given_back_leaves_every_window_as_before(app):  # Redis on PostgreSQL's pass
-    limiter = app.extensions["regapp.limiter"]
+    windows, limiter = _windows(app)
     hour = parse_many("10/hour")[0]
-    within_all(limiter, _hits("g"))
+    windows.within_all(_hits("g"))
     for _ in range(5):  # refusals that are the person's own doing
-        assert within_all(limiter, _hits("g"))
-        give_back(limiter, _hits("g"))
+        assert windows.within_all(_hits("g"))
+        windows.give_back(_hits("g"))
     assert limiter.limiter.get_window_stats(hour, "test", "g").remaining == 9
-    assert [within_all(limiter, _hits("g")) for _ in range(3)] == [True, True, False]
+    assert [windows.within_all(_hits("g")) for _ in range(3)] == [True, True, False]
 
 
 def test_with_limits_off_nothing_is_counted(app):
-    limiter = app.extensions["regapp.limiter"]
+    windows, limiter = _windows(app)
     limiter.enabled = False
     try:
-        assert all(within_all(limiter, _hits("c")) for _ in range(5))
+        assert all(windows.within_all(_hits("c")) for _ in range(5))
     finally:
         limiter.enabled = True
 
@@ -46,15 +51,34 @@ def test_with_limits_off_nothing_is_counted(app):
 def test_on_redis_the_windows_go_in_one_round_trip(app, monkeypatch):
     from redis.connection import Connection
 
-    limiter = app.extensions["regapp.limiter"]
+    windows, limiter = _windows(app)
     limiter.storage.get_connection().script_flush()  # as after a restart: no script loaded
-    assert within_all(limiter, _hits("d"))  # loaded again, and counted once
+    assert windows.within_all(_hits("d"))  # loaded again, and counted once
     assert limiter.limiter.get_window_stats(parse_many("3/minute")[0], "test", "d").remaining == 2
     sent, real = [], Connection.send_packed_command
     monkeypatch.setattr(Connection, "send_packed_command",
                         lambda self, *a, **kw: (sent.append(1), real(self, *a, **kw))[1])
-    within_all(limiter, _hits("d") + _hits("e"))  # four windows
+    windows.within_all(_hits("d") + _hits("e"))  # four windows
     assert len(sent) == 1
+
+
+@pytest.mark.settings(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0")
+def test_redis_gone_the_windows_are_counted_in_memory_and_redis_asked_again(
+        app, client, monkeypatch, caplog):
+    """Redis gone refuses nobody a page (every POST ended in a 500): each process limits
+    alone meanwhile, and asks Redis again after a while; the staff console too."""
+    from regapp import ratelimits
+
+    windows, _ = _windows(app)
+    assert [windows.within_all(_hits("m")) for _ in range(4)] == [True, True, True, False]
+    assert "counted in this process alone" in caplog.text
+    assert client.get("/staff/").status_code == 303  # to the sign-in, Flask-Limiter's look
+    asked = []
+    monkeypatch.setattr(ratelimits, "_counted_on_redis", lambda *a: asked.append(1) or [1, 1])
+    windows.within_all(_hits("m"))
+    assert asked == []  # not before RETRY seconds
+    monkeypatch.setattr(windows, "retry_at", 0.0)
+    assert windows.within_all(_hits("m")) and asked == [1]
 
 
 def test_the_staff_console_limits_every_request_even_a_look(app, client):

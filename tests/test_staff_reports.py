@@ -4,6 +4,7 @@
 import csv
 import datetime as dt
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from regapp import delivery_report, funnel
 from regapp.models import Account, Invitation, Message, PendingRegistration, RosterRecord, utcnow
 from regapp.roster import import_roster
+from regapp.testing.peers import free_port
 from tests.helpers import csrf
 from tests.rosters import person, write_csv
 
@@ -387,3 +389,30 @@ def test_the_minutes_sweep_hands_lost_jobs_over(app, monkeypatch):
                     created_at=utcnow() - dt.timedelta(seconds=1))
     queue._sweep_task()
     assert queue.jobs_held() == {"forgotten"}
+
+
+@pytest.mark.settings(QUEUE=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+def test_the_queue_down_a_job_waits_runs_and_is_not_called_lost(app, client, tmp_path,
+                                                                 monkeypatch, caplog):
+    """Redis gone: the operator's job is recorded and waits for the sweep's hand-over (a
+    500 before), its page answers without marking it lost, and a job that runs meanwhile
+    loses neither its rows nor its end for want of a place to note its progress."""
+    from regapp import jobs
+    from regapp.models import StaffJob
+    from tests.test_staff import signed_in_as
+
+    queue = app.extensions["regapp.queue"]
+    operator = signed_in_as(app, client, "operator")
+    job = jobs.start("roster_check", {"sub": "operator", "roles": ["operator"]}, write_csv(
+        tmp_path / "list.csv", [person("U1")]), "list.csv")
+    assert StaffJob.get_by_id(job.id).status == "queued"
+    assert "the queue does not answer" in caplog.text
+    monkeypatch.setattr(jobs, "BEAT", 0.01)
+    jobs.run(job.id, queue)  # as a worker would once it has the job
+    done = StaffJob.get_by_id(job.id)
+    assert done.status == "done" and json.loads(done.result)["added"] == 1
+    running = StaffJob.create(id="running", kind="roster_load", staff="operator",
+                              status="running")
+    page = operator.get(f"/staff/jobs/{running.id}")
+    assert page.status_code == 200 and 'hx-trigger="every 1s"' in page.get_data(as_text=True)
+    assert StaffJob.get_by_id(running.id).status == "running"

@@ -10,7 +10,6 @@ from werkzeug.exceptions import TooManyRequests
 from regapp import normalize, otp, registration, sessions
 from regapp.forms import CodeForm, ResendForm, is_inline_check
 from regapp.pages import error_page
-from regapp.ratelimits import give_back, within_all
 from regapp.registration import Client, Refused
 from regapp.rendering import hx_redirect, is_fragment_request, render
 from regapp.texts import text
@@ -124,7 +123,7 @@ def limit_view(app, endpoint, by_address, by_phone=None, checks=None):
     The submit limits do not count a form's inline checks; ``checks`` limits those on
     their own, per address and per session, so a bot cannot ask «уже занят?» without end,
     nor spread its probes either way. A request's windows are counted as it starts, all
-    in one round trip to the limiter's storage (:func:`regapp.ratelimits.within_all`):
+    in one round trip to the limiter's storage (:class:`regapp.ratelimits.Windows`):
     nothing slips past, and over a limit the view answers 429 (the form again, what was
     typed kept: :func:`answer_limit_in_form`). A view that calls :func:`not_counted`
     gets its request's tries back as it ends.
@@ -151,11 +150,11 @@ def _limited(view, endpoint, submits, checks):
             kind, windows = ("check", checks) if is_inline_check() else ("submit", submits)
             hits = [(item, (endpoint, kind, whose.__name__, whose()))
                     for items, whose in windows for item in items]
-            if hits and not within_all(current_app.extensions["regapp.limiter"], hits):
+            if hits and not current_app.extensions["regapp.windows"].within_all(hits):
                 raise TooManyRequests()
         answer = view(*args, **kwargs)
         if hits and g.get("not_counted"):
-            give_back(current_app.extensions["regapp.limiter"], hits)
+            current_app.extensions["regapp.windows"].give_back(hits)
         return answer
 
     return wrapped
