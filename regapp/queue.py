@@ -39,7 +39,6 @@ class DeliveryQueue:
     def __init__(self, app):
         self.app = app
         self.huey = make_huey(app.config["QUEUE"], app.instance_path)
-        self.down_errors, self._said_down_at = _down_errors(self.huey), -SAY_DOWN_EVERY
         self._deliver = self.huey.task(name="regapp.deliver")(self._deliver_task)
         self._sweep = self.huey.periodic_task(crontab(minute="*"), name="regapp.sweep")(
             self._sweep_task
@@ -101,14 +100,12 @@ class DeliveryQueue:
     def unless_down(self, meanwhile):
         """Go on without the queue's storage while it does not answer (Redis restarted or
         unreachable): what the caller stored is in the database, and the sweep and the
-        jobs' hand-over pick it up; said in the log at most every :data:`SAY_DOWN_EVERY`
-        seconds. Without it, every registration's form ended in a 500 (R26)."""
+        jobs' hand-over pick it up. Without it, every registration's form ended in a 500
+        (R26)."""
         try:
             yield
-        except self.down_errors as exc:
-            if time.monotonic() >= self._said_down_at + SAY_DOWN_EVERY:
-                self._said_down_at = time.monotonic()
-                log.error("the queue does not answer (%s): %s", type(exc).__name__, meanwhile)
+        except self.huey.down_errors as exc:
+            self.huey.say_down(exc, meanwhile)
 
     @property
     def delivers_in_call(self):
@@ -199,26 +196,43 @@ class _Unrevoked:
 _REVOKE_FLAG = Task(id="id").revoke_id.removesuffix("id")
 
 
-class _SqliteHuey(_Unrevoked, SqliteHuey):
+class _SaysWhenDown:
+    """The queue's storage not answering, said in the log at most every
+    :data:`SAY_DOWN_EVERY` seconds a process, in one line; a consumer's read of it then
+    pauses a second, where huey wrote a traceback of fifty lines at every try."""
+
+    down_errors = ()  #: what the storage raises when it does not answer
+    _said_down_at = -SAY_DOWN_EVERY
+
+    def say_down(self, exc, meanwhile):
+        if time.monotonic() >= self._said_down_at + SAY_DOWN_EVERY:
+            self._said_down_at = time.monotonic()
+            log.error("the queue does not answer (%s): %s", type(exc).__name__, meanwhile)
+
+    def dequeue(self):
+        try:
+            return super().dequeue()
+        except self.down_errors as exc:
+            self.say_down(exc, "nothing delivered until it does")
+            time.sleep(1)
+            return None
+
+
+class _SqliteHuey(_SaysWhenDown, _Unrevoked, SqliteHuey):
+    down_errors = (sqlite3.OperationalError,)  # the file locked past huey's wait, or gone
+
+
+class _MemoryHuey(_SaysWhenDown, _Unrevoked, MemoryHuey):
     pass
 
 
-class _MemoryHuey(_Unrevoked, MemoryHuey):
-    pass
+class _RedisHuey(_SaysWhenDown, _Unrevoked, RedisHuey):
+    def __init__(self, *args, **kwargs):
+        from redis.exceptions import ConnectionError as Unreachable  # an extra: only here
+        from redis.exceptions import TimeoutError as TooSlow
 
-
-class _RedisHuey(_Unrevoked, RedisHuey):
-    pass
-
-
-def _down_errors(huey):
-    """What the queue's storage raises when it does not answer."""
-    if isinstance(huey, RedisHuey):
-        from redis.exceptions import ConnectionError as Unreachable
-        from redis.exceptions import TimeoutError as TooLong
-
-        return Unreachable, TooLong
-    return sqlite3.OperationalError,  # the queue's file locked past huey's wait, or gone
+        super().__init__(*args, **kwargs)
+        self.down_errors = (Unreachable, TooSlow)
 
 
 def make_huey(setting, instance_path):
