@@ -29,6 +29,7 @@ waiting.
 from __future__ import annotations
 
 import logging
+import select
 import time
 
 from peewee import DatabaseError
@@ -37,12 +38,21 @@ from playhouse.pool import PooledPostgresqlDatabase
 log = logging.getLogger("regapp.db")
 
 
+def _server_spoke(conn):
+    """Whether an idle connection has something to read, without a round trip: the server
+    ended it («terminating connection…», then its end of the socket closed)."""
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class PooledPostgres(PooledPostgresqlDatabase):
     """peewee's pool asks the server (``SELECT 1``, a round trip made holding the pool's
     lock) whether a connection is alive before lending it again. One given back less than
     ``RECHECK_AFTER`` seconds ago is lent without asking, the driver's own state still
-    read (a request's round trip, and threads queueing at the lock); should the server
-    have gone in that second, the request finds it out as it would a moment later."""
+    read (a request's round trip, and threads queueing at the lock), and its socket looked
+    at: a server that ended it meanwhile (a restart, a killed backend) said so there, and
+    it is asked then, not lent to a request that would have answered 503."""
 
     RECHECK_AFTER = 1.0
 
@@ -62,7 +72,8 @@ class PooledPostgres(PooledPostgresqlDatabase):
     def _is_closed(self, conn):
         back = self._given_back.get(id(conn))
         if (back is not None and time.monotonic() - back < self.RECHECK_AFTER
-                and not conn.closed and self._adapter.txn_status(conn) == self._adapter.txn_idle):
+                and not conn.closed and self._adapter.txn_status(conn) == self._adapter.txn_idle
+                and not _server_spoke(conn)):
             return False
         return super()._is_closed(conn)
 

@@ -18,17 +18,30 @@ def _ended_behind_the_pools_back(backend):
     pid = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
     pool.close()  # given back
     other = psycopg2.connect(backend["database"])
-    try:
-        other.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+    try:  # and waited for: the server has said its goodbye
+        other.cursor().execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
     finally:
         other.close()
     return pool, connection
 
 
-def test_a_connection_given_back_a_moment_ago_is_lent_without_asking(app, backend):
+def test_a_connection_given_back_a_moment_ago_is_lent_without_asking(app):
+    pool = database.obj
+    connection = pool.connection()
+    pool.close()
+    with statements_sent() as sent:
+        assert pool._is_closed(connection) is False
+    assert sent == []
+
+
+def test_one_the_server_ended_meanwhile_is_not_lent_again(app, backend):
+    """A restart's or a kill's goodbye is read from the socket: the request that would have
+    had it answers as usual (a 503 before), a live connection lent instead."""
     pool, connection = _ended_behind_the_pools_back(backend)
-    # not asked: had it been, the server's end of it would have shown
-    assert pool._is_closed(connection) is False
+    with statements_sent() as sent:
+        assert pool._is_closed(connection) is True
+    assert sent == []  # not asked: read from the socket
+    assert database.execute_sql("SELECT 1").fetchone() == (1,)
 
 
 def test_one_idle_longer_is_asked_and_a_dead_one_not_lent_again(app, backend, monkeypatch):
