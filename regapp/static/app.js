@@ -32,6 +32,15 @@
   document.addEventListener("htmx:sendError", function (event) {
     say(event, document.body.dataset.requestFailed);
   });
+  // A send that failed: the form's fields were disabled while it went, and the button
+  // the person pressed lost the focus to the page; it gets it back, to press again.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt.closest("form");
+    var button = form && form.querySelector("[type=submit]");
+    if (event.detail.failed && button && document.activeElement === document.body) {
+      button.focus();
+    }
+  });
   document.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt.closest("form");
     var line = form && form.querySelector(".request-error");

@@ -218,6 +218,36 @@ def test_a_stale_page_says_so_and_keeps_what_was_typed(page, portal):  # issue 1
         expect(page.get_by_role("heading", level=1)).to_have_text("Запрос не принят")
 
 
+@pytest.mark.parametrize("page", [True], indirect=True, ids=["js"])  # htmx's error answer
+def test_a_server_that_cannot_answer_says_so_and_keeps_what_was_typed(page, portal):
+    """The database restarting (503 «Сервис временно недоступен»): the answer swaps nothing,
+    the page says to try again, and the form sent again when it is back goes through."""
+    outage = []
+
+    def down(route):
+        if route.request.method == "POST" and not outage:
+            outage.append(route.request.url)
+            route.fulfill(status=503, content_type="text/html; charset=utf-8",
+                          body="<h1>Сервис временно недоступен</h1>")
+        else:
+            route.continue_()
+
+    page.goto("/register")
+    fill_registration(page, "89161234567", PETROV_EMAIL)
+    tick_consents(page, start_with_tab=False)
+    page.route("**/register", down)
+    page.watch.expect_status(503)
+    press(page, "Зарегистрироваться")
+    expect(page.get_by_text("Не удалось отправить: проверьте связь")).to_be_visible()
+    expect(field(page, "Фамилия")).to_have_value("Петров")
+    expect(field(page, "Мобильный телефон")).to_have_value("89161234567")
+    submit = page.get_by_role("button", name="Зарегистрироваться")
+    expect(submit).to_be_focused()  # where the person left it (it had lost it): Enter again
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/register/code")
+    assert len(outage) == 1
+
+
 @pytest.mark.parametrize("page", [True], indirect=True, ids=["js"])
 def test_the_next_step_is_swapped_in_and_back_and_reload_still_work(page, portal):  # R30
     open_invitation(page, portal)
