@@ -16,7 +16,7 @@ import time
 
 from flask import current_app
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
-from huey.api import Task
+from huey.api import PeriodicTask, Task
 from huey.consumer import Consumer
 
 from regapp import messaging
@@ -115,13 +115,15 @@ class DeliveryQueue:
 
     def sweep_now(self):
         """At start: whatever a crash left queued goes out now, not at the next minute, and
-        what it was sending goes out as soon as its lease runs out."""
-        self._sweep()
-        with self.app.app_context():
-            free_at = messaging.orphans_free_at()
-        if free_at is not None:
-            wait = (free_at - messaging.utcnow()).total_seconds()
-            self._sweep_later.schedule(delay=max(wait, 0) + 1)
+        what it was sending goes out as soon as its lease runs out. The queue down, the
+        worker starts all the same, and the minute's sweep does it once the queue is back."""
+        with self.unless_down("the start's sweep left to the minute's"):
+            self._sweep()
+            with self.app.app_context():
+                free_at = messaging.orphans_free_at()
+            if free_at is not None:
+                wait = (free_at - messaging.utcnow()).total_seconds()
+                self._sweep_later.schedule(delay=max(wait, 0) + 1)
 
     def _deliver_task(self, message_ids):
         with self.app.app_context():
@@ -215,6 +217,25 @@ class _SaysWhenDown:
         except self.down_errors as exc:
             self.say_down(exc, "nothing delivered until it does")
             time.sleep(1)
+            return None
+
+    def read_schedule(self, timestamp):
+        """The consumer's scheduler, every second: what is due (nothing, the queue down)."""
+        try:
+            return super().read_schedule(timestamp)
+        except self.down_errors as exc:
+            self.say_down(exc, "nothing delivered until it does")
+            return []
+
+    def enqueue(self, task):
+        """A periodic task the scheduler hands in (the minute's sweep) is skipped while the
+        queue is down, said as the rest; every other task's caller decides."""
+        try:
+            return super().enqueue(task)
+        except self.down_errors as exc:
+            if not isinstance(task, PeriodicTask):
+                raise
+            self.say_down(exc, f"{task.name} skipped")
             return None
 
 
