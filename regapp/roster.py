@@ -4,8 +4,9 @@ Plain Python over the models: the CLI and tests call :func:`import_roster`
 with a roster source. The import runs in one transaction, so a file that
 turns out unreadable half-way changes nothing, and ``dry_run`` is the same
 import rolled back (on SQLite it counts without writing, and a load writes the main
-file only at its end: see :class:`~regapp.roster_writers.SqliteWriter`). Rows go to the database in batches;
-only the batch and the list of rejected lines are held in memory.
+file only at its end: see :class:`~regapp.roster_writers.SqliteWriter`). Rows go to
+the database in batches; only the batch and the list of rejected lines are held in
+memory.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ from regapp.models import RosterRecord, utcnow
 from regapp.roster_rows import RECORD_FIELDS
 
 KEY_AT = RECORD_FIELDS.index("policy_key")
-DATA_AT = tuple(RECORD_FIELDS.index(f) for f in RosterRecord.DATA_FIELDS)
 TABLE = RosterRecord._meta.table_name
 
 
