@@ -50,6 +50,7 @@ class DeliveryQueue:
         )
 
         self._job = self.huey.task(name="regapp.staff_job")(self._job_task)
+        self.huey.on_back = self._sweep
 
     def run_job(self, job_id):
         """A staff job (:mod:`regapp.jobs`) as soon as a worker is free; the queue down, the
@@ -205,6 +206,10 @@ class _SaysWhenDown:
 
     down_errors = ()  #: what the storage raises when it does not answer
     _said_down_at = -SAY_DOWN_EVERY
+    was_down = False
+    #: called when a consumer's read succeeds again after the queue was down: the sweep,
+    #: so what waited goes out within seconds, not at the next minute
+    on_back = None
 
     def say_down(self, exc, meanwhile):
         if time.monotonic() >= self._said_down_at + SAY_DOWN_EVERY:
@@ -213,11 +218,18 @@ class _SaysWhenDown:
 
     def dequeue(self):
         try:
-            return super().dequeue()
+            task = super().dequeue()
         except self.down_errors as exc:
+            self.was_down = True
             self.say_down(exc, "nothing delivered until it does")
             time.sleep(1)
             return None
+        if self.was_down:
+            self.was_down = False
+            log.warning("the queue answers again: what waited goes out now")
+            if self.on_back:
+                self.on_back()
+        return task
 
     def read_schedule(self, timestamp):
         """The consumer's scheduler, every second: what is due (nothing, the queue down)."""
