@@ -218,6 +218,29 @@ def test_a_stale_page_says_so_and_keeps_what_was_typed(page, portal):  # issue 1
         expect(page.get_by_role("heading", level=1)).to_have_text("Запрос не принят")
 
 
+@pytest.mark.parametrize("page", [False], indirect=True, ids=["no-js"])
+def test_without_js_back_from_a_server_that_could_not_answer_keeps_what_was_typed(
+        page, portal):
+    """The browser's own error page for a 503 (no JS): Back, and the form is as it was."""
+    def down(route):
+        if route.request.method == "POST":
+            route.fulfill(status=503, content_type="text/html; charset=utf-8",
+                          body="<h1>Сервис временно недоступен</h1>")
+        else:
+            route.continue_()
+
+    page.goto("/register")
+    fill_registration(page, "89161234567", PETROV_EMAIL)
+    tick_consents(page, start_with_tab=False)
+    page.route("**/register", down)
+    page.watch.expect_status(503)
+    press(page, "Зарегистрироваться")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Сервис временно недоступен")
+    page.go_back()
+    expect(field(page, "Фамилия")).to_have_value("Петров")
+    expect(field(page, "Мобильный телефон")).to_have_value("89161234567")
+
+
 @pytest.mark.parametrize("page", [True], indirect=True, ids=["js"])  # htmx's error answer
 def test_a_server_that_cannot_answer_says_so_and_keeps_what_was_typed(page, portal):
     """The database restarting (503 «Сервис временно недоступен»): the answer swaps nothing,
