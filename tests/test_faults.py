@@ -225,7 +225,8 @@ def test_redis_gone_for_a_while_refuses_nobody_and_loses_no_code(tmp_path, fake_
             assert not [m for m in deployment.outbox() if m["to"] != crowd.phone(0)
                         and m["to"].startswith("+")]
             _wait_until(lambda: "the queue does not answer" in worker.output()
-                        or worker.process.poll() is not None)
+                        or worker.process.poll() is not None,
+                        "the worker never said the queue was down", seconds=30)
             assert worker.process.poll() is None, worker.output()[-2000:]
             redis.enter_context(redis_server(redis_port))  # back, empty
             back = time.monotonic()
@@ -241,10 +242,3 @@ def test_redis_gone_for_a_while_refuses_nobody_and_loses_no_code(tmp_path, fake_
         finally:
             deployment.stop()
             keep_in_suite_log(deployment.logs())
-
-
-def _wait_until(condition, seconds=30):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not so in {seconds} s"
-        time.sleep(0.1)
