@@ -151,8 +151,9 @@ class DeliveryQueue:
         by_delay = {}
         for message_id, delay in outcome.retry.items():
             by_delay.setdefault(delay, []).append(message_id)
-        for delay, ids in by_delay.items():
-            self._deliver.schedule(args=(ids,), delay=delay)
+        for delay, ids in by_delay.items():  # each one's time is in the database as well
+            with self.unless_down("a retry waits for the sweep"):
+                self._deliver.schedule(args=(ids,), delay=delay)
 
     def consumer(self, workers=2):
         """A consumer that runs inside this process, in threads."""

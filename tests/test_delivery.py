@@ -528,3 +528,18 @@ def test_the_queue_down_messages_wait_in_the_database_for_the_sweep(app, caplog)
     assert "nothing delivered until it does" in caplog.text and "Traceback" not in caplog.text
     app.extensions["regapp.queue"]._sweep_task()
     assert {m.status for m in Message.select().where(Message.id.in_(ids))} == {"sent"}
+
+
+@pytest.mark.settings(QUEUE=f"redis://127.0.0.1:{free_port()}/0", FAKE_SMS_FAIL=True)
+def test_the_queue_down_as_an_attempt_fails_its_retry_waits_for_the_sweep(app, caplog,
+                                                                           monkeypatch):  # R26
+    """Redis gone while a worker's attempt failed: the retry's time is stored with the
+    message, and the sweep picks it up (huey's traceback in the log before, the task
+    ended in an error)."""
+    ids = queue(sms())  # said down already: said again only after 10 s, not here
+    monkeypatch.setattr(app.extensions["regapp.queue"].huey, "_said_down_at", float("-inf"))
+    app.extensions["regapp.queue"]._deliver_task(ids)
+    [message] = Message.select().where(Message.id.in_(ids))
+    assert message.status == "pending" and message.attempts == 1
+    assert message.next_attempt_at > utcnow()  # when the sweep sends it again
+    assert "a retry waits for the sweep" in caplog.text and "Traceback" not in caplog.text
