@@ -41,47 +41,63 @@ class Windows:
             return True
         keyed = [(item.key_for(*identifiers), item.get_expiry(), item.amount)
                  for item, identifiers in hits]
-        counts = self._counted([(key, expiry) for key, expiry, _ in keyed], 1)
+        counts = self._counted([(key, expiry) for key, expiry, _ in keyed])
         return all(int(count) <= amount
                    for count, (_, _, amount) in zip(counts, keyed, strict=True))
 
     def give_back(self, hits):
         """Take back the hit :meth:`within_all` counted on each window (a refusal that is
-        the person's own doing). A window that ended meanwhile starts one lower: a try more
-        in it."""
+        the person's own doing), in the windows that still stand: one that ended meanwhile
+        is not started one lower (a try more in it)."""
         if self.limiter.enabled:
             self._counted([(item.key_for(*identifiers), item.get_expiry())
-                           for item, identifiers in hits], -1)
+                           for item, identifiers in hits], give_back=True)
 
-    def _counted(self, keys, amount):
-        """Each ``(key, expiry)`` window moved by ``amount``: its counts, on the limiter's
-        storage or, while it does not answer, in this process's memory."""
+    def _counted(self, keys, give_back=False):
+        """Each ``(key, expiry)`` window counted (or a hit given back): its counts, on the
+        limiter's storage or, while it does not answer, in this process's memory."""
         storage = self.limiter.storage
         if not isinstance(storage, RedisStorage):  # in memory already: one process
-            return [storage.incr(key, expiry, amount) for key, expiry in keys]
+            return _in_memory(storage, keys, give_back)
         if time.monotonic() >= self.retry_at:
             from redis.exceptions import RedisError  # an extra: here only when it is used
 
             try:
-                return _counted_on_redis(storage, keys, amount)
+                return _counted_on_redis(storage, keys, give_back)
             except RedisError as exc:
                 self.retry_at = time.monotonic() + RETRY
                 log.warning("rate limits counted in this process alone for %s s: their "
                             "storage did not answer (%s)", RETRY, type(exc).__name__)
         self.memory = self.memory or MemoryStorage()
-        return [self.memory.incr(key, expiry, amount) for key, expiry in keys]
+        return _in_memory(self.memory, keys, give_back)
 
 
-def _counted_on_redis(storage, keys, amount):
-    """Each key's window counted by the storage's own script, by its digest: a pipeline
-    given the script itself asks Redis whether it has it first (a round trip more)."""
+def _in_memory(storage, keys, give_back):
+    """:meth:`Windows._counted` on a storage in this process (``decr`` leaves an ended
+    window ended)."""
+    if give_back:
+        return [storage.decr(key) for key, _ in keys]
+    return [storage.incr(key, expiry) for key, expiry in keys]
+
+
+#: a hit given back on Redis where its window still stands (``limits`` has no script for it)
+GIVE_BACK = """if redis.call("exists", KEYS[1]) == 1 then return redis.call("decr", KEYS[1]) end
+return 0"""
+
+
+def _counted_on_redis(storage, keys, give_back=False):
+    """Each key's window counted by the storage's own script (or a hit given back by
+    :data:`GIVE_BACK`), by its digest: a pipeline given the script itself asks Redis
+    whether it has it first (a round trip more)."""
     from redis.exceptions import NoScriptError
 
-    script, connection = storage.lua_incr_expire, storage.get_connection()
+    connection = storage.get_connection()
+    script = connection.register_script(GIVE_BACK) if give_back else storage.lua_incr_expire
     for _ in range(2):
         batch = connection.pipeline(transaction=False)
         for key, expiry in keys:
-            batch.evalsha(script.sha, 1, storage.prefixed_key(key), expiry, amount)
+            batch.evalsha(script.sha, 1, storage.prefixed_key(key),
+                          *(() if give_back else (expiry, 1)))
         try:
             return batch.execute()
         except NoScriptError:  # Redis restarted empty: nothing counted; loaded, again

@@ -38,6 +38,17 @@ def test_a_try_given_back_leaves_every_window_as_before(app):  # Redis on Postgr
     assert [windows.within_all(_hits("g")) for _ in range(3)] == [True, True, False]
 
 
+def test_a_try_given_back_after_its_window_ended_leaves_the_next_one_whole(app):
+    """The window counted as the request started ended before the refusal: the next
+    window is not started one lower (a try more in it). Redis on PostgreSQL's pass."""
+    windows, limiter = _windows(app)
+    assert windows.within_all(_hits("h"))
+    for item in parse_many("3/minute;10/hour"):  # both windows ended meanwhile
+        limiter.limiter.clear(item, "test", "h")
+    windows.give_back(_hits("h"))
+    assert [windows.within_all(_hits("h")) for _ in range(4)] == [True, True, True, False]
+
+
 def test_with_limits_off_nothing_is_counted(app):
     windows, limiter = _windows(app)
     limiter.enabled = False
