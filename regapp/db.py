@@ -13,6 +13,7 @@ import contextlib
 import os
 import threading
 
+from flask import has_request_context
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.db_url import parse as parse_url
@@ -24,6 +25,9 @@ database = DatabaseProxy()
 
 #: a pooled connection idle this long (seconds) is closed, not lent again
 STALE_AFTER = 300
+#: seconds PostgreSQL has to accept a connection (libpq waits for ever by default: a server
+#: that stalls, or an address that drops packets, held every request that connected)
+CONNECT_TIMEOUT = 5
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
@@ -42,7 +46,8 @@ def open_database(url):
         return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=None,
                                     stale_timeout=STALE_AFTER, check_same_thread=False)
     if url.startswith(("postgres://", "postgresql://")):
-        return PooledPostgres(**parse_url(url), max_connections=None, stale_timeout=STALE_AFTER)
+        params = {"connect_timeout": CONNECT_TIMEOUT, **parse_url(url)}  # the URL's own wins
+        return PooledPostgres(**params, max_connections=None, stale_timeout=STALE_AFTER)
     return connect_url(url)
 
 
@@ -59,6 +64,7 @@ def warm(app, count):
     def hold():
         try:
             db.connect(reuse_if_open=True)
+            db.tell_limits()  # it will serve requests: told now, not on the first one
             ready.wait()
         except Exception:  # noqa: BLE001 (warming only)
             ready.abort()
@@ -137,6 +143,8 @@ def init_app(app):
     """Bind the database; a request connects on first use and closes at its end."""
     app.extensions["regapp.db"] = db = bind(app.config["DATABASE"])
     db.prepare_kept = bool(app.config["DATABASE_PREPARE"])  # regapp.statements
+    if isinstance(db, PooledPostgres):
+        db.limit_requests(app.config["DATABASE_STATEMENT_TIMEOUT"], has_request_context)
 
     @app.teardown_request
     def _close(exc):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import select
 import time
+import weakref
 
 from peewee import DatabaseError
 from playhouse.pool import PooledPostgresqlDatabase
@@ -58,7 +59,35 @@ class PooledPostgres(PooledPostgresqlDatabase):
 
     def __init__(self, *args, **kwargs):
         self._given_back = {}  # id of a connection in the pool → when it came back
+        self._request_limits = None  # what a connection lent to a request is told, once
+        self._serving = lambda: False  # whether a connection is being lent to a request
+        self._limited = weakref.WeakSet()  # the connections told
         super().__init__(*args, **kwargs)
+
+    def limit_requests(self, seconds, serving):
+        """Cut off a request's statement after ``seconds`` (none if 0): a statement that
+        waits (a lock a migration holds, a server that stalls) answers the person «try
+        again» and frees its thread, which gunicorn would never take back. ``serving()``
+        says whether a connection is being lent to a request; commands and the queue's
+        jobs run as long as they need."""
+        self._request_limits = (f"SET statement_timeout = {round(seconds * 1000)}"
+                                if seconds else None)
+        self._serving = serving
+
+    def _initialize_connection(self, conn):
+        """peewee's hook, at each lend: a connection lent to a request the first time is told
+        the request's limits, in a round trip of its own once in its life (it is in
+        autocommit, so nothing undoes it)."""
+        if self._request_limits and conn not in self._limited and self._serving():
+            self.tell_limits(conn)
+
+    def tell_limits(self, conn=None):
+        """Tell ``conn`` (this thread's connection by default) the request's limits."""
+        conn = conn or self.connection()
+        if self._request_limits and conn not in self._limited:
+            with conn.cursor() as cursor:
+                cursor.execute(self._request_limits)
+            self._limited.add(conn)
 
     def _close(self, conn, close_conn=False):
         self._state.unsent = None

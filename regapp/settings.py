@@ -13,6 +13,9 @@ DEFAULTS = {
     # PostgreSQL: the frequent statements prepared once a connection (regapp.statements);
     # False behind a pooler that lends a connection per transaction (PgBouncer's)
     "DATABASE_PREPARE": True,
+    # PostgreSQL: a request's statement is cut off after this many seconds (0: never) and
+    # the person told to try again; commands and the queue's jobs are not limited
+    "DATABASE_STATEMENT_TIMEOUT": 20,
     "QUEUE": "sqlite",
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "QA_MODE": False,
@@ -175,6 +178,7 @@ def _refuse_unsafe(config):
 #: of range failed only when first used (a batch size of 0 at the first delivery, one over
 #: 999 in an older SQLite's ``IN (…)``), so the start refuses it and names it
 RANGES = {
+    "DATABASE_STATEMENT_TIMEOUT": (0, 3600, False),
     "SMS_HTTP_TIMEOUT": (0.1, 300, False),
     "SMTP_PORT": (1, 65535, True),
     "SMTP_TIMEOUT": (0.1, 300, False),

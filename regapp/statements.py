@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import weakref
 
-from peewee import BaseModelCursorWrapper, Node
+from peewee import BaseModelCursorWrapper, DatabaseError, Node
 
 from regapp.db import database
 from regapp.postgres import PooledPostgres
@@ -61,6 +61,11 @@ _names = itertools.count(1)
 #: a PostgreSQL connection → the names prepared on it (gone with the connection)
 _prepared = weakref.WeakKeyDictionary()
 _prepared_lock = threading.Lock()
+#: the connections where a ``PREPARE`` went in a string that failed: whether it ran is
+#: not known (the PREPARE itself may be what failed: a lock it waited for, a timeout)
+_unsure = weakref.WeakSet()
+#: what such a connection's next ``PREPARE`` goes after: the server forgets every name
+_FORGET_ALL = "DEALLOCATE ALL"
 
 
 class Kept:
@@ -123,8 +128,13 @@ class Kept:
 
     @staticmethod
     def _send(db, sql, params, prepare):
-        return db.execute_sql(sql, params, prepare=prepare) if prepare else db.execute_sql(
-            sql, params)
+        if not prepare:
+            return db.execute_sql(sql, params)
+        try:
+            return db.execute_sql(sql, params, prepare=prepare)
+        except DatabaseError:
+            _forget_prepared(db._state.conn)
+            raise
 
     def _statement(self, db, values):
         """(SQL, its parameters, the query, the PREPARE to send first or None)."""
@@ -154,10 +164,25 @@ class Kept:
         connection = db.connection()
         with _prepared_lock:
             names = _prepared.setdefault(connection, set())
+            if connection in _unsure:  # the server's names are not known: none, from now
+                _unsure.discard(connection)
+                names.clear()
+                prepare = f"{_FORGET_ALL}; {prepare}"
         if self.name in names:  # a connection serves one thread at a time
             return None
         names.add(self.name)
         return prepare
+
+
+def _forget_prepared(connection):
+    """A string with a ``PREPARE`` failed on ``connection``: it may have run or not (a
+    name taken for prepared that was not answered every later request «does not exist»
+    on that connection). No name is taken for prepared there any more, and the next
+    ``PREPARE`` goes after the server is told to forget them all."""
+    if connection is not None:
+        with _prepared_lock:
+            _prepared.pop(connection, None)
+            _unsure.add(connection)
 
 
 def _prepared_form(name, sql, count):

@@ -1,12 +1,18 @@
 """The PostgreSQL connection pool (issue 15): a connection given back a moment ago is lent
 again without a round trip to ask whether it is alive; one idle longer is asked, and a
-connection the server ended is not lent again then."""
+connection the server ended is not lent again then. A request's statements have a time
+limit, commands' do not; a server that never answers is given up on in seconds."""
+
+import socket
+import threading
+import time
 
 import psycopg2
 import pytest
 
 from regapp.db import database
-from tests.helpers import statements_sent
+from tests.helpers import HX, statements_sent, step_of
+from tests.test_register_without_link import form, roster  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -205,3 +211,75 @@ def test_a_statement_alone_may_commit_relaxed(app):  # issue 15
     assert _keys() == ["relaxed alone"]
     assert database.execute_sql("SHOW synchronous_commit").fetchone() == ("on",)  # its own
     database.execute_sql(f"SET synchronous_commit TO {before[0]}")
+
+
+# A request's statement is cut off after DATABASE_STATEMENT_TIMEOUT: one stuck behind a
+# lock (a migration's) or a stalled server held its gunicorn thread for ever (a gthread
+# worker's main loop still beats, so gunicorn never takes the thread back).
+
+def _in_a_thread(call):
+    """Run ``call`` in a thread; (a box its result lands in, the thread, when it started)."""
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(result=call(), ended=time.monotonic()))
+    started = time.monotonic()
+    thread.start()
+    return box, thread, started
+
+
+def _statement_timeout():
+    return database.execute_sql("SHOW statement_timeout").fetchone()[0]
+
+
+@pytest.mark.settings(DATABASE_STATEMENT_TIMEOUT=1.5)
+def test_a_connection_lent_to_a_request_is_limited_and_one_lent_to_a_command_is_not(app):
+    assert _statement_timeout() == "0"  # a command, a queue's job: as long as they need
+    database.close()
+    with app.test_request_context():  # the same connection, lent to a request now
+        assert _statement_timeout() == "1500ms"
+        database.close()
+
+
+@pytest.mark.settings(DATABASE_STATEMENT_TIMEOUT=1)
+def test_a_form_stuck_behind_a_lock_is_told_to_try_again_and_loses_nothing(
+        app, client, roster, backend, outbox):  # noqa: F811 (the fixture)
+    from regapp.models import PendingRegistration
+    page = client.get("/register").get_data(as_text=True)
+    migration = psycopg2.connect(backend["database"])  # an ALTER TABLE's lock, held
+    migration.cursor().execute('LOCK TABLE "pending_registration" IN ACCESS EXCLUSIVE MODE')
+    try:
+        box, thread, started = _in_a_thread(lambda: client.post("/register", data=form(page),
+                                                                headers=HX))
+        thread.join(8)  # without the limit it waits for the lock (for ever)
+    finally:
+        migration.rollback()
+        migration.close()
+    thread.join(30)
+    refused = box["result"]
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert box["ended"] - started < 5
+    assert "Попробуйте" in refused.get_data(as_text=True)
+    assert PendingRegistration.select().count() == 0 and outbox() == []  # nothing half-made
+    again = client.post("/register", data=form(page), headers=HX)  # the same form, sent again
+    assert step_of(again) == "/register/code"
+    assert [m["channel"] for m in outbox()] == ["sms"]
+
+
+def test_a_server_that_never_answers_is_given_up_on_in_seconds(tmp_path, monkeypatch):
+    """An address that takes the connection and says nothing (a stalled server, a proxy to
+    one that is gone): libpq waits for ever by default, with every request that connects."""
+    from regapp import create_app, db
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT", 2)
+    monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel accepts; nobody ever answers
+    try:
+        app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40,
+                          "DATABASE": f"postgresql://regapp@127.0.0.1:{silent.getsockname()[1]}/x"})
+        box, thread, started = _in_a_thread(lambda: app.test_client().get("/readyz"))
+        thread.join(10)
+    finally:
+        silent.close()
+    thread.join(30)
+    assert box["result"].status_code == 503 and box["result"].json["database"] == "unavailable"
+    assert box["ended"] - started < 6

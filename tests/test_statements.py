@@ -165,8 +165,36 @@ def test_a_statement_prepared_as_it_first_fails_stays_prepared(app):  # issue 15
     assert len(sent) == 1 and sent[0].startswith(f"PREPARE {kept.name} AS INSERT")
     assert f"; EXECUTE {kept.name}(" in sent[0]
     assert _prepared_here().count(kept.name) == 1
-    kept.run(taken + 1, "p-new")  # EXECUTE alone now
-    assert RosterRecord.select().count() == 2
+    with statements_sent() as sent:  # the PREPARE may not have run: made again, surely
+        kept.run(taken + 1, "p-new")
+        kept.run(taken + 2, "p-newer")
+    assert sent[0].startswith(f"DEALLOCATE ALL; PREPARE {kept.name} AS INSERT")
+    assert sent[1].startswith(f"EXECUTE {kept.name}(")  # alone now
+    assert RosterRecord.select().count() == 3
+
+
+@pytest.mark.postgres_only
+def test_a_prepare_that_itself_fails_is_not_taken_for_done(app, backend):  # issue 15
+    """A PREPARE waits for the lock on its table like any statement, and may fail there (a
+    migration's lock, a time limit): the name was taken for prepared all the same, and
+    each later run on that connection failed («prepared statement … does not exist»)."""
+    import psycopg2
+    from peewee import OperationalError
+
+    _record(1)
+    kept = Kept(lambda key: RosterRecord.select().where(RosterRecord.policy_key == key), 1)
+    database.execute_sql("SET lock_timeout = '200ms'")
+    migration = psycopg2.connect(backend["database"])
+    migration.cursor().execute('LOCK TABLE "roster_record" IN ACCESS EXCLUSIVE MODE')
+    try:
+        with pytest.raises(OperationalError, match="lock timeout"):
+            kept.rows("p1")
+    finally:
+        migration.rollback()
+        migration.close()
+    assert kept.name not in _prepared_here()
+    assert [r.policy_key for r in kept.rows("p1")] == ["p1"]  # prepared now, on the same one
+    assert _prepared_here().count(kept.name) == 1
 
 
 @pytest.mark.postgres_only
