@@ -47,6 +47,10 @@ def _server_spoke(conn):
     return bool(poller.poll(0))
 
 
+def _never():
+    return False
+
+
 class PooledPostgres(PooledPostgresqlDatabase):
     """peewee's pool asks the server (``SELECT 1``, a round trip made holding the pool's
     lock) whether a connection is alive before lending it again. One given back less than
@@ -60,7 +64,7 @@ class PooledPostgres(PooledPostgresqlDatabase):
     def __init__(self, *args, **kwargs):
         self._given_back = {}  # id of a connection in the pool → when it came back
         self._request_limits = None  # what a connection lent to a request is told, once
-        self._serving = lambda: False  # whether a connection is being lent to a request
+        self._serving = _never  # whether a connection is being lent to a request
         self._limited = weakref.WeakSet()  # the connections told
         super().__init__(*args, **kwargs)
 
@@ -72,14 +76,20 @@ class PooledPostgres(PooledPostgresqlDatabase):
         jobs run as long as they need."""
         self._request_limits = (f"SET statement_timeout = {round(seconds * 1000)}"
                                 if seconds else None)
-        self._serving = serving
+        self._serving = serving if seconds else _never
 
     def _initialize_connection(self, conn):
-        """peewee's hook, at each lend: a connection lent to a request the first time is told
-        the request's limits, in a round trip of its own once in its life (it is in
-        autocommit, so nothing undoes it)."""
-        if self._request_limits and conn not in self._limited and self._serving():
+        """peewee's hook, at each lend: a connection carries the limits of what it is lent
+        to, told in a round trip of its own when that changes (once in its life where it
+        serves requests alone; it is in autocommit, so nothing undoes it). In one process
+        that answers pages and runs the queue's jobs (``regapp run``), a job is not cut off
+        by the limit of the request the connection served before."""
+        if self._serving():
             self.tell_limits(conn)
+        elif conn in self._limited:
+            with conn.cursor() as cursor:
+                cursor.execute("SET statement_timeout = DEFAULT")
+            self._limited.discard(conn)
 
     def tell_limits(self, conn=None):
         """Tell ``conn`` (this thread's connection by default) the request's limits."""

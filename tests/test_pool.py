@@ -237,6 +237,8 @@ def test_a_connection_lent_to_a_request_is_limited_and_one_lent_to_a_command_is_
     with app.test_request_context():  # the same connection, lent to a request now
         assert _statement_timeout() == "1500ms"
         database.close()
+    # and to a queue's job next (``regapp run`` does both): not cut off by the request's
+    assert _statement_timeout() == "0"
 
 
 @pytest.mark.settings(DATABASE_STATEMENT_TIMEOUT=1)
