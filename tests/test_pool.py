@@ -4,14 +4,12 @@ connection the server ended is not lent again then. A request's statements have 
 limit, commands' do not; a server that never answers is given up on in seconds."""
 
 import socket
-import threading
-import time
 
 import psycopg2
 import pytest
 
 from regapp.db import database
-from tests.helpers import HX, statements_sent, step_of
+from tests.helpers import HX, ends, statements_sent, step_of
 from tests.test_register_without_link import form, roster  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.postgres_only
@@ -217,15 +215,6 @@ def test_a_statement_alone_may_commit_relaxed(app):  # issue 15
 # lock (a migration's) or a stalled server held its gunicorn thread for ever (a gthread
 # worker's main loop still beats, so gunicorn never takes the thread back).
 
-def _in_a_thread(call):
-    """Run ``call`` in a thread; (a box its result lands in, the thread, when it started)."""
-    box = {}
-    thread = threading.Thread(target=lambda: box.update(result=call(), ended=time.monotonic()))
-    started = time.monotonic()
-    thread.start()
-    return box, thread, started
-
-
 def _statement_timeout():
     return database.execute_sql("SHOW statement_timeout").fetchone()[0]
 
@@ -248,17 +237,12 @@ def test_a_form_stuck_behind_a_lock_is_told_to_try_again_and_loses_nothing(
     page = client.get("/register").get_data(as_text=True)
     migration = psycopg2.connect(backend["database"])  # an ALTER TABLE's lock, held
     migration.cursor().execute('LOCK TABLE "pending_registration" IN ACCESS EXCLUSIVE MODE')
-    try:
-        box, thread, started = _in_a_thread(lambda: client.post("/register", data=form(page),
-                                                                headers=HX))
-        thread.join(8)  # without the limit it waits for the lock (for ever)
+    try:  # without the limit it waits for the lock (for ever)
+        refused = ends(lambda: client.post("/register", data=form(page), headers=HX), 5)
     finally:
         migration.rollback()
         migration.close()
-    thread.join(30)
-    refused = box["result"]
     assert refused.status_code == 503 and refused.headers["Retry-After"]
-    assert box["ended"] - started < 5
     assert "Попробуйте" in refused.get_data(as_text=True)
     assert PendingRegistration.select().count() == 0 and outbox() == []  # nothing half-made
     again = client.post("/register", data=form(page), headers=HX)  # the same form, sent again
@@ -272,16 +256,10 @@ def test_a_server_that_never_answers_is_given_up_on_in_seconds(tmp_path, monkeyp
     from regapp import create_app, db
     monkeypatch.setattr(db, "CONNECT_TIMEOUT", 2)
     monkeypatch.setenv("REGAPP_INSTANCE_PATH", str(tmp_path / "instance"))
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(8)  # the kernel accepts; nobody ever answers
-    try:
+    with socket.socket() as silent:  # the kernel accepts; nobody ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
         app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40,
                           "DATABASE": f"postgresql://regapp@127.0.0.1:{silent.getsockname()[1]}/x"})
-        box, thread, started = _in_a_thread(lambda: app.test_client().get("/readyz"))
-        thread.join(10)
-    finally:
-        silent.close()
-    thread.join(30)
-    assert box["result"].status_code == 503 and box["result"].json["database"] == "unavailable"
-    assert box["ended"] - started < 6
+        ready = ends(lambda: app.test_client().get("/readyz"), 6)
+    assert ready.status_code == 503 and ready.json["database"] == "unavailable"
